@@ -1,0 +1,84 @@
+"""The only Celery app: JSON only, late acks, one task per process, queues and beat in one place."""
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from config.settings import ERP_KINDS, Settings, get_settings
+
+INGEST_QUEUE = "ingest"
+DEAD_LETTER_QUEUE = "dead_letter"
+RECONCILE_QUEUE = "reconcile"
+
+
+def erp_queue(erp: str) -> str:
+    """One queue per ERP kind, so a slow ERP never starves the others."""
+    return f"erp.{erp}"
+
+
+def all_queues() -> list[str]:
+    return [INGEST_QUEUE, *(erp_queue(kind) for kind in ERP_KINDS), DEAD_LETTER_QUEUE, RECONCILE_QUEUE]
+
+
+def beat_schedule(settings: Settings) -> dict:
+    """Every periodic job of paysync, in one place."""
+    return {
+        "poll-paytrace": {
+            "task": "paysync.poll_paytrace",
+            "schedule": settings.poll_interval_seconds,
+            # A poll that waited longer than its interval is stale: the next one covers it.
+            "options": {"queue": INGEST_QUEUE, "expires": settings.poll_interval_seconds},
+        },
+        "sweep-inbox": {
+            "task": "paysync.sweep_inbox",
+            "schedule": settings.sweep_interval_seconds,
+            "options": {"queue": INGEST_QUEUE, "expires": settings.sweep_interval_seconds},
+        },
+    }
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("paysync", include=["workers.tasks"])
+    transport = {
+        # Must outlive every countdown we schedule, or Redis hands a waiting task out again
+        # (celery#2599); Settings refuses a visibility timeout shorter than the longest backoff.
+        "visibility_timeout": settings.visibility_timeout,
+    }
+    app.conf.update(
+        broker_url=settings.redis_url,
+        broker_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        result_backend=None,
+        task_ignore_result=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_soft_shutdown_timeout=10.0,
+        worker_enable_remote_control=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, settings.task_time_limit - 5),
+        task_default_queue=INGEST_QUEUE,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in all_queues()],
+        task_routes={
+            "paysync.ingest_event": {"queue": INGEST_QUEUE},
+            "paysync.fetch_transaction": {"queue": INGEST_QUEUE},
+            "paysync.poll_paytrace": {"queue": INGEST_QUEUE},
+            "paysync.sweep_inbox": {"queue": INGEST_QUEUE},
+            "paysync.dead_letter_notice": {"queue": DEAD_LETTER_QUEUE},
+            # ERP steps are routed per run to erp.<kind> when the chain is built.
+        },
+        beat_schedule=beat_schedule(settings),
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return app
+
+
+celery_app = make_celery(get_settings())

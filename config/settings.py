@@ -1,0 +1,214 @@
+"""The environment, read once into one frozen, validated Settings.
+
+Every key is read before any is judged, so a bad deployment hears about all of its mistakes in
+one error instead of one per restart. Secrets are wrapped so they never show in a repr or a log.
+"""
+from __future__ import annotations
+
+import os
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from environs import Env, EnvValidationError
+from marshmallow.validate import OneOf, Range
+
+ERP_KINDS = ("sage50",)
+DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
+
+
+class Secret(str):
+    """A string that keeps its value out of repr() and str() in logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+class SettingsError(ValueError):
+    """The environment is not a valid configuration; `errors` maps each bad key to its reasons."""
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors = dict(errors)
+        lines = [f"  {key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
+        super().__init__("invalid paysync configuration:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class PayTraceSettings:
+    """How to reach the PayTrace v1 API."""
+
+    base_url: str
+    username: str
+    password: Secret = field(repr=False)
+    integrator_id: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Sage50Settings:
+    """How to reach the Sage 50 bridge agent, and the accounts and item it posts to."""
+
+    base_url: str
+    api_key: Secret = field(repr=False)
+    cash_account: str
+    clearing_account: str
+    default_item: str
+    payment_method: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything paysync reads from its environment, validated."""
+
+    database_url: str
+    redis_url: str | None
+    erp: str
+    paytrace: PayTraceSettings
+    sage50: Sage50Settings
+    webhook_secrets: tuple[Secret, ...] = field(repr=False)
+    webhook_tolerance_seconds: int
+    max_body_bytes: int
+    retry_max_attempts: int
+    retry_backoff_base: float
+    retry_backoff_max: float
+    http_retries: int
+    visibility_timeout: int
+    task_time_limit: int
+    poll_interval_seconds: float
+    poll_overlap_days: int
+    sweep_interval_seconds: float
+    sweep_stall_seconds: int
+    merchant_timezone: str
+    currency: str
+    home: Path
+
+    @property
+    def broker_url(self) -> str:
+        if not self.redis_url:
+            raise SettingsError({"REDIS_URL": ["not set: start paysync through `paysync` so it can run its embedded Redis, or set REDIS_URL"]})
+        return self.redis_url
+
+    @property
+    def money_quantum(self) -> Decimal:
+        return Decimal("0.01")
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the environment; raise SettingsError listing every bad key."""
+    source = dict(os.environ if environ is None else environ)
+    saved = os.environ.copy()
+    # environs reads os.environ; swap it in for the duration so callers can pass a mapping.
+    os.environ.clear()
+    os.environ.update(source)
+    try:
+        return _read(Env(eager=False))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _read(env: Env) -> Settings:
+    home = Path(env.str("PAYSYNC_HOME", str(DEFAULT_HOME)))
+    database_url = env.str("DATABASE_URL", f"sqlite:///{home / 'paysync.sqlite3'}")
+    redis_url = env.str("REDIS_URL", "") or None
+    erp = env.str("PAYSYNC_ERP", "sage50", validate=OneOf(ERP_KINDS))
+    paytrace = PayTraceSettings(
+        base_url=env.str("PAYTRACE_BASE_URL", "http://127.0.0.1:8701").rstrip("/"),
+        username=env.str("PAYTRACE_USERNAME", "demo"),
+        password=Secret(env.str("PAYTRACE_PASSWORD", "demo")),
+        integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1"),
+        timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
+    )
+    sage50 = Sage50Settings(
+        base_url=env.str("SAGE50_BASE_URL", "http://127.0.0.1:8702").rstrip("/"),
+        api_key=Secret(env.str("SAGE50_API_KEY", "demo-key")),
+        cash_account=env.str("SAGE50_CASH_ACCOUNT", "1200"),
+        clearing_account=env.str("SAGE50_CLEARING_ACCOUNT", "1205"),
+        default_item=env.str("SAGE50_DEFAULT_ITEM", "PAYMENT"),
+        payment_method=env.str("SAGE50_PAYMENT_METHOD", "Credit Card"),
+        timeout=env.float("SAGE50_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
+    )
+    secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        erp=erp,
+        paytrace=paytrace,
+        sage50=sage50,
+        webhook_secrets=secrets,
+        webhook_tolerance_seconds=env.int("WEBHOOK_TOLERANCE_SECONDS", 300, validate=Range(min=1, max=3600)),
+        max_body_bytes=env.int("MAX_BODY_BYTES", 64 * 1024, validate=Range(min=1024, max=10 * 1024 * 1024)),
+        retry_max_attempts=env.int("RETRY_MAX_ATTEMPTS", 8, validate=Range(min=1, max=50)),
+        retry_backoff_base=env.float("RETRY_BACKOFF_BASE", 2.0, validate=Range(min=0.01, max=600)),
+        retry_backoff_max=env.float("RETRY_BACKOFF_MAX", 300.0, validate=Range(min=0.01, max=3600)),
+        http_retries=env.int("HTTP_RETRIES", 2, validate=Range(min=0, max=10)),
+        visibility_timeout=env.int("VISIBILITY_TIMEOUT", 3600, validate=Range(min=5)),
+        task_time_limit=env.int("TASK_TIME_LIMIT", 300, validate=Range(min=1)),
+        poll_interval_seconds=env.float("POLL_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
+        poll_overlap_days=env.int("POLL_OVERLAP_DAYS", 1, validate=Range(min=0, max=31)),
+        sweep_interval_seconds=env.float("SWEEP_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
+        sweep_stall_seconds=env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1)),
+        merchant_timezone=env.str("MERCHANT_TIMEZONE", "America/Los_Angeles"),
+        currency=env.str("PAYSYNC_CURRENCY", "USD", validate=OneOf(("USD", "CAD"))),
+        home=home,
+    )
+    errors: dict[str, list[str]] = {}
+    try:
+        env.seal()
+    except EnvValidationError as exc:
+        errors.update({k: list(v) for k, v in exc.error_messages.items()})
+    errors.update(_cross_checks(settings))
+    if errors:
+        raise SettingsError(errors)
+    return settings
+
+
+def _cross_checks(s: Settings) -> dict[str, list[str]]:
+    """Rules that tie keys together; each names the key to change."""
+    errors: dict[str, list[str]] = {}
+    longest_wait = s.retry_backoff_max + s.task_time_limit
+    if s.visibility_timeout <= longest_wait:
+        # A countdown longer than the visibility timeout makes Redis deliver the task again
+        # while it still waits (celery#2599): keep every countdown well inside it.
+        errors["VISIBILITY_TIMEOUT"] = [
+            f"must exceed RETRY_BACKOFF_MAX + TASK_TIME_LIMIT ({longest_wait:g} s), got {s.visibility_timeout}"
+        ]
+    if s.sweep_stall_seconds <= s.retry_backoff_max + s.task_time_limit:
+        errors["SWEEP_STALL_SECONDS"] = [
+            "must exceed RETRY_BACKOFF_MAX + TASK_TIME_LIMIT so the sweeper never races a waiting retry"
+        ]
+    if s.retry_backoff_base > s.retry_backoff_max:
+        errors["RETRY_BACKOFF_BASE"] = ["must not exceed RETRY_BACKOFF_MAX"]
+    try:
+        zoneinfo.ZoneInfo(s.merchant_timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        errors["MERCHANT_TIMEZONE"] = [f"unknown time zone {s.merchant_timezone!r}"]
+    for key in ("PAYTRACE_BASE_URL", "SAGE50_BASE_URL"):
+        url = s.paytrace.base_url if key.startswith("PAYTRACE") else s.sage50.base_url
+        if not url.startswith(("http://", "https://")):
+            errors[key] = [f"must be an http(s) URL, got {url!r}"]
+    if not s.database_url.startswith(("sqlite", "postgresql")):
+        errors["DATABASE_URL"] = ["must be a sqlite:// or postgresql:// URL"]
+    if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        errors["REDIS_URL"] = ["must be a redis://, rediss:// or unix:// URL"]
+    for secret in s.webhook_secrets:
+        if not secret.startswith("whsec_"):
+            errors["WEBHOOK_SECRETS"] = ["each secret must be a Standard Webhooks secret (whsec_<base64>)"]
+    return errors
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use."""
+    return load_settings()

@@ -1,0 +1,87 @@
+"""The contract every ERP connector keeps: small, idempotent on our references.
+
+A subclass says how to read and write its ERP (the `_create_*` methods and `find`, which must be
+overridden); this base class makes every create idempotent on the deterministic reference by
+looking the reference up on the ERP side first, so a crash between the ERP's answer and our own
+commit can never duplicate a document, even when our ledger row is gone.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from decimal import Decimal
+
+from connectors.errors import PermanentError
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+
+
+class ErpConnector(ABC):
+    """Writes customers, orders, invoices, receipts and journals into one ERP."""
+
+    kind: str = ""
+    #: The longest reference the ERP keeps (Sage 50: 20 characters).
+    max_reference_length: int = 20
+
+    # -- must be overridden ---------------------------------------------------------------
+    @abstractmethod
+    def upsert_customer(self, customer: Customer) -> str:
+        """Create or update the customer; return the ERP's customer id. Must be overridden."""
+
+    @abstractmethod
+    def find(self, kind: str, reference: str) -> list[ErpDocument]:
+        """Every document of `kind` carrying `reference` (references need not be unique)."""
+
+    @abstractmethod
+    def _create_sales_order(self, order: SalesOrder) -> ErpDocument: ...
+
+    @abstractmethod
+    def _create_invoice(self, invoice: SalesOrder) -> ErpDocument: ...
+
+    @abstractmethod
+    def _create_payment(self, payment: Payment) -> ErpDocument: ...
+
+    @abstractmethod
+    def _create_journal(self, entry: JournalEntry) -> ErpDocument: ...
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- idempotent creates ---------------------------------------------------------------
+    def ensure_sales_order(self, order: SalesOrder) -> ErpDocument:
+        return self._existing("sales_order", order.reference, order.customer_id, order.amount) \
+            or self._create_sales_order(order)
+
+    def ensure_invoice(self, invoice: SalesOrder) -> ErpDocument:
+        return self._existing("invoice", invoice.reference, invoice.customer_id, invoice.amount) \
+            or self._create_invoice(invoice)
+
+    def ensure_payment(self, payment: Payment) -> ErpDocument:
+        return self._existing("payment", payment.reference, payment.customer_id, payment.amount) \
+            or self._create_payment(payment)
+
+    def ensure_journal(self, entry: JournalEntry) -> ErpDocument:
+        if not entry.is_balanced:
+            raise PermanentError(f"journal {entry.reference} does not balance", system=self.kind,
+                                 operation="journal_entries")
+        debit = sum((l.amount for l in entry.lines if l.amount > 0), Decimal("0"))
+        return self._existing("journal", entry.reference, None, debit) or self._create_journal(entry)
+
+    def _existing(self, kind: str, reference: str, customer_id: str | None,
+                  amount: Decimal) -> ErpDocument | None:
+        """The document already written for `reference`, or None; a clash is a person's problem."""
+        if len(reference) > self.max_reference_length:
+            raise PermanentError(f"reference {reference!r} is longer than {self.max_reference_length}",
+                                 system=self.kind, operation=kind)
+        found = self.find(kind, reference)
+        mine = [d for d in found if (customer_id is None or d.customer_id == customer_id)
+                and (d.amount is None or d.amount == amount)]
+        if mine:
+            return mine[0]
+        if found:
+            # Someone else's document carries our reference (Sage 50 references are not unique):
+            # creating ours would be allowed, but a person should know the reference is shared.
+            other = found[0]
+            raise PermanentError(
+                f"{kind} reference {reference} already used by {other.key} "
+                f"(customer {other.customer_id}, amount {other.amount}); expected {customer_id} {amount}",
+                system=self.kind, operation=kind)
+        return None

@@ -1,0 +1,79 @@
+"""A small HTTP layer: timeouts always, a few short retries only where repeating is safe.
+
+Two retry layers with separate budgets (STYLE.md habit 6): here, a couple of quick retries for
+connection failures and 502/503/504 on requests that are safe to repeat; above, in workers/, the
+long task retries with backoff. A create (POST) is repeated here only if the connection was
+refused, i.e. the request never reached the server: after a timeout we cannot know whether the
+document was written, so the step above looks its reference up before it tries again.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from connectors.backoff import compute_backoff
+from connectors.errors import RetriableError
+
+_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+class HttpClient:
+    """A requests.Session bound to one base URL, with a timeout and short in-process retries."""
+
+    def __init__(self, base_url: str, *, system: str, timeout: float = 10.0, retries: int = 2,
+                 headers: dict[str, str] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.system = system
+        self.timeout = timeout
+        self.retries = retries
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": "paysync/0.1", **(headers or {})})
+
+    def request(self, method: str, path: str, *, operation: str, idempotent: bool,
+                **kwargs: Any) -> requests.Response:
+        """Send once, or up to `retries` more times when that cannot duplicate anything."""
+        url = f"{self.base_url}{path}"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.ConnectionError as exc:
+                # ConnectTimeout and refused connections never reached the server: safe to resend.
+                never_sent = isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower()
+                if (idempotent or never_sent) and attempt <= self.retries:
+                    self._pause(attempt)
+                    continue
+                raise RetriableError(f"connection failed: {type(exc).__name__}", system=self.system,
+                                     operation=operation) from exc
+            except requests.Timeout as exc:
+                if idempotent and attempt <= self.retries:
+                    self._pause(attempt)
+                    continue
+                raise RetriableError(f"timed out after {self.timeout:g}s", system=self.system,
+                                     operation=operation) from exc
+            if response.status_code in _RETRY_STATUSES and idempotent and attempt <= self.retries \
+                    and "Retry-After" not in response.headers:
+                self._pause(attempt)
+                continue
+            return response
+
+    @staticmethod
+    def _pause(attempt: int) -> None:
+        time.sleep(compute_backoff(attempt, base=0.1, cap=1.0))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """The Retry-After header in seconds, if it is a number (HTTP dates are rare from our peers)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,29 @@
+"""Sage 50 bridge settings: where the agent is, and the accounts and item paysync posts to."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from config.settings import Secret, Settings
+
+# Sage 50 keeps at most 20 characters of a ReferenceNumber or customer ID (sage.md §2a [C]).
+MAX_REFERENCE_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class Sage50Config:
+    """One Sage 50 company behind one bridge agent."""
+
+    base_url: str
+    api_key: Secret = field(repr=False)
+    cash_account: str = "1200"
+    clearing_account: str = "1205"
+    default_item: str = "PAYMENT"
+    payment_method: str = "Credit Card"
+    timeout: float = 10.0
+    retries: int = 2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Sage50Config":
+        s = settings.sage50
+        return cls(s.base_url, s.api_key, s.cash_account, s.clearing_account, s.default_item,
+                   s.payment_method, s.timeout, settings.http_retries)

@@ -1,0 +1,1 @@
+"""PostgreSQL (or SQLite) memory of paysync: inbox, sync runs, step ledger, dead letters."""

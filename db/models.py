@@ -1,0 +1,115 @@
+"""The tables: one inbox row per inbound event, one sync run per gateway transaction, its steps."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.types import BigId, JsonDoc, UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every paysync table."""
+
+
+class InboxEvent(Base):
+    """One inbound event (poll row, webhook, silent post), stored before anyone is told 2xx."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+        Index("ix_inbox_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    # Card data is masked before this is written (schemas.masking), never after.
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SyncRun(Base):
+    """The sync of one gateway transaction into one ERP; its steps are in the ledger."""
+
+    __tablename__ = "sync_run"
+    __table_args__ = (
+        UniqueConstraint("gateway", "transaction_id", "erp", name="uq_sync_run_txn"),
+        Index("ix_sync_run_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20), default="paytrace")
+    transaction_id: Mapped[int] = mapped_column(BigId)
+    erp: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    transaction: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    current_step: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    steps: Mapped[list["StepLedger"]] = relationship(back_populates="run", order_by="StepLedger.id")
+
+
+class StepLedger(Base):
+    """One row per (run, step), written before the ERP is touched; holds the ERP's document ref."""
+
+    __tablename__ = "step_ledger"
+    __table_args__ = (UniqueConstraint("run_id", "step", name="uq_step_ledger_run_step"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"))
+    step: Mapped[str] = mapped_column(String(40))
+    idempotency_key: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    erp_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    erp_reference_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # host:pid of the process that claimed the step; a dead claimer's step can be taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    run: Mapped[SyncRun] = relationship(back_populates="steps")
+
+
+class DeadLetter(Base):
+    """Work that failed for good (permanent error or retries exhausted), with why and how to resume."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_status", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"), nullable=True)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"), nullable=True)
+    task_name: Mapped[str] = mapped_column(String(80))
+    step: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    error_type: Mapped[str] = mapped_column(String(80))
+    context: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    replay_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PollerCursor(Base):
+    """How far a poller has read a gateway's export; the next window starts before it."""
+
+    __tablename__ = "poller_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,120 @@
+"""The step ledger: a row per (run, step) written before the ERP is touched, claimed atomically.
+
+A claim is one compare-and-set UPDATE, so it works alike on PostgreSQL and SQLite and holds no
+lock while the ERP call runs. Two deliveries of the same step (Redis redelivers on worker loss)
+cannot both reach the ERP: the second finds the step claimed and backs off, unless the claimer
+is a dead process on this host or its lease has run out.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from connectors.errors import ConnectorError, RetriableError
+from db.models import StepLedger, SyncRun
+from db.session import session_scope
+from db.types import utcnow
+
+HOST = socket.gethostname()
+
+
+class StepBusy(RetriableError):
+    """Another live process is running this step right now."""
+
+
+def claimer() -> str:
+    return f"{HOST}:{os.getpid()}"
+
+
+def _claimer_dead(claimed_by: str | None) -> bool:
+    """True when the claimer was a process on this host that no longer exists."""
+    if not claimed_by or ":" not in claimed_by:
+        return False
+    host, _, pid = claimed_by.rpartition(":")
+    if host != HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[], tuple[str, str | None]],
+             lease_seconds: float) -> str:
+    """Do `action` once for (run, step) and return the ERP key it produced (or produced before).
+
+    `action` returns (erp key, erp reference number); it must itself be idempotent on the
+    ERP side (look up before create), because a crash after the ERP answered and before our
+    commit brings us back here with the step still claimed.
+    """
+    _ensure_row(db_url, run_id, step, key)
+    me = claimer()
+    now = utcnow()
+    with session_scope(db_url) as s:
+        row = s.scalars(select(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == step)).one()
+        if row.status == "done":
+            return row.erp_ref or ""
+        stale = now - timedelta(seconds=lease_seconds)
+        free = row.status in ("pending", "failed") or (
+            row.status == "running" and (row.started_at < stale or _claimer_dead(row.claimed_by)))
+        # `attempts` is the row's version: the claim wins only if nobody claimed it since we read.
+        claimed = free and s.execute(
+            update(StepLedger)
+            .where(StepLedger.id == row.id, StepLedger.attempts == row.attempts)
+            .values(status="running", claimed_by=me, started_at=now, attempts=row.attempts + 1)
+        ).rowcount == 1
+        s.query(SyncRun).filter(SyncRun.id == run_id).update(
+            {"current_step": step, "status": "running", "updated_at": now}, synchronize_session=False)
+    if not claimed:
+        raise StepBusy(f"step {step} of run {run_id} is being run by another worker", retry_after=2.0,
+                       system="paysync", operation=step)
+    try:
+        erp_key, erp_number = action()
+    except ConnectorError as exc:
+        _release(db_url, run_id, step, me, status="failed", error=str(exc))
+        raise
+    except BaseException as exc:
+        _release(db_url, run_id, step, me, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    with session_scope(db_url) as s:
+        s.execute(update(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == step)
+                  .values(status="done", erp_ref=erp_key, erp_reference_number=erp_number,
+                          completed_at=utcnow(), last_error=None))
+    return erp_key
+
+
+def _ensure_row(db_url: str, run_id: int, step: str, key: str) -> None:
+    with session_scope(db_url) as s:
+        exists = s.scalar(select(StepLedger.id).where(StepLedger.run_id == run_id, StepLedger.step == step))
+        if exists:
+            return
+    try:
+        with session_scope(db_url) as s:
+            s.add(StepLedger(run_id=run_id, step=step, idempotency_key=key, status="pending", attempts=0,
+                             started_at=utcnow()))
+    except IntegrityError:
+        pass  # a concurrent delivery wrote it first; the claim below decides who runs
+
+
+def _release(db_url: str, run_id: int, step: str, me: str, *, status: str, error: str) -> None:
+    with session_scope(db_url) as s:
+        s.execute(update(StepLedger)
+                  .where(StepLedger.run_id == run_id, StepLedger.step == step, StepLedger.claimed_by == me)
+                  .values(status=status, last_error=error[:2000]))
+        s.query(SyncRun).filter(SyncRun.id == run_id).update(
+            {"last_error": error[:2000], "updated_at": utcnow()}, synchronize_session=False)
+
+
+def step_ref(db_url: str, run_id: int, step: str) -> str | None:
+    """The ERP key a finished step recorded."""
+    with session_scope(db_url) as s:
+        return s.scalar(select(StepLedger.erp_ref).where(
+            StepLedger.run_id == run_id, StepLedger.step == step, StepLedger.status == "done"))

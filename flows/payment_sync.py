@@ -1,0 +1,173 @@
+"""One PayTrace sale into the ERP: fetch, customer, sales order, invoice, receipt, journal.
+
+Each step takes a run id, is idempotent (ledger row first, then an ERP-side lookup by the
+deterministic reference before any create), and returns nothing the next step needs beyond the
+run id: state lives in the database. The Celery wrappers in workers/tasks.py follow STEPS.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from connectors.base import ErpConnector
+from connectors.errors import PermanentError
+from connectors.paytrace import PayTraceGateway
+from db.models import SyncRun
+from db.session import session_scope
+from db.types import utcnow
+from flows import transform
+from flows.ledger import run_step, step_ref
+from schemas.domain import GatewayTransaction
+from schemas.masking import mask_payload
+from schemas.paytrace import load_transaction
+
+log = logging.getLogger(__name__)
+
+#: What becomes of a gateway transaction type in the spine; others wait for the lifecycle flows.
+SYNCED_TYPES = frozenset({"SALE", "SETTLED", "PENDING"})
+TERMINAL = frozenset({"succeeded", "skipped", "dead"})
+
+
+@dataclass
+class FlowContext:
+    """What a step needs: where the database is, and the systems on either side."""
+
+    db_url: str
+    gateway: PayTraceGateway
+    erp: ErpConnector
+    rules: transform.PostingRules
+    lease_seconds: float
+
+
+class RunFinished(Exception):
+    """The run needs no more steps (declined, already done); the chain stops here."""
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _run(ctx: FlowContext, run_id: int) -> SyncRun:
+    with session_scope(ctx.db_url) as s:
+        run = s.get(SyncRun, run_id)
+        if run is None:
+            raise PermanentError(f"sync run {run_id} does not exist", system="paysync", operation="load run")
+        return run
+
+
+def _txn(ctx: FlowContext, run_id: int) -> tuple[SyncRun, GatewayTransaction]:
+    run = _run(ctx, run_id)
+    if run.status in TERMINAL:
+        raise RunFinished(run.status)
+    if run.transaction is None:
+        raise PermanentError(f"run {run_id} has no transaction yet; fetch first", system="paysync",
+                             operation="load transaction")
+    return run, load_transaction(run.transaction, ctx.rules.timezone)
+
+
+def _key(run: SyncRun, step: str) -> str:
+    return f"{run.transaction_id}:{step}"
+
+
+def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None) -> None:
+    with session_scope(ctx.db_url) as s:
+        run = s.get(SyncRun, run_id)
+        run.status = status
+        run.finished_at = utcnow()
+        run.current_step = None
+        run.last_error = note
+
+
+# -- the steps, in the order they run --------------------------------------------------------
+def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
+    """Read the authoritative transaction from PayTrace; decide whether there is anything to post."""
+    run = _run(ctx, run_id)
+    if run.status in TERMINAL:
+        raise RunFinished(run.status)
+    # A row the poller took from the export API is already authoritative (DESIGN.md); a pushed
+    # event is only a hint, so its run starts without a record and reads it here.
+    record = run.transaction or mask_payload(ctx.gateway.transaction(run.transaction_id))
+    txn = load_transaction(record, ctx.rules.timezone)  # refuses a malformed record, with every field
+    with session_scope(ctx.db_url) as s:
+        row = s.get(SyncRun, run_id)
+        row.transaction = record
+        row.status = "running"
+    if txn.is_declined:
+        _finish(ctx, run_id, "skipped", f"declined ({txn.status_message or 'not approved'}): nothing to post")
+        raise RunFinished("skipped")
+    if txn.transaction_type not in SYNCED_TYPES:
+        raise PermanentError(f"transaction type {txn.transaction_type} is not synced by the sale flow",
+                             system="paysync", operation="route")
+
+
+def upsert_customer(ctx: FlowContext, run_id: int) -> None:
+    run, txn = _txn(ctx, run_id)
+    customer = transform.customer_for(txn, ctx.erp.max_reference_length)
+    run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
+             lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds)
+
+
+def create_sales_order(ctx: FlowContext, run_id: int) -> None:
+    run, txn = _txn(ctx, run_id)
+    order = transform.sales_order_for(txn, step_ref(ctx.db_url, run_id, "customer") or "", ctx.rules)
+
+    def action():
+        doc = ctx.erp.ensure_sales_order(order)
+        return doc.key, doc.reference
+
+    run_step(ctx.db_url, run_id, "sales_order", _key(run, "sales_order"), action, ctx.lease_seconds)
+
+
+def create_invoice(ctx: FlowContext, run_id: int) -> None:
+    run, txn = _txn(ctx, run_id)
+    invoice = transform.invoice_for(txn, step_ref(ctx.db_url, run_id, "customer") or "",
+                                    step_ref(ctx.db_url, run_id, "sales_order"), ctx.rules)
+
+    def action():
+        doc = ctx.erp.ensure_invoice(invoice)
+        return doc.key, doc.reference
+
+    run_step(ctx.db_url, run_id, "invoice", _key(run, "invoice"), action, ctx.lease_seconds)
+
+
+def apply_receipt(ctx: FlowContext, run_id: int) -> None:
+    run, txn = _txn(ctx, run_id)
+    invoice_key = step_ref(ctx.db_url, run_id, "invoice")
+    if not invoice_key:
+        raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
+                             operation="payment")
+    payment = transform.payment_for(txn, step_ref(ctx.db_url, run_id, "customer") or "", invoice_key, ctx.rules)
+
+    def action():
+        doc = ctx.erp.ensure_payment(payment)
+        return doc.key, doc.reference
+
+    run_step(ctx.db_url, run_id, "payment", _key(run, "payment"), action, ctx.lease_seconds)
+
+
+def post_journal(ctx: FlowContext, run_id: int) -> None:
+    run, txn = _txn(ctx, run_id)
+    entry = transform.journal_for(txn, ctx.rules)
+
+    def action():
+        doc = ctx.erp.ensure_journal(entry)
+        return doc.key, doc.reference
+
+    run_step(ctx.db_url, run_id, "journal", _key(run, "journal"), action, ctx.lease_seconds)
+    _finish(ctx, run_id, "succeeded")
+
+
+STEPS = (fetch_transaction, upsert_customer, create_sales_order, create_invoice, apply_receipt, post_journal)
+
+
+#: Ledger step name -> the flow step that writes it, so a run resumes where it stopped.
+LEDGER_STEPS = {"customer": "upsert_customer", "sales_order": "create_sales_order", "invoice": "create_invoice",
+                "payment": "apply_receipt", "journal": "post_journal"}
+
+
+def steps_from(step_name: str | None) -> tuple:
+    """The steps still to run when resuming at `step_name` (a flow or ledger step name).
+
+    Steps before it are done; the ledger makes any done step a no-op anyway.
+    """
+    names = [f.__name__ for f in STEPS]
+    step_name = LEDGER_STEPS.get(step_name or "", step_name)
+    start = names.index(step_name) if step_name in names else 0
+    return STEPS[start:]

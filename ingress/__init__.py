@@ -1,0 +1,1 @@
+"""The HTTP front door: verify, validate, store, enqueue, answer 202."""

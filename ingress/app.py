@@ -1,0 +1,137 @@
+"""The ingress app: 202 only after the inbox row is committed; a repeat answers 200 and sends nothing.
+
+It enqueues by task name through the one Celery app, so the web process never loads flows or ERP
+clients. If the enqueue fails after the commit, the event is still safe: the sweeper sends it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from config.settings import Settings, get_settings
+from db.inbox import mark_enqueued, store_event
+from db.session import get_engine
+from ingress.signatures import SignatureError, verify
+from schemas.events import SilentPostSchema, WebhookEventSchema, parse_silent_post
+from schemas.masking import find_card_data
+
+log = logging.getLogger("paysync.ingress")
+Enqueue = Callable[[int], None]
+
+
+def celery_enqueue(inbox_id: int) -> None:
+    from config.celery import INGEST_QUEUE, celery_app
+
+    celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+
+
+def _problem(status: int, reason: str, **extra):
+    return jsonify({"error": reason, **extra}), status
+
+
+def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:
+    settings = settings or get_settings()
+    enqueue = enqueue or celery_enqueue
+    app = Flask("paysync.ingress")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    db_url = settings.database_url
+
+    def accept(source: str, event_id: str, event_type: str, transaction_id: int, payload: dict):
+        hits = find_card_data(payload)
+        if hits:
+            # Masked before the insert; the paths (never the values) go to the log.
+            log.warning("card data masked in %s event %s at %s", source, event_id, ", ".join(hits[:5]))
+        try:
+            inbox_id, created = store_event(db_url, source=source, event_id=event_id, event_type=event_type,
+                                            transaction_id=transaction_id, payload=payload)
+        except SQLAlchemyError:
+            log.exception("inbox write failed for %s event %s", source, event_id)
+            return _problem(503, "storage unavailable; retry later")
+        if not created:
+            return jsonify({"status": "duplicate", "inbox_id": inbox_id}), 200
+        try:
+            enqueue(inbox_id)
+            mark_enqueued(db_url, inbox_id)
+        except Exception:  # the row is committed: the sweeper enqueues it, so the 202 stands
+            log.exception("enqueue failed for inbox %s; the sweeper will send it", inbox_id)
+        return jsonify({"status": "accepted", "inbox_id": inbox_id}), 202
+
+    @app.post("/webhooks/paytrace")
+    def webhook():
+        body = request.get_data(cache=False)
+        try:
+            event_id = verify(body, request.headers, [s.reveal() for s in settings.webhook_secrets],
+                              tolerance=settings.webhook_tolerance_seconds)
+        except SignatureError as exc:
+            return _problem(401, str(exc))
+        try:
+            payload = json.loads(body)
+        except ValueError:  # includes undecodable bytes
+            payload = None
+        if not isinstance(payload, dict):
+            return _problem(400, "body is not a JSON object")
+        try:
+            event = WebhookEventSchema().load(payload)
+        except ValidationError as exc:
+            return _problem(400, "invalid event", fields=exc.messages)
+        return accept("webhook", event_id, event["type"], event["data"]["transaction_id"], payload)
+
+    @app.post("/webhooks/paytrace/silent-post")
+    def silent_post():
+        parm_list = request.form.get("parmList") or request.form.get("parmlist")
+        if not parm_list:
+            return _problem(400, "missing form field parmList")
+        try:
+            fields = SilentPostSchema().load(parse_silent_post(parm_list))
+        except ValidationError as exc:
+            return _problem(400, "invalid silent post", fields=exc.messages)
+        txn = fields["TRANSACTIONID"]
+        # Unsigned and only a hint: the worker re-reads the transaction from PayTrace.
+        return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields))
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        checks = {}
+        try:
+            with get_engine(db_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except SQLAlchemyError as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        try:
+            from config.celery import celery_app
+
+            with celery_app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["broker"] = f"down: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        return _problem(413, f"body larger than {settings.max_body_bytes} bytes")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _problem(exc.code or 500, exc.description or exc.name)
+
+    return app
+
+
+def wsgi_app() -> Flask:
+    """gunicorn entry point: `gunicorn 'ingress.app:wsgi_app()'`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return create_app()

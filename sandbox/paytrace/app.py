@@ -1,0 +1,210 @@
+"""Flask app factory for the PayTrace v1 simulator: OAuth, the /v1 operations, sandbox admin."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from . import codes
+from .api import OPERATIONS, Context
+from .codes import ApiError
+from .formats import dumps, loads, timestamp, truthy
+from .state import Clock, PayTraceState
+
+STATE_KEY = "PAYTRACE_STATE"
+
+# Doorkeeper's stock message, verbatim [C] (LOGS, AM unit test).
+INVALID_GRANT = {
+    "error": "invalid_grant",
+    "error_description": "The provided authorization grant is invalid, expired, revoked, does not "
+                         "match the redirection URI used in the authorization request, or was "
+                         "issued to another client.",
+}
+UNSUPPORTED_GRANT = {  # [I] Doorkeeper's default; no PayTrace sample was found
+    "error": "unsupported_grant_type",
+    "error_description": "The authorization grant type is not supported by the authorization server.",
+}
+# [I] Doorkeeper's default texts for a bad or expired bearer token.
+TOKEN_ERRORS = {"invalid": "The access token is invalid", "expired": "The access token expired"}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """JSON with money as two-decimal numbers (see formats.dumps)."""
+    return Response(dumps(payload), status=status, mimetype="application/json", headers=headers)
+
+
+def _request_json(error: Exception) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty); `error` is raised for anything else."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        body = loads(raw)
+    except ValueError:
+        raise error from None
+    if not isinstance(body, dict):
+        raise error
+    return body
+
+
+class _AdminError(Exception):
+    """A malformed request to a /_sandbox route."""
+
+
+def create_app(username: str = "demo", password: str = "demo", integrator_id: str = "PAYSYNC1",
+               clock: Clock | None = None, token_ttl: int = 7200, *,
+               first_transaction_id: int = 100000000, first_batch_number: int = 1,
+               seed: int | None = None) -> Flask:
+    """Build the simulator; its state is at `app.config["PAYTRACE_STATE"]`."""
+    state = PayTraceState(username=username, password=password, integrator_id=integrator_id,
+                          clock=clock, token_ttl=token_ttl,
+                          first_transaction_id=first_transaction_id,
+                          first_batch_number=first_batch_number, seed=seed)
+    app = Flask("sandbox.paytrace")
+    app.config[STATE_KEY] = state
+    app.extensions["paytrace"] = state
+
+    @app.before_request
+    def _count() -> None:
+        state.count_request(request.path)
+
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return json_response(error.body(), error.status)
+
+    @app.errorhandler(_AdminError)
+    def _admin_error(error: _AdminError) -> Response:
+        return json_response({"error": str(error)}, 400)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        # JSON even for 404/405, because clients parse every body they get.
+        return json_response({"error": error.name.lower().replace(" ", "_"),
+                              "error_description": error.description}, error.code or 500)
+
+    # ----- OAuth (no /v1 prefix [C]) -------------------------------------------------------
+    @app.post("/oauth/token")
+    def oauth_token() -> Response:
+        if request.is_json:  # MOQUI and AM2 post JSON, which apparently works [C]
+            params = _request_json(_AdminError("the body must be a JSON object"))
+        else:
+            params = request.form.to_dict()
+        if str(params.get("grant_type", "")) != "password":
+            return json_response(UNSUPPORTED_GRANT, 400, NO_STORE)
+        granted = state.grant_token(str(params.get("username", "")), str(params.get("password", "")))
+        if granted is None:
+            return json_response(INVALID_GRANT, 400, NO_STORE)  # [I] 400, not confirmed
+        return json_response(granted, 200, NO_STORE)
+
+    # ----- /v1 -----------------------------------------------------------------------------
+    def _fault() -> Response | None:
+        latency_ms, fail = state.fault_decision()
+        if latency_ms:
+            time.sleep(latency_ms / 1000)  # outside the state lock, so other requests proceed
+        if fail:
+            # [I] narch/paytracer maps 503 to "more than 20 requests per second".
+            return json_response({"success": False, "status_message": "Service Unavailable"},
+                                 503, {"Retry-After": "1"})
+        return None
+
+    def _authenticate() -> Response | None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        reason = "invalid"
+        if scheme.lower() == "bearer" and token.strip():
+            reason = state.check_token(token.strip())
+        if reason is None:
+            return None
+        text = TOKEN_ERRORS[reason]
+        header = f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{text}"'
+        return json_response({"error": "invalid_token", "error_description": text}, 401,
+                             {"WWW-Authenticate": header})
+
+    @app.route("/v1/ping", methods=["GET", "POST"])
+    def ping() -> Response:
+        # No authentication and no integrator_id [C]; the body shape is [I].
+        return _fault() or json_response({"success": True, "response_code": 1,
+                                          "status_message": "pong"})
+
+    @app.post("/v1/<path:operation>")
+    def v1(operation: str) -> Response:
+        failure = _fault()
+        if failure is not None:
+            return failure
+        handler = OPERATIONS.get(operation)
+        if handler is None:
+            return json_response({"error": "not_found",
+                                  "error_description": f"No route matches /v1/{operation}"}, 404)
+        # Authentication comes before any body check, as an OAuth guard would.
+        failure = _authenticate()
+        if failure is not None:
+            return failure
+        body = _request_json(ApiError.one(codes.E_BAD_BODY))
+        integrator = body.get("integrator_id")
+        if integrator is None or str(integrator).strip() == "":
+            raise ApiError.one(codes.E_MISSING, codes.missing("integrator_id"))
+        if str(integrator).strip() != state.integrator_id:
+            raise ApiError.one(codes.E_INTEGRATOR)
+        status, payload = handler(state, body, Context(ip=request.remote_addr or ""))
+        return json_response(payload, status)
+
+    _register_admin(app, state)
+    return app
+
+
+def _register_admin(app: Flask, state: PayTraceState) -> None:
+    """Sandbox-only routes (not PayTrace's API, no auth) for tests to inspect and steer."""
+
+    def body() -> dict[str, Any]:
+        return _request_json(_AdminError("the body must be a JSON object"))
+
+    def number(payload: dict, key: str, default: Any = None) -> Any:
+        value = payload.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            raise _AdminError(f"{key} must be a number")
+        return float(value)
+
+    @app.get("/_sandbox/state")
+    def admin_state() -> Response:
+        return json_response(state.snapshot())
+
+    @app.post("/_sandbox/reset")
+    def admin_reset() -> Response:
+        state.reset(keep_tokens=truthy(body().get("keep_tokens", False)))
+        return json_response({"reset": True})
+
+    @app.route("/_sandbox/clock", methods=["GET", "POST"])
+    def admin_clock() -> Response:
+        if request.method == "POST":
+            try:
+                state.advance(number(body(), "advance_seconds", 0))
+            except ValueError as error:
+                raise _AdminError(str(error)) from None
+        now = state.now()
+        return json_response({"now": now.isoformat(), "pacific": timestamp(now)})
+
+    @app.post("/_sandbox/expire_tokens")
+    def admin_expire_tokens() -> Response:
+        return json_response({"expired": state.expire_tokens()})
+
+    @app.get("/_sandbox/stats")
+    def admin_stats() -> Response:
+        return json_response(state.stats())
+
+    @app.route("/_sandbox/faults", methods=["GET", "POST"])
+    def admin_faults() -> Response:
+        if request.method == "GET":
+            return json_response(state.set_faults())
+        payload = body()
+        latency = number(payload, "latency_ms")
+        try:
+            return json_response(state.set_faults(
+                error_rate=number(payload, "error_rate"),
+                latency_ms=None if latency is None else int(latency)))
+        except ValueError as error:
+            raise _AdminError(str(error)) from None

@@ -1,0 +1,419 @@
+"""In-memory Sage 50 company for the simulator: records, Sage 50's rules and request stats, under one lock."""
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections import Counter
+from decimal import Decimal
+from typing import Any, Iterable
+
+from .fields import (
+    ADDRESS_KEYS,
+    SageError,
+    bad_request,
+    customer_changes,
+    day,
+    fmt_money,
+    fmt_quantity,
+    identifier,
+    invalid,
+    invoice_lines,
+    item_lines,
+    journal_lines,
+    money,
+    not_found,
+    reference,
+    reject_unknown,
+    string,
+    to_cents,
+)
+
+ZERO = Decimal("0.00")
+
+SEED_ACCOUNTS = (
+    ("1010", "Cash - Operating"),
+    ("1020", "Bank - Deposits"),
+    ("1100", "Accounts Receivable"),
+    ("1200", "Undeposited Funds"),
+    ("1205", "Card Clearing - PayTrace"),
+    ("1210", "Card Clearing - Visa/MC/Discover"),
+    ("1215", "Card Clearing - Amex"),
+    ("1250", "ACH Clearing"),
+    ("2000", "Accounts Payable"),
+    ("2300", "Sales Tax Payable"),
+    ("4000", "Sales"),
+    ("4100", "Sales Returns and Allowances"),
+    ("6100", "Merchant Fees"),
+    ("6150", "Chargebacks"),
+)
+SEED_PRODUCTS = (
+    ("PAYMENT", "Card payment received", "0.00"),
+    ("SERVICE", "Professional services", "100.00"),
+    ("WIDGET-1", "Widget, standard", "25.00"),
+)
+KINDS = ("sales_orders", "invoices", "payments", "journal_entries")
+
+
+def in_use_error(customer_id: str) -> SageError:
+    return SageError(
+        423,
+        "RecordInUseException",
+        f"Customer '{customer_id}' is open in Sage 50 on another workstation",
+        "CustomerID",
+    )
+
+
+class Sage50State:
+    """One company's records; every check-and-write happens under `self.lock`."""
+
+    def __init__(self, seed: bool = True, rng: random.Random | None = None) -> None:
+        self.lock = threading.Lock()
+        self._seed = seed
+        self._rng = rng or random.Random()
+        with self.lock:
+            self._clear()
+
+    # ---- housekeeping -------------------------------------------------------------------
+    def _clear(self) -> None:
+        self.accounts: dict[str, dict[str, str]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.records: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self.requests: dict[str, Counter] = {}
+        self.faults: Counter = Counter()
+        self.creates: Counter = Counter()
+        if self._seed:
+            for account_id, description in SEED_ACCOUNTS:
+                # Name-based Keys: an account keeps its Key across resets and runs.
+                key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sage50-sandbox:account:{account_id}"))
+                self.accounts[account_id] = {"ID": account_id, "Description": description, "Key": key}
+            for product_id, description, price in SEED_PRODUCTS:
+                self.products[product_id] = {
+                    "ID": product_id, "Description": description, "Price": Decimal(price)
+                }
+
+    def reset(self) -> None:
+        with self.lock:
+            self._clear()
+
+    def _new_key(self) -> str:
+        # Drawn from the (seedable) rng so a seeded run yields the same Keys every time.
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    # ---- stats ---------------------------------------------------------------------------
+    def record_request(self, method: str, template: str, status: int | str) -> None:
+        with self.lock:
+            self.requests.setdefault(f"{method} {template}", Counter())[str(status)] += 1
+
+    def record_fault(self, kind: str) -> None:
+        with self.lock:
+            self.faults[kind] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": {k: dict(v) for k, v in sorted(self.requests.items())},
+                # Latency only delays an answer; faults_injected counts answers that were replaced.
+                "faults_injected": sum(n for k, n in self.faults.items() if k != "latency"),
+                "faults_by_kind": dict(self.faults),
+                "creates": {kind: self.creates[kind] for kind in ("customers", "products") + KINDS},
+            }
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            state: dict[str, Any] = {
+                "customers": [self._customer_out(c) for c in self.customers.values()],
+                "products": [self._product_out(p) for p in self.products.values()],
+                "accounts": [dict(a) for a in self.accounts.values()],
+            }
+            for kind in KINDS:
+                state[kind] = [self._record_out(kind, r) for r in self.records[kind].values()]
+            return state
+
+    # ---- output shapes (money leaves as two-decimal strings) -----------------------------
+    @staticmethod
+    def _customer_out(rec: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in rec.items() if k != "Balance"}
+        out["BillToAddress"] = dict(rec["BillToAddress"])
+        out["CustomFields"] = dict(rec["CustomFields"])
+        out["Balance"] = fmt_money(rec["Balance"])
+        return out
+
+    @staticmethod
+    def _product_out(rec: dict[str, Any]) -> dict[str, Any]:
+        return {"ID": rec["ID"], "Description": rec["Description"], "Price": fmt_money(rec["Price"])}
+
+    @staticmethod
+    def _record_out(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
+        out = dict(rec)
+        for name in ("Amount", "AmountDue"):
+            if name in out:
+                out[name] = fmt_money(out[name])
+        if kind == "payments":
+            out["InvoiceLines"] = [
+                {"InvoiceKey": ln["InvoiceKey"], "AmountPaid": fmt_money(ln["AmountPaid"])}
+                for ln in rec["InvoiceLines"]
+            ]
+        elif kind == "journal_entries":
+            out["Lines"] = [dict(ln, Amount=fmt_money(ln["Amount"])) for ln in rec["Lines"]]
+        else:
+            out["Lines"] = [
+                dict(ln, Quantity=fmt_quantity(ln["Quantity"]), UnitPrice=fmt_money(ln["UnitPrice"]))
+                for ln in rec["Lines"]
+            ]
+        return out
+
+    # ---- customers -----------------------------------------------------------------------
+    def get_customer(self, customer_id: str) -> dict[str, Any]:
+        with self.lock:
+            rec = self.customers.get(customer_id)
+            if rec is None:
+                raise not_found(f"Customer '{customer_id}' was not found")
+            return self._customer_out(rec)
+
+    def list_customers(self, email: str | None, name: str | None) -> list[dict[str, Any]]:
+        # Case-insensitive equality: e-mail addresses and names are matched as a person would.
+        with self.lock:
+            return [
+                self._customer_out(c)
+                for c in self.customers.values()
+                if (email is None or c["Email"].casefold() == email.casefold())
+                and (name is None or c["Name"].casefold() == name.casefold())
+            ]
+
+    def create_customer(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        customer_id = identifier(body, "ID")
+        changes = customer_changes(body, creating=True)
+        with self.lock:
+            if customer_id in self.customers:
+                raise SageError(
+                    409, "DuplicateID", f"Customer ID '{customer_id}' already exists", "ID"
+                )
+            if customer_id in in_use:
+                raise in_use_error(customer_id)
+            rec = {
+                "ID": customer_id, "Name": "", "Email": "", "Phone": "",
+                "BillToAddress": {k: "" for k in ADDRESS_KEYS}, "CustomFields": {},
+                "Balance": ZERO, "IsInactive": False,
+            }
+            self._apply_customer(rec, changes)
+            self.customers[customer_id] = rec
+            self.creates["customers"] += 1
+            return self._customer_out(rec)
+
+    def update_customer(
+        self, customer_id: str, body: dict[str, Any], in_use: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        if "ID" in body and body["ID"] != customer_id:
+            raise bad_request("a customer's ID cannot be changed; leave 'ID' out of the body", "ID")
+        changes = customer_changes(body, creating=False)
+        with self.lock:
+            rec = self.customers.get(customer_id)
+            if rec is None:
+                raise not_found(f"Customer '{customer_id}' was not found")
+            if customer_id in in_use:
+                raise in_use_error(customer_id)
+            self._apply_customer(rec, changes)
+            return self._customer_out(rec)
+
+    @staticmethod
+    def _apply_customer(rec: dict[str, Any], changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            if name == "BillToAddress":
+                rec[name].update(value)  # partial: keys not sent keep their value
+            elif name == "CustomFields":
+                for field, field_value in value.items():
+                    if field_value is None:
+                        rec[name].pop(field, None)
+                    else:
+                        rec[name][field] = field_value
+            else:
+                rec[name] = value
+
+    # ---- products and accounts -----------------------------------------------------------
+    def get_product(self, product_id: str) -> dict[str, Any]:
+        with self.lock:
+            rec = self.products.get(product_id)
+            if rec is None:
+                raise not_found(f"Item '{product_id}' was not found")
+            return self._product_out(rec)
+
+    def list_products(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self._product_out(p) for p in self.products.values()]
+
+    def create_product(self, body: dict[str, Any]) -> dict[str, Any]:
+        reject_unknown(body, ("ID", "Description", "Price"))
+        product_id = identifier(body, "ID")
+        description = string(body, "Description", required=True)
+        price = money(body["Price"], "Price") if body.get("Price") is not None else ZERO
+        if price < 0:
+            raise invalid(f"Price must not be negative (got {price})", "Price")
+        with self.lock:
+            if product_id in self.products:
+                raise SageError(409, "DuplicateID", f"Item ID '{product_id}' already exists", "ID")
+            self.products[product_id] = {"ID": product_id, "Description": description, "Price": price}
+            self.creates["products"] += 1
+            return self._product_out(self.products[product_id])
+
+    def delete_product(self, product_id: str) -> dict[str, Any]:
+        with self.lock:
+            rec = self.products.pop(product_id, None)
+            if rec is None:
+                raise not_found(f"Item '{product_id}' was not found")
+            return self._product_out(rec)
+
+    def list_accounts(self) -> list[dict[str, str]]:
+        with self.lock:
+            return [dict(a) for a in self.accounts.values()]
+
+    # ---- transactions --------------------------------------------------------------------
+    def get_record(self, kind: str, key: str) -> dict[str, Any]:
+        with self.lock:
+            rec = self.records[kind].get(key)
+            if rec is None:
+                raise not_found(f"No {kind[:-1].replace('_', ' ')} with Key '{key}'")
+            return self._record_out(kind, rec)
+
+    def list_records(
+        self, kind: str, reference_number: str | None, customer_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                self._record_out(kind, r)
+                for r in self.records[kind].values()
+                if (reference_number is None or r["ReferenceNumber"] == reference_number)
+                and (customer_id is None or r.get("CustomerID") == customer_id)
+            ]
+
+    def _check_customer(self, customer_id: str, in_use: Iterable[str]) -> None:
+        if customer_id not in self.customers:
+            raise invalid(f"Customer '{customer_id}' was not found", "CustomerID")
+        if customer_id in in_use:
+            raise in_use_error(customer_id)
+
+    def _priced_lines(self, lines: list[dict[str, Any]]) -> Decimal:
+        """Check every item exists, fill default descriptions, return the rounded total."""
+        total = Decimal(0)
+        for i, line in enumerate(lines):
+            product = self.products.get(line["ItemID"])
+            if product is None:
+                raise invalid(f"Item '{line['ItemID']}' was not found (Lines[{i}])", "ItemID")
+            if line["Description"] is None:
+                line["Description"] = product["Description"]
+            total += line["Quantity"] * line["UnitPrice"]
+        # Rounded once on the total (half-up to cents), as the contract states.
+        amount = to_cents(total)
+        if amount < 0:
+            raise invalid(f"the lines total {amount}, which is negative", "Lines")
+        return amount
+
+    def create_sales_order(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "Lines"))
+        customer_id = string(body, "CustomerID", required=True)
+        ref, date_, lines = reference(body), day(body), item_lines(body)
+        with self.lock:
+            self._check_customer(customer_id, in_use)
+            amount = self._priced_lines(lines)
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "Lines": lines, "Amount": amount,
+            }
+            return self._store("sales_orders", rec)
+
+    def create_invoice(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "SalesOrderKey", "Lines"))
+        customer_id = string(body, "CustomerID", required=True)
+        ref, date_, lines = reference(body), day(body), item_lines(body)
+        order_key = string(body, "SalesOrderKey", default=None)
+        with self.lock:
+            self._check_customer(customer_id, in_use)
+            if order_key is not None:
+                order = self.records["sales_orders"].get(order_key)
+                if order is None:
+                    raise invalid(f"Sales order '{order_key}' was not found", "SalesOrderKey")
+                if order["CustomerID"] != customer_id:
+                    raise invalid(
+                        f"Sales order '{order_key}' belongs to customer '{order['CustomerID']}',"
+                        f" not '{customer_id}'",
+                        "SalesOrderKey",
+                    )
+            amount = self._priced_lines(lines)
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "SalesOrderKey": order_key, "Lines": lines,
+                "Amount": amount, "AmountDue": amount,
+            }
+            self.customers[customer_id]["Balance"] += amount
+            return self._store("invoices", rec)
+
+    def create_payment(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(
+            body,
+            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "InvoiceLines"),
+        )
+        customer_id = string(body, "CustomerID", required=True)
+        ref, date_ = reference(body), day(body)
+        cash_account = string(body, "CashAccount", required=True)
+        method = string(body, "PaymentMethod")
+        applied = invoice_lines(body)
+        with self.lock:
+            # Everything is checked before anything is written, all under the one lock, so two
+            # racing receipts see each other's effect and AmountDue can never go below zero.
+            self._check_customer(customer_id, in_use)
+            if cash_account not in self.accounts:
+                raise invalid(f"Account '{cash_account}' was not found", "CashAccount")
+            pending: dict[str, Decimal] = {}
+            for line in applied:
+                key = line["InvoiceKey"]
+                invoice = self.records["invoices"].get(key)
+                if invoice is None:
+                    raise invalid(f"Invoice '{key}' was not found", "InvoiceKey")
+                if invoice["CustomerID"] != customer_id:
+                    raise invalid(
+                        f"Invoice '{key}' belongs to customer '{invoice['CustomerID']}', "
+                        f"not '{customer_id}'",
+                        "InvoiceKey",
+                    )
+                pending[key] = pending.get(key, Decimal(0)) + line["AmountPaid"]
+                if pending[key] > invoice["AmountDue"]:
+                    raise invalid(
+                        f"AmountPaid {fmt_money(pending[key])} is more than the AmountDue "
+                        f"{fmt_money(invoice['AmountDue'])} of invoice "
+                        f"'{invoice['ReferenceNumber']}' (Key {key})",
+                        "AmountPaid",
+                    )
+            total = sum(pending.values(), Decimal(0))
+            for key, paid in pending.items():
+                self.records["invoices"][key]["AmountDue"] -= paid
+            self.customers[customer_id]["Balance"] -= total
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
+                "InvoiceLines": applied, "Amount": total,
+            }
+            return self._store("payments", rec)
+
+    def create_journal_entry(self, body: dict[str, Any]) -> dict[str, Any]:
+        reject_unknown(body, ("ReferenceNumber", "Date", "Description", "Lines"))
+        ref, date_ = reference(body), day(body)
+        description = string(body, "Description")
+        lines, debits = journal_lines(body)
+        with self.lock:
+            for i, line in enumerate(lines):
+                if line["AccountID"] not in self.accounts:
+                    raise invalid(
+                        f"Account '{line['AccountID']}' was not found (Lines[{i}])", "AccountID"
+                    )
+            rec = {
+                "Key": self._new_key(), "ReferenceNumber": ref, "Date": date_,
+                "Description": description, "Lines": lines, "Amount": debits,
+            }
+            return self._store("journal_entries", rec)
+
+    def _store(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
+        """Caller holds the lock: the record is written only after every check passed."""
+        self.records[kind][rec["Key"]] = rec
+        self.creates[kind] += 1
+        return self._record_out(kind, rec)

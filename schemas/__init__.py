@@ -1,0 +1,1 @@
+"""Marshmallow schemas of what comes in, and plain dataclasses of the domain."""

@@ -1,0 +1,140 @@
+"""Plain dataclasses that flows and connectors exchange: the contract between core and ERPs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address as the gateway gave it."""
+
+    name: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class GatewayTransaction:
+    """One PayTrace transaction as its export reports it; card data already masked."""
+
+    transaction_id: int
+    transaction_type: str  # SALE, AUTHORIZATION, REFUND, VOID, DECLINED, ...
+    amount: Decimal
+    status_code: str  # Y pending, N voided/declined/auth-only, GB<n> settled
+    status_message: str
+    created_at: datetime
+    settled_at: datetime | None
+    masked_card: str
+    card_brand: str
+    invoice_id: str
+    customer_reference_id: str
+    description: str
+    customer_id: str
+    email: str
+    tax_amount: Decimal
+    billing: Address
+    approval_code: str
+
+    @property
+    def is_declined(self) -> bool:
+        return self.transaction_type == "DECLINED"
+
+    @property
+    def batch_number(self) -> int | None:
+        code = self.status_code
+        digits = code[2:] if code.startswith("GB") else ""
+        return int(digits) if digits.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Customer:
+    """An ERP customer derived from the payer."""
+
+    customer_id: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    address: Address = field(default_factory=Address)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of a sales order or invoice."""
+
+    item_id: str
+    quantity: Decimal
+    unit_price: Decimal
+    description: str = ""
+
+    @property
+    def amount(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class SalesOrder:
+    """A sales order (and, with `order_ref`, the invoice billing it)."""
+
+    reference: str
+    customer_id: str
+    date: date
+    lines: tuple[OrderLine, ...]
+    order_ref: str | None = None  # ERP key of the sales order an invoice bills
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A receipt of money applied to one invoice."""
+
+    reference: str
+    customer_id: str
+    date: date
+    amount: Decimal
+    invoice_ref: str  # ERP key of the invoice it pays
+    cash_account: str
+    method: str
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    """One journal line: positive amounts debit, negative credit."""
+
+    account: str
+    amount: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A general journal entry; it must balance."""
+
+    reference: str
+    date: date
+    description: str
+    lines: tuple[JournalLine, ...]
+
+    @property
+    def is_balanced(self) -> bool:
+        return len(self.lines) >= 2 and sum((l.amount for l in self.lines), Decimal("0")) == 0
+
+
+@dataclass(frozen=True)
+class ErpDocument:
+    """What an ERP holds for one of our references: its own key and the facts we check."""
+
+    kind: str
+    key: str
+    reference: str
+    amount: Decimal | None = None
+    amount_due: Decimal | None = None
+    customer_id: str | None = None

@@ -1,0 +1,62 @@
+"""Inbound events: signed webhooks from a checkout or e-commerce platform, and PayTrace silent posts.
+
+Both are hints: they name a PayTrace transaction, and the worker re-reads that transaction from
+PayTrace before it acts, so nothing in these payloads is trusted beyond the id.
+"""
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+WEBHOOK_EVENT_TYPES = (
+    "transaction.sale",
+    "transaction.authorization",
+    "transaction.capture",
+    "transaction.refund",
+    "transaction.void",
+    "transaction.declined",
+    "order.paid",
+)
+
+
+class WebhookDataSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    transaction_id = fields.Int(required=True, strict=False, validate=validate.Range(min=1))
+    invoice_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    amount = fields.Decimal(load_default=None, allow_none=True, places=2, as_string=True)
+
+
+class WebhookEventSchema(Schema):
+    """`{"type": "transaction.sale", "data": {"transaction_id": 123, ...}}`."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.Str(required=True, validate=validate.OneOf(WEBHOOK_EVENT_TYPES))
+    data = fields.Nested(WebhookDataSchema, required=True)
+
+
+def parse_silent_post(parm_list: str) -> dict[str, str]:
+    """`ORDERID~1|TRANSACTIONID~2|APPCODE~X|...|` into a dict (paytrace.md §7 [C])."""
+    out: dict[str, str] = {}
+    for part in parm_list.split("|"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("~")
+        if not sep or not key.strip().isalnum():
+            raise ValidationError(f"not a KEY~VALUE pair: {part[:40]!r}", "parmList")
+        out[key.strip().upper()] = value
+    return out
+
+
+class SilentPostSchema(Schema):
+    """The fields of a silent post we use; TRANSACTIONID names the transaction to re-read."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    TRANSACTIONID = fields.Int(required=True, strict=False, validate=validate.Range(min=1))
+    ORDERID = fields.Str(load_default="")
+    APPCODE = fields.Str(load_default="")
+    APPMSG = fields.Str(load_default="")

@@ -1,0 +1,145 @@
+"""Marshmallow schemas of PayTrace v1 export records, loaded into GatewayTransaction.
+
+Export timestamps come back as `M/D/YYYY h:mm:ss AM/PM` with no zone (paytrace.md §3 [C]); we read
+them in the merchant's zone, America/Los_Angeles by default, because PayTrace settles at 8 PM
+Pacific [I: the zone is not stated in the response].
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
+
+from schemas.domain import Address, GatewayTransaction
+from schemas.masking import mask_payload
+
+EXPORT_TIME_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+TRANSACTION_TYPES = ("SALE", "AUTHORIZATION", "STR/FWD", "REFUND", "VOID", "SETTLED", "PENDING", "DECLINED")
+
+
+def parse_export_time(value: str, tz: str = "America/Los_Angeles") -> datetime:
+    naive = datetime.strptime(value.strip(), EXPORT_TIME_FORMAT)
+    return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def card_brand(masked: str) -> str:
+    first = masked.strip()[:1]
+    return {"4": "VISA", "5": "MASTERCARD", "2": "MASTERCARD", "3": "AMEX", "6": "DISCOVER"}.get(first, "UNKNOWN")
+
+
+class MoneyField(fields.Field):
+    """Dollars as PayTrace sends them (number or string) into a Decimal, never through float."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in (None, ""):
+            return Decimal("0.00")
+        try:
+            # str() of a JSON float like 110.1 is exact enough for two-decimal money.
+            amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError) as exc:
+            raise ValidationError(f"not an amount: {value!r}") from exc
+        return amount
+
+
+class AddressSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.Str(load_default="")
+    street_address = fields.Str(load_default="")
+    street_address2 = fields.Str(load_default="")
+    city = fields.Str(load_default="")
+    state = fields.Str(load_default="")
+    zip = fields.Str(load_default="")
+    country = fields.Str(load_default="")
+
+    @pre_load
+    def _none_to_blank(self, data, **kwargs):
+        return {k: ("" if v is None else v) for k, v in (data or {}).items()}
+
+
+class CreatedSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    at = fields.Str(required=True)
+
+
+class CreditCardSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    masked_number = fields.Str(load_default="")
+
+
+class TransactionRecordSchema(Schema):
+    """One element of `transactions[]` in export/by_id or export/by_date_range."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    transaction_id = fields.Int(required=True, strict=False)
+    transaction_type = fields.Str(required=True)
+    amount = MoneyField(required=True)
+    status_code = fields.Str(load_default="")
+    status_message = fields.Str(load_default="")
+    created = fields.Nested(CreatedSchema, required=True)
+    settled = fields.Str(load_default="", allow_none=True)
+    credit_card = fields.Nested(CreditCardSchema, load_default=dict)
+    invoice_id = fields.Str(load_default="", allow_none=True)
+    customer_reference_id = fields.Str(load_default="", allow_none=True)
+    description = fields.Str(load_default="", allow_none=True)
+    customer_id = fields.Str(load_default="", allow_none=True)
+    receipt_emailed_to = fields.Str(load_default="", allow_none=True)
+    email = fields.Str(load_default="", allow_none=True)
+    tax_amount = MoneyField(load_default=Decimal("0.00"))
+    billing_address = fields.Nested(AddressSchema, load_default=dict)
+    approval_code = fields.Str(load_default="", allow_none=True)
+
+    def __init__(self, *args, tz: str = "America/Los_Angeles", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    @pre_load
+    def _mask(self, data, **kwargs):
+        return mask_payload(data)
+
+    @post_load
+    def _to_domain(self, d, **kwargs) -> GatewayTransaction:
+        try:
+            created = parse_export_time(d["created"]["at"], self.tz)
+            settled = parse_export_time(d["settled"], self.tz) if d.get("settled") else None
+        except ValueError as exc:
+            raise ValidationError(f"timestamp not in M/D/YYYY h:mm:ss AM/PM: {exc}", "created") from exc
+        masked = (d.get("credit_card") or {}).get("masked_number", "")
+        b = d.get("billing_address") or {}
+        return GatewayTransaction(
+            transaction_id=d["transaction_id"],
+            transaction_type=d["transaction_type"].upper(),
+            amount=d["amount"],
+            status_code=d.get("status_code") or "",
+            status_message=d.get("status_message") or "",
+            created_at=created,
+            settled_at=settled,
+            masked_card=masked,
+            card_brand=card_brand(masked) if masked and masked[0].isdigit() else "UNKNOWN",
+            invoice_id=d.get("invoice_id") or "",
+            customer_reference_id=d.get("customer_reference_id") or "",
+            description=d.get("description") or "",
+            customer_id=d.get("customer_id") or "",
+            email=d.get("email") or d.get("receipt_emailed_to") or "",
+            tax_amount=d["tax_amount"],
+            billing=Address(
+                name=b.get("name", ""), line1=b.get("street_address", ""), line2=b.get("street_address2", ""),
+                city=b.get("city", ""), state=b.get("state", ""), postal_code=b.get("zip", ""),
+                country=b.get("country", ""),
+            ),
+            approval_code=d.get("approval_code") or "",
+        )
+
+
+def load_transaction(record: dict, tz: str = "America/Los_Angeles") -> GatewayTransaction:
+    """Validate one export record; raises marshmallow.ValidationError with every bad field."""
+    return TransactionRecordSchema(tz=tz).load(record)

@@ -1,0 +1,147 @@
+"""The Celery tasks: a few lines each, ids in and out, in the order of flows.payment_sync.STEPS."""
+from __future__ import annotations
+
+import logging
+
+from celery import Task, chain
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
+from config.settings import get_settings
+from connectors.backoff import compute_backoff
+from connectors.errors import RetriableError, SkippableError
+from flows import intake, payment_sync
+from flows.payment_sync import RunFinished
+from workers import deadletter, poller
+from workers.context import flow_context
+
+log = logging.getLogger("paysync.tasks")
+#: Database hiccups (a restart, a lost connection, a lost insert race) are worth another try.
+TRANSIENT = (RetriableError, OperationalError, IntegrityError)
+
+
+class PaysyncTask(Task):
+    """The house task: bounded retries with backoff for what may pass, a dead letter for the rest."""
+
+    abstract = True
+    typing = True
+
+    def guarded(self, func, *, run_id: int | None = None, inbox_id: int | None = None, step: str | None = None):
+        """Run `func`; retry, dead-letter or stop the chain by what it raised."""
+        settings = get_settings()
+        try:
+            return func()
+        except RunFinished:
+            self.request.chain = None  # declined or already finished: nothing further to run
+            return None
+        except SkippableError as exc:
+            log.info("skipped %s run=%s: %s", self.name, run_id, exc)
+            return None
+        except TRANSIENT as exc:
+            attempt = self.request.retries + 1
+            if attempt >= settings.retry_max_attempts:
+                self._dead_letter(exc, run_id, inbox_id, step, attempt, exhausted=True)
+                return None
+            wait = compute_backoff(attempt, base=settings.retry_backoff_base, cap=settings.retry_backoff_max,
+                                   retry_after=getattr(exc, "retry_after", None))
+            log.warning("retry %s run=%s inbox=%s attempt=%d in %.3fs retry_after=%s: %s", self.name, run_id,
+                        inbox_id, attempt, wait, getattr(exc, "retry_after", None), deadletter.reason_for(exc))
+            raise self.retry(exc=exc, countdown=wait, max_retries=settings.retry_max_attempts)
+        except (SchemaError, Exception) as exc:  # permanent, or a bug: a person must look
+            self._dead_letter(exc, run_id, inbox_id, step, self.request.retries + 1, exhausted=False)
+            return None
+
+    def _dead_letter(self, exc, run_id, inbox_id, step, attempts, *, exhausted: bool) -> None:
+        letter_id = deadletter.record(get_settings().database_url, task_name=self.name, exc=exc, run_id=run_id,
+                                      inbox_id=inbox_id, step=step, attempts=attempts, exhausted=exhausted)
+        self.request.chain = None
+        celery_app.send_task("paysync.dead_letter_notice", args=[letter_id], queue=DEAD_LETTER_QUEUE)
+
+
+# -- intake ----------------------------------------------------------------------------------
+@celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
+def ingest_event(self, inbox_id: int) -> int | None:
+    settings = get_settings()
+    routing = self.guarded(lambda: intake.route_event(settings.database_url, inbox_id, settings.erp),
+                           inbox_id=inbox_id, step="route")
+    if routing is None or routing.run_id is None:
+        return None
+    if routing.start:
+        start_run(routing.run_id, settings.erp)
+        intake.mark_started(settings.database_url, inbox_id)
+    return routing.run_id
+
+
+# -- the sale chain, in STEPS order ----------------------------------------------------------
+def _step_task(step):
+    @celery_app.task(bind=True, base=PaysyncTask, name=f"paysync.{step.__name__}")
+    def task(self, run_id: int) -> int:
+        self.guarded(lambda: step(flow_context(), run_id), run_id=run_id, step=step.__name__)
+        return run_id
+
+    task.__doc__ = step.__doc__
+    return task
+
+
+STEP_TASKS = tuple(_step_task(step) for step in payment_sync.STEPS)
+TASK_BY_STEP = {step.__name__: task for step, task in zip(payment_sync.STEPS, STEP_TASKS)}
+
+
+def start_run(run_id: int, erp: str, from_step: str | None = None) -> None:
+    """Send the run's remaining steps as one chain: fetch on `ingest`, ERP steps on `erp.<kind>`."""
+    sigs = []
+    for step in payment_sync.steps_from(from_step):
+        queue = INGEST_QUEUE if step is payment_sync.fetch_transaction else erp_queue(erp)
+        sigs.append(TASK_BY_STEP[step.__name__].si(run_id).set(queue=queue))
+    chain(*sigs).apply_async()
+
+
+# -- beat jobs -------------------------------------------------------------------------------
+@celery_app.task(bind=True, base=PaysyncTask, name="paysync.poll_paytrace")
+def poll_paytrace(self) -> int:
+    settings = get_settings()
+    new_ids = self.guarded(lambda: poller.poll_once(settings, flow_context().gateway), step="poll") or []
+    for inbox_id in new_ids:
+        ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
+    if new_ids:
+        poller.touch_events(settings, new_ids)
+    return len(new_ids)
+
+
+@celery_app.task(bind=True, base=PaysyncTask, name="paysync.sweep_inbox")
+def sweep_inbox(self) -> dict:
+    settings = get_settings()
+    events = poller.stalled_events(settings)
+    for inbox_id in events:
+        ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
+    if events:
+        poller.touch_events(settings, events)
+    runs = poller.stalled_runs(settings)
+    for run_id, step in runs:
+        start_run(run_id, settings.erp, from_step=step)
+    if events or runs:
+        log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs))
+    return {"events": len(events), "runs": len(runs)}
+
+
+@celery_app.task(name="paysync.dead_letter_notice")
+def dead_letter_notice(letter_id: int) -> int:
+    """A message per dead letter on its own queue, for Flower and alerting; the row is the record."""
+    letter = deadletter.get_letter(get_settings().database_url, letter_id)
+    if letter is not None:
+        logging.getLogger("paysync.alert").error("ALERT dead letter %s (%s, run %s): %s", letter.id,
+                                                 letter.task_name, letter.run_id, letter.reason)
+    return letter_id
+
+
+def replay(letter_id: int) -> int | None:
+    """Resume a dead-lettered run at its failed step (or re-ingest its event)."""
+    settings = get_settings()
+    letter = deadletter.prepare_replay(settings.database_url, letter_id)
+    if letter.run_id is not None:
+        start_run(letter.run_id, settings.erp, from_step=letter.step)
+        return letter.run_id
+    if letter.inbox_id is not None:
+        ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)
+    return None
