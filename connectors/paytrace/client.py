@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any
 
-from connectors.errors import RetriableError
+from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient, retry_after_seconds
 from connectors.paytrace.config import TOKEN_RENEW_MARGIN_SECONDS, PayTraceConfig
 from connectors.paytrace.mapping import SYSTEM, error_for
@@ -70,8 +70,35 @@ class PayTraceClient:
                             text=response.text, retry_after=retry_after_seconds(response))
         raise RetriableError("token refused twice", system=SYSTEM, operation=operation)
 
+    def transact(self, path: str, body: dict[str, Any]) -> dict:
+        """A money call (sale, refund, ...): the body when approved *or declined*, else an error.
+
+        A decline is an answer, not a failure: it carries a transaction_id and is exported.
+        """
+        try:
+            return self.call(path, body)
+        except PermanentError as exc:
+            data = _json_text(exc.body)
+            if data and data.get("transaction_id") and data.get("response_code") in DECLINE_CODES:
+                return data
+            raise
+
     def close(self) -> None:
         self.http.close()
+
+
+#: Not approved, but a real transaction (paytrace.md §6 [C]: MOQUI's declined list).
+DECLINE_CODES = frozenset({102, 103, 105, 107, 110, 113, 125})
+
+
+def _json_text(text: str | None) -> dict | None:
+    import json
+
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _json(response) -> dict | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from ..server import SandboxServer
 from .app import create_app
@@ -19,7 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-transaction-id", type=int, default=100000000)
     parser.add_argument("--first-batch-number", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-request log lines (they cost throughput under load)")
     args = parser.parse_args(argv)
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = create_app(username=args.username, password=args.password,
                      integrator_id=args.integrator_id, token_ttl=args.token_ttl,
                      first_transaction_id=args.first_transaction_id,

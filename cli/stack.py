@@ -1,0 +1,125 @@
+"""A whole paysync on one machine: sandboxes, Redis, database, ingress, workers and beat.
+
+`paysync demo` runs one on the embedded default (SQLite, an embedded Redis); the integration
+tests run the same thing on PostgreSQL and the shared Redis. Workers, beat and the ingress are
+real child processes (the ingress under gunicorn), talking over real sockets.
+"""
+from __future__ import annotations
+
+import os
+import base64
+import secrets as pysecrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from cli import runtime
+from db.migrate import upgrade
+from sandbox.server import SandboxServer
+
+PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID, SAGE50_KEY = "demo", "demo", "PAYSYNC1", "demo-key"
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(pysecrets.token_bytes(24)).decode()
+
+
+@dataclass
+class Stack:
+    """Everything one paysync needs, started and stopped together."""
+
+    home: Path
+    database_url: str
+    redis_url: str | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    webhook_secret: str = field(default_factory=new_webhook_secret)
+    paytrace: SandboxServer | None = None
+    sage50: SandboxServer | None = None
+    redis: runtime.EmbeddedRedis | None = None
+    processes: runtime.Processes = field(default_factory=runtime.Processes)
+    ingress: runtime.Child | None = None
+    ingress_url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start_services(self) -> "Stack":
+        """Sandboxes, Redis and the schema; no paysync processes yet."""
+        from sandbox.paytrace import create_app as paytrace_app
+        from sandbox.sage50 import create_app as sage50_app
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.paytrace = SandboxServer(paytrace_app(PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID)).start()
+        self.sage50 = SandboxServer(sage50_app(api_key=SAGE50_KEY)).start()
+        if not self.redis_url:
+            self.redis = runtime.EmbeddedRedis(self.home / "redis").start()
+            self.redis_url = self.redis.url
+        self.env = self._environment()
+        upgrade(self.database_url)
+        return self
+
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYTRACE_", "SAGE50_"))}
+        env.update({
+            "PAYSYNC_HOME": str(self.home),
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url or "",
+            "PAYTRACE_BASE_URL": self.paytrace.url,
+            "PAYTRACE_USERNAME": PAYTRACE_USER,
+            "PAYTRACE_PASSWORD": PAYTRACE_PASSWORD,
+            "PAYTRACE_INTEGRATOR_ID": INTEGRATOR_ID,
+            "SAGE50_BASE_URL": self.sage50.url,
+            "SAGE50_API_KEY": SAGE50_KEY,
+            "WEBHOOK_SECRETS": self.webhook_secret,
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def start_ingress(self, workers: int = 2) -> "Stack":
+        port = runtime.free_port()
+        argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+                "--graceful-timeout", "5", "--access-logfile", "-", "ingress.app:wsgi_app()"]
+        self.ingress = self.processes.add(runtime.Child("ingress", argv, self.env, self.home / "ingress.log"))
+        self.ingress_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{self.ingress_url}/healthz", proc=self.ingress)
+        return self
+
+    def start_worker(self, name: str = "worker", concurrency: int = 2) -> runtime.Child:
+        return self.processes.add(runtime.worker(self.env, self.home, name=name, concurrency=concurrency))
+
+    def start_beat(self) -> runtime.Child:
+        return self.processes.add(runtime.beat(self.env, self.home))
+
+    def stop(self) -> None:
+        self.processes.stop()
+        for server in (self.paytrace, self.sage50):
+            if server is not None:
+                server.stop()
+        if self.redis is not None:
+            self.redis.stop()
+
+    # -- views ----------------------------------------------------------------------------
+    def erp_state(self) -> dict:
+        return requests.get(f"{self.sage50.url}/_sandbox/state", timeout=10).json()
+
+    def set_faults(self, **faults) -> dict:
+        return requests.post(f"{self.sage50.url}/_sandbox/faults", json=faults, timeout=10).json()
+
+
+def wait_http(url: str, *, timeout: float = 30.0, proc: runtime.Child | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited; see {proc.log_path}")
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:g}s")
+
