@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import random
 import shutil
@@ -28,6 +29,7 @@ TERMINAL = ("succeeded", "skipped", "dead")
 
 def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7) -> int:
     """Run the demo; return 0 when every sale reached a terminal state."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     if home.exists():
         shutil.rmtree(home)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{home / 'paysync.sqlite3'}"
