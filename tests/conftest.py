@@ -5,6 +5,7 @@ override with TEST_PG_ADMIN_URL and TEST_REDIS_URL. Tests that kill a server sta
 """
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -14,6 +15,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' per-request log
+
 # One Redis database of the shared server, emptied before use, so tests never touch db 0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 # Every integration stack of this session shares the broker; the one Celery app is built once.

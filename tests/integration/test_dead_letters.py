@@ -1,0 +1,67 @@
+"""Given an item the ERP does not know, then a readable dead letter; after a fix, replay posts once."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from cli.traffic import make_sales, push_webhook
+from config.settings import get_settings
+from connectors.paytrace import PayTraceClient
+from connectors.paytrace.config import PayTraceConfig
+from db.models import DeadLetter
+from db.session import session_scope
+from tests.conftest import dump_logs
+from tests.integration.erp_checks import assert_erp_exactly, wait_for_runs
+
+pytestmark = pytest.mark.slow
+
+
+def paysync(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], env=stack.env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory):
+    # given paysync configured to sell an item that Sage 50 does not have
+    stack = stack_factory(SAGE50_DEFAULT_ITEM="GADGET-9")
+    stack.start_ingress()
+    stack.start_worker("w1", concurrency=2)
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    sales = [s for s in make_sales(client, 4, seed=2, decline_every=0)]
+
+    # when the sales arrive
+    for sale in sales:
+        assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
+    ids = [s.transaction_id for s in sales]
+    assert wait_for_runs(stack.database_url, ids, timeout=60, statuses=("dead",)) == len(ids), dump_logs(stack)
+
+    # then each is a dead letter whose reason names the item, listed by the CLI
+    with session_scope(stack.database_url) as s:
+        letters = s.query(DeadLetter).order_by(DeadLetter.id).all()
+    assert len(letters) == len(sales)
+    for letter in letters:
+        assert letter.step == "create_sales_order"
+        assert "GADGET-9" in letter.reason and "ItemID" in letter.reason, letter.reason
+        assert letter.context["status"] == 422
+    listing = paysync(stack, "dlq", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert "GADGET-9" in listing.stdout
+    shown = paysync(stack, "dlq", "show", str(letters[0].id))
+    assert '"step": "create_sales_order"' in shown.stdout
+    assert stack.erp_state()["sales_orders"] == []
+
+    # when the item is created in Sage 50 and the letters are replayed
+    made = requests.post(f"{stack.sage50.url}/v1/products", json={"ID": "GADGET-9", "Description": "Gadget"},
+                         headers={"Authorization": "Bearer demo-key"}, timeout=5)
+    assert made.status_code == 201, made.text
+    replayed = paysync(stack, "dlq", "replay", *[str(l.id) for l in letters])
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+
+    # then every sale is posted exactly once, and a second replay is refused
+    assert wait_for_runs(stack.database_url, ids, timeout=60, statuses=("succeeded",)) == len(ids), dump_logs(stack)
+    assert_erp_exactly(stack.erp_state(), sales)
+    again = paysync(stack, "dlq", "replay", str(letters[0].id))
+    assert again.returncode != 0 and "not open" in (again.stdout + again.stderr)
