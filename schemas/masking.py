@@ -16,7 +16,7 @@ _SECRET_KEYS = frozenset(
 )
 # Keys that hold a full card or account number; their value is truncated, not kept.
 _NUMBER_KEYS = frozenset({"number", "card_number", "pan", "account_number", "cc_number", "encrypted_number"})
-_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,}\d(?!\d)")
 REDACTED = "[redacted]"
 
 
@@ -39,12 +39,26 @@ def truncate_pan(digits: str) -> str:
     return digits[:6] + "x" * (len(digits) - 10) + digits[-4:]
 
 
+def _hides_pan(digits: str) -> bool:
+    """True when any 13-19 digit window of `digits` is a plausible PAN (Luhn, major-brand prefix).
+
+    Checking every window means a digit glued before or after a card number cannot hide it.
+    """
+    if len(digits) > 64:
+        return True  # no payment field is that long; redacting it loses nothing we need
+    return any(looks_like_pan(digits[i:i + n]) for n in range(13, 20) for i in range(len(digits) - n + 1))
+
+
 def mask_text(text: str) -> str:
-    """Replace every card-number-like digit run (Luhn-valid, 13-19 digits) in free text."""
+    """Replace every digit run (spaces or dashes allowed) that contains a card number."""
 
     def _sub(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(0))
-        return truncate_pan(digits) if looks_like_pan(digits) else match.group(0)
+        if looks_like_pan(digits):
+            return truncate_pan(digits)
+        if _hides_pan(digits):
+            return "x" * (len(digits) - 4) + digits[-4:]
+        return match.group(0)
 
     return _DIGIT_RUN.sub(_sub, text)
 
@@ -73,8 +87,8 @@ def mask_payload(value: Any) -> Any:
         return [mask_payload(v) for v in value]
     if isinstance(value, str):
         return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and looks_like_pan(str(value)):
-        return truncate_pan(str(value))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**12:
+        return mask_text(str(value)) if _hides_pan(str(value)) else value
     return value
 
 

@@ -1,0 +1,24 @@
+"""The README's first command: `paysync demo` on the embedded default (SQLite, its own Redis)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_runs_on_the_embedded_default_with_no_setup(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "REDIS_URL", "PAYTRACE_", "SAGE50_", "WEBHOOK_"))}
+    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--sales", "24", "--home", str(tmp_path / "demo")],
+                            env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "redis embedded" in out and "sqlite" in out
+    assert "What Sage 50 now holds" in out
+    assert "receipts applied" in out and "dead letters: none" in out
+    assert (tmp_path / "demo" / "paysync.sqlite3").exists()
+    assert (tmp_path / "demo" / "demo-runs.csv").read_text().count("succeeded") >= 20

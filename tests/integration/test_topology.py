@@ -1,0 +1,82 @@
+"""The deployment topology: docker-compose.yml is valid Compose, and the Procfile runs it (honcho).
+
+Docker does not run here, so the compose file is validated against the Compose Specification
+schema, and the same processes are started from the Procfile with honcho and driven end to end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+import yaml
+
+from cli import runtime
+from cli.stack import wait_http
+from cli.traffic import make_sales, push_webhook
+from config.settings import get_settings
+from connectors.paytrace import PayTraceClient
+from connectors.paytrace.config import PayTraceConfig
+from tests.integration.erp_checks import assert_erp_exactly, wait_for_runs
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT.parent / "shared" / "data" / "compose-spec.schema.json"
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(":", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_compose_file_is_valid_compose_with_the_procfile_topology():
+    if not SCHEMA.exists():
+        pytest.skip(f"{SCHEMA} not present")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(compose)
+    assert set(procfile()) <= set(compose["services"])
+    assert {"redis", "postgres"} <= set(compose["services"])
+    worker_cmd = " ".join(compose["services"]["worker"]["command"])
+    assert "ingest,erp.sage50,dead_letter,reconcile" in worker_cmd and "ingest,erp.sage50,dead_letter,reconcile" in procfile()["worker"]
+    assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
+
+
+def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(stack_factory, tmp_path):
+    stack = stack_factory()
+    ingress_port, flower_port = runtime.free_port(), runtime.free_port()
+    env = {**stack.env, "INGRESS_BIND": f"127.0.0.1:{ingress_port}", "FLOWER_PORT": str(flower_port),
+           "FLOWER_BASIC_AUTH": "finance:s3cret", "PAYSYNC_HOME": str(tmp_path),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    log = open(tmp_path / "honcho.log", "wb")
+    honcho = subprocess.Popen([sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "start"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        ingress = f"http://127.0.0.1:{ingress_port}"
+        wait_http(f"{ingress}/healthz", timeout=60)
+        wait_http(f"http://127.0.0.1:{flower_port}/", timeout=60)
+        assert requests.get(f"http://127.0.0.1:{flower_port}/", timeout=5).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{flower_port}/", auth=("finance", "s3cret"), timeout=5).status_code == 200
+        client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+        sales = make_sales(client, 5, seed=4, decline_every=0)
+        pushed = push_webhook(ingress, stack.webhook_secret, sales[0])
+        assert pushed.status_code == 202
+        # the other four arrive only through beat's poller
+        assert wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=90) == 5, \
+            (tmp_path / "honcho.log").read_text()[-3000:]
+        assert_erp_exactly(stack.erp_state(), sales)
+    finally:
+        os.killpg(honcho.pid, signal.SIGTERM)
+        try:
+            honcho.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(honcho.pid, signal.SIGKILL)
+        log.close()
+    text = (tmp_path / "honcho.log").read_text()
+    for name in ("ingress", "worker", "beat", "flower"):
+        assert f"{name}.1" in text, f"{name} never started under honcho"

@@ -1,0 +1,44 @@
+"""No PAN, CSC or track data survives mask_payload; ids and masked numbers do."""
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from schemas.masking import find_card_data, looks_like_pan, luhn_ok, mask_payload, mask_text
+
+TEST_CARDS = ["4012000098765439", "5499740000000057", "6011000993026909", "371449635392376"]
+
+
+def test_nested_card_fields_are_truncated_and_secrets_dropped():
+    out = mask_payload({"credit_card": {"number": TEST_CARDS[0], "expiration_month": 12}, "csc": "999",
+                        "track2": ";4012000098765439=30121010000000000000?", "lines": [{"memo": TEST_CARDS[1]}]})
+    assert out["credit_card"]["number"] == "401200xxxxxx5439"
+    assert out["csc"] == out["track2"] == "[redacted]"
+    assert out["lines"][0]["memo"] == "549974xxxxxx0057"
+
+
+def test_ids_amounts_and_masked_numbers_are_left_alone():
+    payload = {"transaction_id": 125391271, "amount": 51.88, "masked_card_number": "xxxxxxxxxxxx5439",
+               "phone": "5095551234", "invoice_id": "INV-2026-000123"}
+    assert mask_payload(payload) == payload
+    assert find_card_data(payload) == []
+
+
+def test_card_numbers_with_spaces_or_dashes_in_text_are_caught():
+    assert mask_text("paid with 4012-0000-9876-5439 today") == "paid with 401200xxxxxx5439 today"
+    assert find_card_data({"a": ["x 4012 0000 9876 5439"]}) == ["$.a[0]"]
+
+
+def _luhn_complete(prefix: str) -> str:
+    for d in "0123456789":
+        if luhn_ok(prefix + d):
+            return prefix + d
+    raise AssertionError
+
+
+@given(st.sampled_from("3456"), st.text("0123456789", min_size=11, max_size=17), st.text(max_size=20),
+       st.text(max_size=20))
+def test_no_luhn_valid_pan_survives_in_any_text(first, middle, before, after):
+    pan = _luhn_complete(first + middle)
+    masked = mask_payload({"note": f"{before} {pan} {after}", "n": [pan]})
+    assert pan not in str(masked)
+    assert looks_like_pan(pan)
