@@ -39,7 +39,9 @@ def _engine(url: str, pid: int) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # No pre-ping: it doubles the round trips of every short transaction; a connection that died
+    # raises OperationalError, which the tasks retry, and the pool discards it.
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=1800)
 
 
 def get_engine(url: str) -> Engine:

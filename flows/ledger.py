@@ -55,24 +55,14 @@ def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[],
     ERP side (look up before create), because a crash after the ERP answered and before our
     commit brings us back here with the step still claimed.
     """
-    _ensure_row(db_url, run_id, step, key)
     me = claimer()
-    now = utcnow()
-    with session_scope(db_url) as s:
-        row = s.scalars(select(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == step)).one()
-        if row.status == "done":
-            return row.erp_ref or ""
-        stale = now - timedelta(seconds=lease_seconds)
-        free = row.status in ("pending", "failed") or (
-            row.status == "running" and (row.started_at < stale or _claimer_dead(row.claimed_by)))
-        # `attempts` is the row's version: the claim wins only if nobody claimed it since we read.
-        claimed = free and s.execute(
-            update(StepLedger)
-            .where(StepLedger.id == row.id, StepLedger.attempts == row.attempts)
-            .values(status="running", claimed_by=me, started_at=now, attempts=row.attempts + 1)
-        ).rowcount == 1
-        s.query(SyncRun).filter(SyncRun.id == run_id).update(
-            {"current_step": step, "status": "running", "updated_at": now}, synchronize_session=False)
+    try:
+        claimed, done_ref = _claim(db_url, run_id, step, key, me, lease_seconds)
+    except IntegrityError:
+        # A concurrent delivery inserted the row between our look and our insert: look again.
+        claimed, done_ref = _claim(db_url, run_id, step, key, me, lease_seconds)
+    if done_ref is not None:
+        return done_ref
     if not claimed:
         raise StepBusy(f"step {step} of run {run_id} is being run by another worker", retry_after=2.0,
                        system="paysync", operation=step)
@@ -91,17 +81,35 @@ def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[],
     return erp_key
 
 
-def _ensure_row(db_url: str, run_id: int, step: str, key: str) -> None:
+def _claim(db_url: str, run_id: int, step: str, key: str, me: str, lease_seconds: float) -> tuple[bool, str | None]:
+    """One transaction: write the ledger row claimed by us, or claim the existing one if free.
+
+    Returns (claimed, the ERP key if the step is already done).
+    """
+    now = utcnow()
     with session_scope(db_url) as s:
-        exists = s.scalar(select(StepLedger.id).where(StepLedger.run_id == run_id, StepLedger.step == step))
-        if exists:
-            return
-    try:
-        with session_scope(db_url) as s:
-            s.add(StepLedger(run_id=run_id, step=step, idempotency_key=key, status="pending", attempts=0,
-                             started_at=utcnow()))
-    except IntegrityError:
-        pass  # a concurrent delivery wrote it first; the claim below decides who runs
+        row = s.scalars(select(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == step)).one_or_none()
+        if row is None:
+            s.add(StepLedger(run_id=run_id, step=step, idempotency_key=key, status="running", claimed_by=me,
+                             attempts=1, started_at=now))
+            s.flush()
+            claimed = True
+        elif row.status == "done":
+            return False, row.erp_ref or ""
+        else:
+            stale = now - timedelta(seconds=lease_seconds)
+            free = row.status in ("pending", "failed") or (
+                row.status == "running" and (row.started_at < stale or _claimer_dead(row.claimed_by)))
+            # `attempts` is the row's version: the claim wins only if nobody claimed it since we read.
+            claimed = free and s.execute(
+                update(StepLedger)
+                .where(StepLedger.id == row.id, StepLedger.attempts == row.attempts)
+                .values(status="running", claimed_by=me, started_at=now, attempts=row.attempts + 1)
+            ).rowcount == 1
+        if claimed:
+            s.execute(update(SyncRun).where(SyncRun.id == run_id)
+                      .values(current_step=step, status="running", updated_at=now))
+        return claimed, None
 
 
 def _release(db_url: str, run_id: int, step: str, me: str, *, status: str, error: str) -> None:
@@ -113,8 +121,8 @@ def _release(db_url: str, run_id: int, step: str, me: str, *, status: str, error
             {"last_error": error[:2000], "updated_at": utcnow()}, synchronize_session=False)
 
 
-def step_ref(db_url: str, run_id: int, step: str) -> str | None:
-    """The ERP key a finished step recorded."""
+def step_refs(db_url: str, run_id: int) -> dict[str, str]:
+    """The ERP keys the run's finished steps recorded, by step."""
     with session_scope(db_url) as s:
-        return s.scalar(select(StepLedger.erp_ref).where(
-            StepLedger.run_id == run_id, StepLedger.step == step, StepLedger.status == "done"))
+        return dict(s.execute(select(StepLedger.step, StepLedger.erp_ref).where(
+            StepLedger.run_id == run_id, StepLedger.status == "done")).all())

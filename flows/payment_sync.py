@@ -16,7 +16,7 @@ from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import transform
-from flows.ledger import run_step, step_ref
+from flows.ledger import run_step, step_refs
 from schemas.domain import GatewayTransaction
 from schemas.masking import mask_payload
 from schemas.paytrace import load_transaction
@@ -52,14 +52,15 @@ def _run(ctx: FlowContext, run_id: int) -> SyncRun:
         return run
 
 
-def _txn(ctx: FlowContext, run_id: int) -> tuple[SyncRun, GatewayTransaction]:
+def _txn(ctx: FlowContext, run_id: int) -> tuple[SyncRun, GatewayTransaction, dict[str, str]]:
+    """The run, its transaction, and the ERP keys of the steps it has finished."""
     run = _run(ctx, run_id)
     if run.status in TERMINAL:
         raise RunFinished(run.status)
     if run.transaction is None:
         raise PermanentError(f"run {run_id} has no transaction yet; fetch first", system="paysync",
                              operation="load transaction")
-    return run, load_transaction(run.transaction, ctx.rules.timezone)
+    return run, load_transaction(run.transaction, ctx.rules.timezone), step_refs(ctx.db_url, run_id)
 
 
 def _key(run: SyncRun, step: str) -> str:
@@ -98,15 +99,15 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
 
 
 def upsert_customer(ctx: FlowContext, run_id: int) -> None:
-    run, txn = _txn(ctx, run_id)
+    run, txn, _ = _txn(ctx, run_id)
     customer = transform.customer_for(txn, ctx.erp.max_reference_length)
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
              lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds)
 
 
 def create_sales_order(ctx: FlowContext, run_id: int) -> None:
-    run, txn = _txn(ctx, run_id)
-    order = transform.sales_order_for(txn, step_ref(ctx.db_url, run_id, "customer") or "", ctx.rules)
+    run, txn, refs = _txn(ctx, run_id)
+    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
 
     def action():
         doc = ctx.erp.ensure_sales_order(order)
@@ -116,9 +117,8 @@ def create_sales_order(ctx: FlowContext, run_id: int) -> None:
 
 
 def create_invoice(ctx: FlowContext, run_id: int) -> None:
-    run, txn = _txn(ctx, run_id)
-    invoice = transform.invoice_for(txn, step_ref(ctx.db_url, run_id, "customer") or "",
-                                    step_ref(ctx.db_url, run_id, "sales_order"), ctx.rules)
+    run, txn, refs = _txn(ctx, run_id)
+    invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules)
 
     def action():
         doc = ctx.erp.ensure_invoice(invoice)
@@ -128,12 +128,12 @@ def create_invoice(ctx: FlowContext, run_id: int) -> None:
 
 
 def apply_receipt(ctx: FlowContext, run_id: int) -> None:
-    run, txn = _txn(ctx, run_id)
-    invoice_key = step_ref(ctx.db_url, run_id, "invoice")
+    run, txn, refs = _txn(ctx, run_id)
+    invoice_key = refs.get("invoice")
     if not invoice_key:
         raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
                              operation="payment")
-    payment = transform.payment_for(txn, step_ref(ctx.db_url, run_id, "customer") or "", invoice_key, ctx.rules)
+    payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules)
 
     def action():
         doc = ctx.erp.ensure_payment(payment)
@@ -143,7 +143,7 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
 
 
 def post_journal(ctx: FlowContext, run_id: int) -> None:
-    run, txn = _txn(ctx, run_id)
+    run, txn, _ = _txn(ctx, run_id)
     entry = transform.journal_for(txn, ctx.rules)
 
     def action():

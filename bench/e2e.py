@@ -1,0 +1,114 @@
+"""End-to-end throughput: synced sales per second, beside a bare 4-task Celery chain in the same run.
+
+    python bench/e2e.py [--events 200] [--concurrency 2]
+
+Both sides run on the same embedded Redis with one worker process of the same concurrency, on
+the embedded SQLite default unless --database-url names PostgreSQL. Prints both rates and
+their ratio. Not a test: nothing here asserts a time.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import redis  # noqa: E402
+import requests  # noqa: E402
+from celery import chain  # noqa: E402
+
+from cli import runtime  # noqa: E402
+from cli.stack import Stack  # noqa: E402
+from cli.traffic import make_sales, push_webhook  # noqa: E402
+
+
+def bare_chains(env: dict, home: Path, n: int, concurrency: int) -> float:
+    """Chains of 4 no-op tasks per second."""
+    os.environ["REDIS_URL"] = env["REDIS_URL"]
+    from bench import baseline
+
+    baseline.app.conf.broker_url = env["REDIS_URL"]
+    argv = [sys.executable, "-m", "celery", "-A", "bench.baseline:app", "worker", "-Q", "bench", "-c", str(concurrency),
+            "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    worker = runtime.Child("bench-worker", argv, env, home / "bench-worker.log").start()
+    r = redis.Redis.from_url(env["REDIS_URL"])
+    r.delete("bench:done")
+    try:
+        time.sleep(2)  # let the worker connect before the clock starts
+        started = time.perf_counter()
+        for i in range(n):
+            chain(baseline.step.si(i), baseline.step.si(i), baseline.step.si(i), baseline.last.si(i)).apply_async()
+        while int(r.get("bench:done") or 0) < n:
+            time.sleep(0.01)
+        return n / (time.perf_counter() - started)
+    finally:
+        worker.stop()
+
+
+def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
+    """Sales pushed to the ingress and synced into Sage 50 per second (6 tasks, ~10 ERP calls each)."""
+    from config.settings import get_settings
+    from connectors.paytrace import PayTraceClient
+    from connectors.paytrace.config import PayTraceConfig
+    from db.models import SyncRun
+    from db.session import session_scope
+    from sqlalchemy import func, select
+
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
+    stack.start_worker("bench", concurrency=concurrency)
+    time.sleep(2)
+    session = requests.Session()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda s: push_webhook(stack.ingress_url, stack.webhook_secret, s, session=session), sales))
+    ids = [s.transaction_id for s in sales]
+    while True:
+        with session_scope(stack.database_url) as s:
+            done = s.scalar(select(func.count()).select_from(SyncRun).where(
+                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
+        if done >= n:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    with session_scope(stack.database_url) as s:
+        dead = s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "dead")) or 0
+    return n / elapsed, dead
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
+    home = Path(tempfile.mkdtemp(prefix="paysync-bench-"))
+    database_url = args.database_url or f"sqlite:///{home / 'bench.sqlite3'}"
+    stack = Stack(home=home, database_url=database_url,
+                  extra_env={"POLL_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"})
+    try:
+        stack.start_services()
+        os.environ.update(stack.env)
+        from config.settings import get_settings
+
+        get_settings.cache_clear()
+        stack.start_ingress()
+        baseline = bare_chains(stack.env, home, args.events, args.concurrency)
+        rate, dead = paysync_rate(stack, args.events, args.concurrency)
+    finally:
+        stack.stop()
+    print(f"database: {database_url.split('@')[-1]}; worker concurrency {args.concurrency}; {args.events} events")
+    print(f"bare 4-task Celery chain : {baseline:8.1f} chains/s")
+    print(f"paysync end to end       : {rate:8.1f} sales synced/s  (dead: {dead})")
+    print(f"ratio paysync / bare     : {rate / baseline:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
