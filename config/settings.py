@@ -16,7 +16,7 @@ from typing import Mapping
 from environs import Env, EnvValidationError
 from marshmallow.validate import OneOf, Range
 
-ERP_KINDS = ("sage50",)
+ERP_KINDS = ("sage50", "sage_x3", "sage_pro")
 DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
 
 
@@ -64,6 +64,54 @@ class Sage50Settings:
 
 
 @dataclass(frozen=True)
+class SageX3Settings:
+    """How to reach Sage X3 (SOAP classic web services to write, REST api1 to read) and its codes.
+
+    Field names marked [I] in ../shared/reference/sage.md are configurable here so a site can
+    correct them without a code change.
+    """
+
+    base_url: str  # the Syracuse server, e.g. http://x3:8124
+    username: str
+    password: Secret = field(repr=False)
+    pool_alias: str
+    code_lang: str
+    endpoint: str  # the api1 endpoint (folder), e.g. SEED
+    pub_customer: str
+    pub_sales_order: str
+    pub_invoice: str
+    pub_payment: str
+    pub_journal: str
+    sales_site: str
+    order_type: str
+    invoice_type: str
+    payment_type: str
+    bank: str
+    currency: str
+    journal_code: str
+    cash_account: str
+    clearing_account: str
+    default_item: str
+    payment_method: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class SageProSettings:
+    """How to reach the Sage Pro tables over SQL, and the codes paysync posts with."""
+
+    database_url: str = field(repr=False)
+    company: str  # the two-digit table suffix: arcust01, somast01, ...
+    cash_table: str  # [I] not publicly documented; modelled, configurable
+    gl_table: str  # [I] likewise
+    cash_account: str
+    clearing_account: str
+    default_item: str
+    payment_method: str
+    lock_timeout_seconds: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything paysync reads from its environment, validated."""
 
@@ -72,6 +120,8 @@ class Settings:
     erp: str
     paytrace: PayTraceSettings
     sage50: Sage50Settings
+    sage_x3: SageX3Settings
+    sage_pro: SageProSettings
     webhook_secrets: tuple[Secret, ...] = field(repr=False)
     webhook_tolerance_seconds: int
     max_body_bytes: int
@@ -139,6 +189,42 @@ def _read(env: Env) -> Settings:
         payment_method=env.str("SAGE50_PAYMENT_METHOD", "Credit Card"),
         timeout=env.float("SAGE50_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
     )
+    sage_x3 = SageX3Settings(
+        base_url=env.str("SAGEX3_BASE_URL", "http://127.0.0.1:8124").rstrip("/"),
+        username=env.str("SAGEX3_USERNAME", "admin"),
+        password=Secret(env.str("SAGEX3_PASSWORD", "admin")),
+        pool_alias=env.str("SAGEX3_POOL_ALIAS", "SEED"),
+        code_lang=env.str("SAGEX3_CODE_LANG", "ENG"),
+        endpoint=env.str("SAGEX3_ENDPOINT", "SEED"),
+        pub_customer=env.str("SAGEX3_PUB_CUSTOMER", "WSBPC"),
+        pub_sales_order=env.str("SAGEX3_PUB_SALES_ORDER", "WSSOH"),
+        pub_invoice=env.str("SAGEX3_PUB_INVOICE", "WSSIH"),
+        pub_payment=env.str("SAGEX3_PUB_PAYMENT", "WSPAY"),
+        pub_journal=env.str("SAGEX3_PUB_JOURNAL", "WSGAS"),
+        sales_site=env.str("SAGEX3_SALES_SITE", "NA011"),
+        order_type=env.str("SAGEX3_ORDER_TYPE", "SON"),
+        invoice_type=env.str("SAGEX3_INVOICE_TYPE", "INV"),
+        payment_type=env.str("SAGEX3_PAYMENT_TYPE", "RCPCB"),
+        bank=env.str("SAGEX3_BANK", "BOA"),
+        currency=env.str("SAGEX3_CURRENCY", "USD"),
+        journal_code=env.str("SAGEX3_JOURNAL", "MISC"),
+        cash_account=env.str("SAGEX3_CASH_ACCOUNT", "10500"),
+        clearing_account=env.str("SAGEX3_CLEARING_ACCOUNT", "10510"),
+        default_item=env.str("SAGEX3_DEFAULT_ITEM", "PAYMENT"),
+        payment_method=env.str("SAGEX3_PAYMENT_METHOD", "CB"),
+        timeout=env.float("SAGEX3_TIMEOUT", 15.0, validate=Range(min=0.1, max=120)),
+    )
+    sage_pro = SageProSettings(
+        database_url=env.str("SAGEPRO_DATABASE_URL", f"sqlite:///{home / 'sagepro.sqlite3'}"),
+        company=env.str("SAGEPRO_COMPANY", "01"),
+        cash_table=env.str("SAGEPRO_CASH_TABLE", "arcash"),
+        gl_table=env.str("SAGEPRO_GL_TABLE", "gltran"),
+        cash_account=env.str("SAGEPRO_CASH_ACCOUNT", "1200-00"),
+        clearing_account=env.str("SAGEPRO_CLEARING_ACCOUNT", "1205-00"),
+        default_item=env.str("SAGEPRO_DEFAULT_ITEM", "PAYMENT"),
+        payment_method=env.str("SAGEPRO_PAYMENT_METHOD", "CC"),
+        lock_timeout_seconds=env.float("SAGEPRO_LOCK_TIMEOUT", 5.0, validate=Range(min=0.1, max=120)),
+    )
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
     settings = Settings(
         database_url=database_url,
@@ -146,6 +232,8 @@ def _read(env: Env) -> Settings:
         erp=erp,
         paytrace=paytrace,
         sage50=sage50,
+        sage_x3=sage_x3,
+        sage_pro=sage_pro,
         webhook_secrets=secrets,
         webhook_tolerance_seconds=env.int("WEBHOOK_TOLERANCE_SECONDS", 300, validate=Range(min=1, max=3600)),
         max_body_bytes=env.int("MAX_BODY_BYTES", 64 * 1024, validate=Range(min=1024, max=10 * 1024 * 1024)),
@@ -194,10 +282,16 @@ def _cross_checks(s: Settings) -> dict[str, list[str]]:
         zoneinfo.ZoneInfo(s.merchant_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors["MERCHANT_TIMEZONE"] = [f"unknown time zone {s.merchant_timezone!r}"]
-    for key in ("PAYTRACE_BASE_URL", "SAGE50_BASE_URL"):
-        url = s.paytrace.base_url if key.startswith("PAYTRACE") else s.sage50.base_url
+    urls = {"PAYTRACE_BASE_URL": s.paytrace.base_url, "SAGE50_BASE_URL": s.sage50.base_url,
+            "SAGEX3_BASE_URL": s.sage_x3.base_url}
+    for key, url in urls.items():
         if not url.startswith(("http://", "https://")):
             errors[key] = [f"must be an http(s) URL, got {url!r}"]
+    if not (len(s.sage_pro.company) == 2 and s.sage_pro.company.isdigit()):
+        errors["SAGEPRO_COMPANY"] = ["must be the two-digit company number, e.g. 01"]
+    for key, name in (("SAGEPRO_CASH_TABLE", s.sage_pro.cash_table), ("SAGEPRO_GL_TABLE", s.sage_pro.gl_table)):
+        if not name.isidentifier():
+            errors[key] = [f"not a table name: {name!r}"]
     if not s.database_url.startswith(("sqlite", "postgresql")):
         errors["DATABASE_URL"] = ["must be a sqlite:// or postgresql:// URL"]
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):

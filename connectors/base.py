@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 
 from connectors.errors import PermanentError
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
 
 
 class ErpConnector(ABC):
@@ -25,6 +25,10 @@ class ErpConnector(ABC):
     @abstractmethod
     def upsert_customer(self, customer: Customer) -> str:
         """Create or update the customer; return the ERP's customer id. Must be overridden."""
+
+    @abstractmethod
+    def posting_rules(self, timezone: str) -> PostingRules:
+        """The accounts, item and payment method this ERP's documents use. Must be overridden."""
 
     @abstractmethod
     def find(self, kind: str, reference: str) -> list[ErpDocument]:

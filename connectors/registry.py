@@ -13,8 +13,22 @@ def _sage50(settings: Settings) -> ErpConnector:
     return Sage50Connector(Sage50Config.from_settings(settings))
 
 
+def _sage_x3(settings: Settings) -> ErpConnector:
+    from connectors.sage_x3 import SageX3Config, SageX3Connector
+
+    return SageX3Connector(SageX3Config.from_settings(settings))
+
+
+def _sage_pro(settings: Settings) -> ErpConnector:
+    from connectors.sage_pro import SageProConfig, SageProConnector
+
+    return SageProConnector(SageProConfig.from_settings(settings))
+
+
 ERP_CONNECTORS: dict[str, Callable[[Settings], ErpConnector]] = {
     "sage50": _sage50,
+    "sage_x3": _sage_x3,
+    "sage_pro": _sage_pro,
 }
 
 

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from schemas.domain import (Customer, GatewayTransaction, JournalEntry, JournalLine, OrderLine, Payment,
-                            SalesOrder)
+                            PostingRules, SalesOrder)
+
+__all__ = ["PostingRules", "reference", "customer_for", "sales_order_for", "invoice_for", "payment_for",
+           "journal_for"]
 
 STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE"}
-
-
-@dataclass(frozen=True)
-class PostingRules:
-    """Accounts, item and method one integration posts with."""
-
-    cash_account: str  # where the receipt lands (undeposited funds)
-    clearing_account: str  # card clearing until the processor's batch settles
-    default_item: str
-    payment_method: str
-    timezone: str = "America/Los_Angeles"
 
 
 def reference(transaction_id: int, step: str) -> str:

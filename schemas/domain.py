@@ -138,3 +138,14 @@ class ErpDocument:
     amount: Decimal | None = None
     amount_due: Decimal | None = None
     customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PostingRules:
+    """Accounts, item and method one integration posts with (its ERP's own codes)."""
+
+    cash_account: str  # where the receipt lands (undeposited funds / bank)
+    clearing_account: str  # card clearing until the processor's batch settles
+    default_item: str
+    payment_method: str
+    timezone: str = "America/Los_Angeles"

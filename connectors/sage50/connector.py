@@ -8,7 +8,7 @@ from connectors.errors import NotFoundError, SkippableError
 from connectors.sage50 import mapping
 from connectors.sage50.client import Sage50Client
 from connectors.sage50.config import MAX_REFERENCE_LENGTH, Sage50Config
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
 
 _PATHS = {"sales_order": "/v1/sales_orders", "invoice": "/v1/invoices", "payment": "/v1/payments",
           "journal": "/v1/journal_entries"}
@@ -38,6 +38,10 @@ class Sage50Connector(ErpConnector):
         if _differs(current, body):
             self.client.put(path, body)
         return customer.customer_id
+
+    def posting_rules(self, timezone: str) -> PostingRules:
+        c = self.config
+        return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
 
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
         items = self.client.get(_PATHS[kind], params={"reference_number": reference}).get("items", [])
