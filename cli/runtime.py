@@ -15,7 +15,9 @@ from pathlib import Path
 
 import redis
 
-QUEUES = "ingest,erp.sage50,dead_letter,reconcile"
+from config.queues import all_queues
+
+QUEUES = ",".join(all_queues())
 
 
 def free_port() -> int:

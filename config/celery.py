@@ -4,21 +4,11 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from config.settings import ERP_KINDS, Settings, get_settings
+from config.queues import DEAD_LETTER_QUEUE, INGEST_QUEUE, RECONCILE_QUEUE, all_queues, erp_queue
+from config.settings import Settings, get_settings
 
-INGEST_QUEUE = "ingest"
-DEAD_LETTER_QUEUE = "dead_letter"
-RECONCILE_QUEUE = "reconcile"
-
-
-def erp_queue(erp: str) -> str:
-    """One queue per ERP kind, so a slow ERP never starves the others."""
-    return f"erp.{erp}"
-
-
-def all_queues() -> list[str]:
-    return [INGEST_QUEUE, *(erp_queue(kind) for kind in ERP_KINDS), DEAD_LETTER_QUEUE, RECONCILE_QUEUE]
-
+__all__ = ["celery_app", "make_celery", "INGEST_QUEUE", "DEAD_LETTER_QUEUE", "RECONCILE_QUEUE", "erp_queue",
+           "all_queues"]
 
 def beat_schedule(settings: Settings) -> dict:
     """Every periodic job of paysync, in one place."""

@@ -43,7 +43,7 @@ def test_compose_file_is_valid_compose_with_the_procfile_topology():
     assert set(procfile()) <= set(compose["services"])
     assert {"redis", "postgres"} <= set(compose["services"])
     worker_cmd = " ".join(compose["services"]["worker"]["command"])
-    assert "ingest,erp.sage50,dead_letter,reconcile" in worker_cmd and "ingest,erp.sage50,dead_letter,reconcile" in procfile()["worker"]
+    assert "ingest,erp.sage50,erp.sage_x3,erp.sage_pro,dead_letter,reconcile" in worker_cmd and "ingest,erp.sage50,erp.sage_x3,erp.sage_pro,dead_letter,reconcile" in procfile()["worker"]
     assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
 
 

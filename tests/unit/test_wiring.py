@@ -19,7 +19,7 @@ def test_reliability_settings():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
     s = get_settings()
     assert conf.broker_transport_options["visibility_timeout"] > s.retry_backoff_max + s.task_time_limit
-    assert set(all_queues()) == {"ingest", "erp.sage50", "dead_letter", "reconcile"}
+    assert set(all_queues()) == {"ingest", "erp.sage50", "erp.sage_x3", "erp.sage_pro", "dead_letter", "reconcile"}
     assert {"poll-paytrace", "sweep-inbox"} <= set(conf.beat_schedule)
     assert not conf.task_always_eager  # never eager: tests use real workers
 
