@@ -38,6 +38,11 @@ def make_celery(settings: Settings) -> Celery:
         broker_url=settings.redis_url,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        # A publish that cannot reach Redis fails fast: the ingress has already committed the
+        # event (the sweeper sends it later), and a worker's retry is re-driven by the sweeper.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.25,
+                                   "interval_max": 0.5},
         result_backend=None,
         task_ignore_result=True,
         task_serializer="json",

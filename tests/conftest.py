@@ -17,10 +17,42 @@ from sqlalchemy import create_engine, text
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' per-request log
 
-# One Redis database of the shared server, emptied before use, so tests never touch db 0.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_SERVER = os.environ.get("TEST_REDIS_SERVER", "redis://127.0.0.1:6379")
+_OWNER_KEY = "paysync:pytest:owner"
+
+
+def _claim_redis_db() -> str:
+    """A database of the shared Redis that no other test session holds (never db 0).
+
+    Two sessions on one machine (a developer's run beside CI's) would otherwise empty each
+    other's queues. The claim is a key set only if absent, renewed after each flush.
+    """
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}")
+        if client.set(_OWNER_KEY, os.getpid(), nx=True, ex=3 * 3600):
+            return f"{REDIS_SERVER}/{db}"
+        owner = client.get(_OWNER_KEY)
+        if owner and not _alive(int(owner)):
+            client.set(_OWNER_KEY, os.getpid(), ex=3 * 3600)
+            return f"{REDIS_SERVER}/{db}"
+    raise RuntimeError("every Redis database 1-15 is held by another test session")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+REDIS_URL = _claim_redis_db()
 # Every integration stack of this session shares the broker; the one Celery app is built once.
-os.environ.setdefault("REDIS_URL", REDIS_URL)
+os.environ["REDIS_URL"] = REDIS_URL
 
 FAST_ENV = {
     # Small numbers so retries, leases and the sweeper act within a test's patience; the
@@ -37,6 +69,14 @@ FAST_ENV = {
     "SAGE50_TIMEOUT": "5",
     "PAYTRACE_TIMEOUT": "5",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_redis_db():
+    yield
+    client = redis.Redis.from_url(REDIS_URL)
+    if client.get(_OWNER_KEY) == str(os.getpid()).encode():
+        client.delete(_OWNER_KEY)
 
 
 def _admin_engine():
@@ -64,8 +104,10 @@ def pg_url():
 def redis_url():
     client = redis.Redis.from_url(REDIS_URL)
     client.flushdb()
+    client.set(_OWNER_KEY, os.getpid(), ex=3 * 3600)
     yield REDIS_URL
     client.flushdb()
+    client.set(_OWNER_KEY, os.getpid(), ex=3 * 3600)
 
 
 @pytest.fixture

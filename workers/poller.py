@@ -6,6 +6,8 @@ makes re-reading a boundary free. Export dates are whole days in the merchant's 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,6 @@ from db.session import session_scope
 from db.types import utcnow
 
 CURSOR = "paytrace.transactions"
-NEVER_ENQUEUED_GRACE = timedelta(seconds=30)
 
 
 def poll_once(settings: Settings, gateway: PayTraceGateway, now: datetime | None = None) -> list[int]:
@@ -33,7 +34,17 @@ def poll_once(settings: Settings, gateway: PayTraceGateway, now: datetime | None
     end = now.astimezone(tz).date()
     new_ids = []
     for record in gateway.transactions_between(start, end):
-        txn_id = int(record["transaction_id"])
+        try:
+            txn_id = int(record["transaction_id"])
+        except (KeyError, TypeError, ValueError):
+            # Kept, not dropped: its ingest dead-letters it with the reason, once per distinct record.
+            digest = hashlib.sha1(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:20]
+            inbox_id, created = store_event(settings.database_url, source="poller", event_id=f"invalid:{digest}",
+                                            event_type="export.invalid", transaction_id=None,
+                                            payload={"record": record})
+            if created:
+                new_ids.append(inbox_id)
+            continue
         kind = str(record.get("transaction_type") or "UNKNOWN").upper()
         inbox_id, created = store_event(settings.database_url, source="poller", event_id=f"{txn_id}:{kind}",
                                         event_type=f"export.{kind.lower()}", transaction_id=txn_id,
@@ -53,10 +64,12 @@ def stalled_events(settings: Settings, now: datetime | None = None) -> list[int]
     """Inbox rows committed but never handed to a worker (enqueue failed, or its task was lost)."""
     now = now or utcnow()
     stall = now - timedelta(seconds=settings.sweep_stall_seconds)
+    # Never-enqueued rows get a short grace so the sweeper does not race the ingress's own send.
+    grace = timedelta(seconds=min(30.0, 2 * settings.sweep_interval_seconds))
     with session_scope(settings.database_url) as s:
         return list(s.scalars(select(InboxEvent.id).where(
             InboxEvent.status.in_(("received", "routed")),
-            InboxEvent.received_at < now - NEVER_ENQUEUED_GRACE,
+            InboxEvent.received_at < now - grace,
             or_(InboxEvent.enqueued_at.is_(None), InboxEvent.enqueued_at < stall),
         ).order_by(InboxEvent.id).limit(1000)))
 

@@ -171,3 +171,30 @@ def test_database_down_answers_503_and_readyz_says_why(stack_factory):
     assert answer.status_code == 503 and "retry" in answer.json()["error"]
     ready = requests.get(f"{stack.ingress_url}/readyz", timeout=10)
     assert ready.status_code == 503 and ready.json()["checks"]["database"].startswith("down")
+
+
+def test_broker_down_at_the_ingress_still_loses_nothing(stack_factory):
+    # given an ingress whose Redis is unreachable (the database is fine)
+    from cli.traffic import make_sales, push_webhook
+    from config.settings import get_settings
+    from connectors.paytrace import PayTraceClient
+    from connectors.paytrace.config import PayTraceConfig
+    from tests.integration.erp_checks import assert_erp_exactly, wait_for_runs
+
+    stack = stack_factory(POLL_INTERVAL_SECONDS="3600")  # only the sweeper can save these events
+    good_redis = stack.env["REDIS_URL"]
+    stack.env["REDIS_URL"] = f"redis://127.0.0.1:{runtime.free_port()}/0"
+    stack.start_ingress()
+    stack.env["REDIS_URL"] = good_redis
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    sales = make_sales(client, 6, seed=8, decline_every=0)
+    # when sales are pushed: each is committed and acknowledged although nothing could be queued
+    for sale in sales:
+        answer = push_webhook(stack.ingress_url, stack.webhook_secret, sale)
+        assert answer.status_code == 202, answer.text
+    assert queue_length(stack) == 0 and len(inbox_rows(stack)) == 6
+    # then a worker and beat on the healthy broker sweep them up and every sale lands once
+    stack.start_worker("w1")
+    stack.start_beat()
+    assert wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=90) == 6
+    assert_erp_exactly(stack.erp_state(), sales)
