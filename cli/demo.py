@@ -8,7 +8,6 @@ import random
 import shutil
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 from rich.console import Console
@@ -25,15 +24,17 @@ from db.models import DeadLetter, SyncRun
 from db.session import session_scope
 
 TERMINAL = ("succeeded", "skipped", "dead")
+ERP_NAMES = {"sage50": "Sage 50", "sage_x3": "Sage X3", "sage_pro": "Sage Pro"}
 
 
-def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7) -> int:
+def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7,
+             erp: str = "sage50") -> int:
     """Run the demo; return 0 when every sale reached a terminal state."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     if home.exists():
         shutil.rmtree(home)
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{home / 'paysync.sqlite3'}"
-    stack = Stack(home=home, database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None,
+    stack = Stack(home=home, database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None, erp=erp,
                   extra_env={"POLL_INTERVAL_SECONDS": "3", "SWEEP_INTERVAL_SECONDS": "10",
                              "RETRY_BACKOFF_BASE": "0.5", "RETRY_BACKOFF_MAX": "10", "TASK_TIME_LIMIT": "60",
                              "VISIBILITY_TIMEOUT": "300", "SWEEP_STALL_SECONDS": "120"})
@@ -47,7 +48,8 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
             stack.start_beat()
         console.print(f"[bold]paysync demo[/] in {home}: database {_safe(database_url)}, "
                       f"redis {'embedded' if stack.redis else 'REDIS_URL'}, PayTrace sandbox {stack.paytrace.url}, "
-                      f"Sage 50 sandbox {stack.sage50.url}, ingress {stack.ingress_url}")
+                      f"{ERP_NAMES[erp]} sandbox {stack.erp_server.url if stack.erp_server else stack.sage_pro_url}, "
+                      f"ingress {stack.ingress_url}")
         client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
         rng = random.Random(seed)
         pushed = Counter()
@@ -65,7 +67,7 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
 
             make_sales(client, sales, seed=seed, on_sale=on_sale)
             ids = [s.transaction_id for s in made]
-            sync = progress.add_task("syncing into Sage 50", total=len(ids))
+            sync = progress.add_task(f"syncing into {ERP_NAMES[erp]}", total=len(ids))
             deadline = time.monotonic() + timeout
             done = 0
             while time.monotonic() < deadline:
@@ -98,24 +100,22 @@ def _terminal_count(database_url: str, ids: list[int]) -> int:
 
 
 def _report(console: Console, stack: Stack, database_url: str, made, home: Path) -> None:
-    state = stack.erp_state()
-    invoices = state.get("invoices", [])
-    payments = state.get("payments", [])
-    journals = state.get("journal_entries", [])
-    balanced = sum(1 for j in journals if sum(Decimal(l["Amount"]) for l in j["Lines"]) == 0)
+    summary = stack.erp_summary()
+    invoices, payments, journals = summary["invoices"], summary["payments"], summary["journals"]
     approved = [s for s in made if not s.declined]
-    table = Table(title="What Sage 50 now holds")
+    table = Table(title=f"What {ERP_NAMES[stack.erp]} now holds")
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("amount", justify="right")
     table.add_row("sales made on PayTrace (approved)", str(len(approved)), f"{sum(s.amount for s in approved):,.2f}")
     table.add_row("declined on PayTrace", str(len(made) - len(approved)), "")
-    table.add_row("customers", str(len(state.get("customers", []))), "")
-    table.add_row("sales orders", str(len(state.get("sales_orders", []))), "")
-    table.add_row("invoices (fully paid)", f"{len(invoices)} ({sum(1 for i in invoices if Decimal(i['AmountDue']) == 0)})",
-                  f"{sum(Decimal(i['Amount']) for i in invoices):,.2f}")
-    table.add_row("receipts applied", str(len(payments)), f"{sum(Decimal(p['Amount']) for p in payments):,.2f}")
-    table.add_row("journal entries (balanced)", f"{len(journals)} ({balanced})", "")
+    table.add_row("customers", str(summary["customers"]), "")
+    table.add_row("sales orders", str(len(summary["sales_orders"])), "")
+    table.add_row("invoices (fully paid)", f"{len(invoices)} ({sum(1 for i in invoices if i['open'] == 0)})",
+                  f"{sum(i['amount'] for i in invoices):,.2f}")
+    table.add_row("receipts applied", str(len(payments)), f"{sum(p['amount'] for p in payments):,.2f}")
+    table.add_row("journal entries (balanced)",
+                  f"{len(journals)} ({sum(1 for j in journals if j['debits'] == j['credits'])})", "")
     console.print(table)
     with session_scope(database_url) as s:
         runs = dict(s.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status)).all())

@@ -31,7 +31,8 @@ def main() -> None:
 
 @main.command()
 @click.option("--sales", default=300, show_default=True, help="How many sales to make on the PayTrace sandbox.")
-@click.option("--erp", type=click.Choice(["sage50"]), default="sage50", show_default=True)
+@click.option("--erp", type=click.Choice(["sage50", "sage_x3", "sage_pro"]), default="sage50", show_default=True,
+              help="Which Sage ERP sandbox to sync into.")
 @click.option("--home", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True,
               help="Where the demo keeps its SQLite file, logs and report (emptied first).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the sync to finish.")
@@ -39,7 +40,7 @@ def demo(sales: int, erp: str, home: Path, timeout: float) -> None:
     """Drive sales through sandboxes, ingress, poller and workers; show what the ERP holds."""
     from cli.demo import run_demo
 
-    sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout))
+    sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp))
 
 
 @main.command()

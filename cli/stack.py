@@ -21,6 +21,7 @@ from db.migrate import upgrade
 from sandbox.server import SandboxServer
 
 PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID, SAGE50_KEY = "demo", "demo", "PAYSYNC1", "demo-key"
+X3_USER, X3_PASSWORD = "admin", "admin"
 
 
 def new_webhook_secret() -> str:
@@ -34,10 +35,13 @@ class Stack:
     home: Path
     database_url: str
     redis_url: str | None = None
+    erp: str = "sage50"
+    #: Sage Pro is a set of tables, not a server: the database its sandbox is installed in.
+    sage_pro_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     webhook_secret: str = field(default_factory=new_webhook_secret)
     paytrace: SandboxServer | None = None
-    sage50: SandboxServer | None = None
+    erp_server: SandboxServer | None = None
     redis: runtime.EmbeddedRedis | None = None
     processes: runtime.Processes = field(default_factory=runtime.Processes)
     ingress: runtime.Child | None = None
@@ -48,11 +52,24 @@ class Stack:
     def start_services(self) -> "Stack":
         """Sandboxes, Redis and the schema; no paysync processes yet."""
         from sandbox.paytrace import create_app as paytrace_app
-        from sandbox.sage50 import create_app as sage50_app
 
         self.home.mkdir(parents=True, exist_ok=True)
         self.paytrace = SandboxServer(paytrace_app(PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID)).start()
-        self.sage50 = SandboxServer(sage50_app(api_key=SAGE50_KEY)).start()
+        if self.erp == "sage50":
+            from sandbox.sage50 import create_app as sage50_app
+
+            self.erp_server = SandboxServer(sage50_app(api_key=SAGE50_KEY)).start()
+        elif self.erp == "sage_x3":
+            from sandbox.sage_x3 import create_app as x3_app
+
+            self.erp_server = SandboxServer(x3_app(username=X3_USER, password=X3_PASSWORD)).start()
+        elif self.erp == "sage_pro":
+            from sandbox.sage_pro import install
+
+            self.sage_pro_url = self.sage_pro_url or f"sqlite:///{self.home / 'sagepro.sqlite3'}"
+            install(self.sage_pro_url, company="01")
+        else:
+            raise ValueError(f"unknown ERP {self.erp!r}")
         if not self.redis_url:
             self.redis = runtime.EmbeddedRedis(self.home / "redis").start()
             self.redis_url = self.redis.url
@@ -61,7 +78,8 @@ class Stack:
         return self
 
     def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PAYTRACE_", "SAGE50_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_", "PAYSYNC_ERP"))}
         env.update({
             "PAYSYNC_HOME": str(self.home),
             "DATABASE_URL": self.database_url,
@@ -70,12 +88,20 @@ class Stack:
             "PAYTRACE_USERNAME": PAYTRACE_USER,
             "PAYTRACE_PASSWORD": PAYTRACE_PASSWORD,
             "PAYTRACE_INTEGRATOR_ID": INTEGRATOR_ID,
-            "SAGE50_BASE_URL": self.sage50.url,
+            "PAYSYNC_ERP": self.erp,
             "SAGE50_API_KEY": SAGE50_KEY,
+            "SAGEX3_USERNAME": X3_USER,
+            "SAGEX3_PASSWORD": X3_PASSWORD,
             "WEBHOOK_SECRETS": self.webhook_secret,
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
             "PYTHONUNBUFFERED": "1",
         })
+        if self.erp == "sage50":
+            env["SAGE50_BASE_URL"] = self.erp_server.url
+        elif self.erp == "sage_x3":
+            env["SAGEX3_BASE_URL"] = self.erp_server.url
+        elif self.erp == "sage_pro":
+            env["SAGEPRO_DATABASE_URL"] = self.sage_pro_url
         env.update(self.extra_env)
         return env
 
@@ -96,18 +122,35 @@ class Stack:
 
     def stop(self) -> None:
         self.processes.stop()
-        for server in (self.paytrace, self.sage50):
+        for server in (self.paytrace, self.erp_server):
             if server is not None:
                 server.stop()
         if self.redis is not None:
             self.redis.stop()
 
     # -- views ----------------------------------------------------------------------------
+    @property
+    def sage50(self) -> SandboxServer:
+        assert self.erp == "sage50", "this stack runs another ERP"
+        return self.erp_server
+
     def erp_state(self) -> dict:
-        return requests.get(f"{self.sage50.url}/_sandbox/state", timeout=10).json()
+        """Everything the ERP sandbox holds, in its own shape."""
+        if self.erp == "sage_pro":
+            from sandbox.sage_pro import state
+
+            return state(self.sage_pro_url, "01")
+        return requests.get(f"{self.erp_server.url}/_sandbox/state", timeout=10).json()
+
+    def erp_summary(self) -> dict:
+        """What the ERP holds in the one shape every ERP shares (sandbox.summary)."""
+        from sandbox.summary import summarize
+
+        return summarize(self.erp, self.erp_state())
 
     def set_faults(self, **faults) -> dict:
-        return requests.post(f"{self.sage50.url}/_sandbox/faults", json=faults, timeout=10).json()
+        """Fault injection on an HTTP ERP sandbox (Sage 50, Sage X3)."""
+        return requests.post(f"{self.erp_server.url}/_sandbox/faults", json=faults, timeout=10).json()
 
 
 def wait_http(url: str, *, timeout: float = 30.0, proc: runtime.Child | None = None) -> None:

@@ -109,6 +109,8 @@ class SageProSettings:
     default_item: str
     payment_method: str
     lock_timeout_seconds: float
+    # [I] column renames for a site whose tables differ from the modelled ones: "arcash.REFNO" -> "CHKNO"
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,7 @@ def _read(env: Env) -> Settings:
         default_item=env.str("SAGEPRO_DEFAULT_ITEM", "PAYMENT"),
         payment_method=env.str("SAGEPRO_PAYMENT_METHOD", "CC"),
         lock_timeout_seconds=env.float("SAGEPRO_LOCK_TIMEOUT", 5.0, validate=Range(min=0.1, max=120)),
+        columns=tuple(sorted(env.dict("SAGEPRO_COLUMNS", {}).items())),
     )
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
     settings = Settings(

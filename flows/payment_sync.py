@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from connectors.base import ErpConnector
 from connectors.errors import PermanentError
@@ -17,7 +18,7 @@ from db.session import session_scope
 from db.types import utcnow
 from flows import transform
 from flows.ledger import run_step, step_refs
-from schemas.domain import GatewayTransaction
+from schemas.domain import ErpDocument, GatewayTransaction
 from schemas.masking import mask_payload
 from schemas.paytrace import load_transaction
 
@@ -67,6 +68,16 @@ def _key(run: SyncRun, step: str) -> str:
     return f"{run.transaction_id}:{step}"
 
 
+def _post(ctx: FlowContext, run: SyncRun, step: str, ensure: Callable[[], ErpDocument]) -> None:
+    """Write one ERP document for the run's step, once: ledger claim, then the idempotent ensure."""
+
+    def action() -> tuple[str, str]:
+        doc = ensure()
+        return doc.key, doc.reference
+
+    run_step(ctx.db_url, run.id, step, _key(run, step), action, ctx.lease_seconds)
+
+
 def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None) -> None:
     with session_scope(ctx.db_url) as s:
         run = s.get(SyncRun, run_id)
@@ -100,7 +111,7 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
 
 def upsert_customer(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
-    customer = transform.customer_for(txn, ctx.erp.max_reference_length)
+    customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
              lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds)
 
@@ -108,23 +119,13 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
 def create_sales_order(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
     order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
-
-    def action():
-        doc = ctx.erp.ensure_sales_order(order)
-        return doc.key, doc.reference
-
-    run_step(ctx.db_url, run_id, "sales_order", _key(run, "sales_order"), action, ctx.lease_seconds)
+    _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
 
 
 def create_invoice(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
     invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules)
-
-    def action():
-        doc = ctx.erp.ensure_invoice(invoice)
-        return doc.key, doc.reference
-
-    run_step(ctx.db_url, run_id, "invoice", _key(run, "invoice"), action, ctx.lease_seconds)
+    _post(ctx, run, "invoice", lambda: ctx.erp.ensure_invoice(invoice))
 
 
 def apply_receipt(ctx: FlowContext, run_id: int) -> None:
@@ -134,23 +135,13 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
         raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
                              operation="payment")
     payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules)
-
-    def action():
-        doc = ctx.erp.ensure_payment(payment)
-        return doc.key, doc.reference
-
-    run_step(ctx.db_url, run_id, "payment", _key(run, "payment"), action, ctx.lease_seconds)
+    _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
 
 
 def post_journal(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
     entry = transform.journal_for(txn, ctx.rules)
-
-    def action():
-        doc = ctx.erp.ensure_journal(entry)
-        return doc.key, doc.reference
-
-    run_step(ctx.db_url, run_id, "journal", _key(run, "journal"), action, ctx.lease_seconds)
+    _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _finish(ctx, run_id, "succeeded")
 
 

@@ -84,20 +84,33 @@ def _admin_engine():
 
 
 @pytest.fixture
-def pg_url():
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"paysync_t_{uuid.uuid4().hex[:12]}"
+def pg_factory():
+    """Make fresh, empty PostgreSQL databases; every one is dropped after the test."""
     engine = _admin_engine()
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
+    names = []
+
+    def make() -> str:
+        name = f"paysync_t_{uuid.uuid4().hex[:12]}"
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return f"{base}/{name}"
+
+    yield make
     from db.session import get_engine
 
-    get_engine(f"{base}/{name}").dispose()
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    for name in names:
+        get_engine(f"{base}/{name}").dispose()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_factory):
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_factory()
 
 
 @pytest.fixture
@@ -111,15 +124,19 @@ def redis_url():
 
 
 @pytest.fixture
-def stack_factory(pg_url, redis_url, tmp_path: Path):
-    """Build Stacks on PostgreSQL and the shared Redis; everything is stopped at teardown."""
+def stack_factory(pg_url, pg_factory, redis_url, tmp_path: Path):
+    """Build Stacks on PostgreSQL and the shared Redis; everything is stopped at teardown.
+
+    `make(erp=...)` picks the ERP sandbox; Sage Pro gets its own PostgreSQL database.
+    """
     from cli.stack import Stack
     from config.settings import get_settings
 
     stacks = []
 
-    def make(**extra_env: str):
-        stack = Stack(home=tmp_path / f"stack{len(stacks)}", database_url=pg_url, redis_url=redis_url,
+    def make(erp: str = "sage50", **extra_env: str):
+        stack = Stack(home=tmp_path / f"stack{len(stacks)}", database_url=pg_url, redis_url=redis_url, erp=erp,
+                      sage_pro_url=pg_factory() if erp == "sage_pro" else None,
                       extra_env={**FAST_ENV, **extra_env})
         stacks.append(stack)
         stack.start_services()

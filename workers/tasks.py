@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task, chain
+from celery.exceptions import SoftTimeLimitExceeded
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -17,8 +18,9 @@ from workers import deadletter, poller
 from workers.context import flow_context
 
 log = logging.getLogger("paysync.tasks")
-#: Database hiccups (a restart, a lost connection, a lost insert race) are worth another try.
-TRANSIENT = (RetriableError, OperationalError, IntegrityError)
+#: Database hiccups (a restart, a lost connection, a lost insert race) and a step that ran out of
+#: time are worth another try; the ledger makes the repeat safe.
+TRANSIENT = (RetriableError, OperationalError, IntegrityError, SoftTimeLimitExceeded)
 
 
 class PaysyncTask(Task):

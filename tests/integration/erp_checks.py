@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -33,27 +32,25 @@ def run_statuses(database_url: str) -> Counter:
         return Counter(dict(s.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status)).all()))
 
 
-def assert_erp_exactly(state: dict, sales) -> None:
-    """Every approved sale once, fully applied and balanced; nothing for declines; nothing else."""
+def assert_erp_exactly(summary: dict, sales) -> None:
+    """Every approved sale once, fully applied and balanced; nothing for declines; nothing else.
+
+    `summary` is sandbox.summary.summarize(erp, state): the same check holds for every ERP.
+    """
     approved = {s.transaction_id: s for s in sales if not s.declined}
-    by_ref = {kind: Counter(r["ReferenceNumber"] for r in state[kind])
-              for kind in ("sales_orders", "invoices", "payments", "journal_entries")}
-    expected = {"sales_orders": "SO", "invoices": "INV", "payments": "RCP", "journal_entries": "JE"}
+    expected = {"sales_orders": "SO", "invoices": "INV", "payments": "RCP", "journals": "JE"}
     for kind, code in expected.items():
+        have = Counter(r["reference"] for r in summary[kind])
         want = Counter({f"PT{t}-{code}": 1 for t in approved})
-        assert by_ref[kind] == want, f"{kind}: extra {by_ref[kind] - want}, missing {want - by_ref[kind]}"
-    invoices = {i["ReferenceNumber"]: i for i in state["invoices"]}
-    for payment in state["payments"]:
-        txn = int(payment["ReferenceNumber"][2:-4])
+        assert have == want, f"{kind}: extra {have - want}, missing {want - have}"
+    invoices = {i["reference"]: i for i in summary["invoices"]}
+    for payment in summary["payments"]:
+        txn = int(payment["reference"][2:-4])
         sale = approved[txn]
-        assert Decimal(payment["Amount"]) == sale.amount
-        [line] = payment["InvoiceLines"]
+        assert payment["amount"] == sale.amount
         invoice = invoices[f"PT{txn}-INV"]
-        assert line["InvoiceKey"] == invoice["Key"], "receipt applied to another invoice"
-        assert Decimal(line["AmountPaid"]) == sale.amount
-        assert Decimal(invoice["AmountDue"]) == 0 and Decimal(invoice["Amount"]) == sale.amount
-    for entry in state["journal_entries"]:
-        amounts = [Decimal(l["Amount"]) for l in entry["Lines"]]
-        assert sum(amounts) == 0, f"unbalanced journal {entry['ReferenceNumber']}"
-        txn = int(entry["ReferenceNumber"][2:-3])
-        assert sum(a for a in amounts if a > 0) == approved[txn].amount
+        assert payment["applied"] == [(invoice["key"], sale.amount)], "receipt not applied to its invoice"
+        assert invoice["open"] == 0 and invoice["amount"] == sale.amount
+    for entry in summary["journals"]:
+        assert entry["debits"] == entry["credits"], f"unbalanced journal {entry['reference']}"
+        assert entry["debits"] == approved[int(entry["reference"][2:-3])].amount

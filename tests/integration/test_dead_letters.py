@@ -51,7 +51,7 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory):
     assert "GADGET-9" in listing.stdout
     shown = paysync(stack, "dlq", "show", str(letters[0].id))
     assert '"step": "create_sales_order"' in shown.stdout
-    assert stack.erp_state()["sales_orders"] == []
+    assert stack.erp_summary()["sales_orders"] == []
 
     # when the item is created in Sage 50 and the letters are replayed
     made = requests.post(f"{stack.sage50.url}/v1/products", json={"ID": "GADGET-9", "Description": "Gadget"},
@@ -62,6 +62,6 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory):
 
     # then every sale is posted exactly once, and a second replay is refused
     assert wait_for_runs(stack.database_url, ids, timeout=60, statuses=("succeeded",)) == len(ids), dump_logs(stack)
-    assert_erp_exactly(stack.erp_state(), sales)
+    assert_erp_exactly(stack.erp_summary(), sales)
     again = paysync(stack, "dlq", "replay", str(letters[0].id))
     assert again.returncode != 0 and "not open" in (again.stdout + again.stderr)
