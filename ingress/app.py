@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         try:
             event = WebhookEventSchema().load(payload)
         except ValidationError as exc:
-            return _problem(400, "invalid event", fields=exc.messages)
+            return _problem(400, "invalid event", fields=exc.normalized_messages())
         return accept("webhook", event_id, event["type"], event["data"]["transaction_id"], payload)
 
     @app.post("/webhooks/paytrace/silent-post")
@@ -91,10 +91,16 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         try:
             fields = SilentPostSchema().load(parse_silent_post(parm_list))
         except ValidationError as exc:
-            return _problem(400, "invalid silent post", fields=exc.messages)
+            return _problem(400, "invalid silent post", fields=exc.normalized_messages())
         txn = fields["TRANSACTIONID"]
         # Unsigned and only a hint: the worker re-reads the transaction from PayTrace.
         return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields))
+
+    @app.get("/openapi.json")
+    def openapi():
+        from ingress.openapi import openapi_document
+
+        return jsonify(openapi_document())
 
     @app.get("/healthz")
     def healthz():

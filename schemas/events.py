@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+#: PayTrace ids are integers; anything past this cannot be one and would overflow a BIGINT column.
+MAX_TRANSACTION_ID = 2**53
+
 WEBHOOK_EVENT_TYPES = (
     "transaction.sale",
     "transaction.authorization",
@@ -22,7 +25,8 @@ class WebhookDataSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    transaction_id = fields.Int(required=True, strict=False, validate=validate.Range(min=1))
+    # strict: a JSON integer only; a non-strict Int would quietly turn 1.5 into transaction 1.
+    transaction_id = fields.Int(required=True, strict=True, validate=validate.Range(min=1, max=MAX_TRANSACTION_ID))
     invoice_id = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
     amount = fields.Decimal(load_default=None, allow_none=True, places=2, as_string=True)
 
@@ -56,7 +60,7 @@ class SilentPostSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    TRANSACTIONID = fields.Int(required=True, strict=False, validate=validate.Range(min=1))
+    TRANSACTIONID = fields.Int(required=True, strict=False, validate=validate.Range(min=1, max=MAX_TRANSACTION_ID))
     ORDERID = fields.Str(load_default="")
     APPCODE = fields.Str(load_default="")
     APPMSG = fields.Str(load_default="")

@@ -80,7 +80,7 @@ class TransactionRecordSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    transaction_id = fields.Int(required=True, strict=False)
+    transaction_id = fields.Int(required=True, strict=True)  # PayTrace ids are JSON integers [C]
     transaction_type = fields.Str(required=True)
     amount = MoneyField(required=True)
     status_code = fields.Str(load_default="")

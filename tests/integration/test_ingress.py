@@ -117,6 +117,10 @@ def test_unsigned_or_tampered_requests_get_401_and_store_nothing(ingress, tamper
     (json.dumps({"type": "party.started", "data": {"transaction_id": 5}}), "type"),
     (json.dumps({"type": "transaction.sale", "data": {"transaction_id": "abc"}}), "transaction_id"),
     (json.dumps({"type": "transaction.sale", "data": {"transaction_id": -4}}), "transaction_id"),
+    (json.dumps({"type": "transaction.sale", "data": {"transaction_id": 10**30}}), "transaction_id"),
+    (json.dumps({"type": "transaction.sale", "data": {"transaction_id": True}}), "transaction_id"),
+    (json.dumps({"type": "transaction.sale", "data": {"transaction_id": 1.5}}), "transaction_id"),
+    ('{"type": "transaction.sale", "data": {"transaction_id": 1}', "JSON"),
 ])
 def test_signed_but_invalid_payloads_get_400_with_a_json_reason(ingress, body, why):
     answer = post(ingress, body, signed(ingress.webhook_secret, body))
@@ -198,3 +202,18 @@ def test_broker_down_at_the_ingress_still_loses_nothing(stack_factory):
     stack.start_beat()
     assert wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=90) == 6
     assert_erp_exactly(stack.erp_summary(), sales)
+
+
+def test_schemathesis_finds_no_server_error_or_undocumented_answer(ingress):
+    """Fuzz the live ingress from its own OpenAPI document with schemathesis (bounded)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "schemathesis"
+    result = subprocess.run(
+        [str(cli), "run", f"{ingress.ingress_url}/openapi.json", "--checks",
+         "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+         "-n", "40", "--generation-deterministic", "--request-timeout", "10", "--phases", "examples,fuzzing"],
+        capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
