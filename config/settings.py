@@ -61,6 +61,7 @@ class Sage50Settings:
     default_item: str
     payment_method: str
     timeout: float
+    bank_account: str = "1020"  # where a settled batch is deposited (the settlement journal's debit)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ class SageX3Settings:
     default_item: str
     payment_method: str
     timeout: float
+    # JSON overrides of the names sage.md marks [I] (connectors/sage_x3/config.py SageX3Layout).
+    layout: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,23 @@ class Settings:
     merchant_timezone: str
     currency: str
     home: Path
+    # -- nightly reconciliation (flows/settlement.py) ------------------------------------
+    reconcile_hour: int = 21  # merchant-local wall clock; after PayTrace's 8 PM Pacific batch close
+    reconcile_minute: int = 30
+    reconcile_days_back: int = 0  # 1 for a morning run that reconciles yesterday
+    reconcile_expires_seconds: int = 6 * 3600  # a beat message older than this is dropped
+    reconcile_lock_ttl: int = 600  # the Redis lock expires this long after its holder stops renewing
+    reconcile_time_limit: int = 4 * 3600
+    reconcile_chunk_size: int = 500
+    reconcile_erp_concurrency: int = 4
+    reconcile_report_dir: Path | None = None  # default <PAYSYNC_HOME>/reports
+    reconcile_fee_rate: Decimal = Decimal("0")  # fraction of the batch's sales amount, e.g. 0.029
+    reconcile_fee_fixed: Decimal = Decimal("0")  # per settled transaction
+    reconcile_fee_account: str = ""
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.reconcile_report_dir or self.home / "reports"
 
     @property
     def broker_url(self) -> str:
@@ -190,6 +210,7 @@ def _read(env: Env) -> Settings:
         default_item=env.str("SAGE50_DEFAULT_ITEM", "PAYMENT"),
         payment_method=env.str("SAGE50_PAYMENT_METHOD", "Credit Card"),
         timeout=env.float("SAGE50_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
+        bank_account=env.str("SAGE50_BANK_ACCOUNT", "1020"),
     )
     sage_x3 = SageX3Settings(
         base_url=env.str("SAGEX3_BASE_URL", "http://127.0.0.1:8124").rstrip("/"),
@@ -215,6 +236,7 @@ def _read(env: Env) -> Settings:
         default_item=env.str("SAGEX3_DEFAULT_ITEM", "PAYMENT"),
         payment_method=env.str("SAGEX3_PAYMENT_METHOD", "CB"),
         timeout=env.float("SAGEX3_TIMEOUT", 15.0, validate=Range(min=0.1, max=120)),
+        layout=env.json("SAGEX3_LAYOUT", {}) or {},
     )
     sage_pro = SageProSettings(
         database_url=env.str("SAGEPRO_DATABASE_URL", f"sqlite:///{home / 'sagepro.sqlite3'}"),
@@ -229,6 +251,7 @@ def _read(env: Env) -> Settings:
         columns=tuple(sorted(env.dict("SAGEPRO_COLUMNS", {}).items())),
     )
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
+    report_dir = env.str("RECONCILE_REPORT_DIR", "")
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -253,6 +276,18 @@ def _read(env: Env) -> Settings:
         merchant_timezone=env.str("MERCHANT_TIMEZONE", "America/Los_Angeles"),
         currency=env.str("PAYSYNC_CURRENCY", "USD", validate=OneOf(("USD", "CAD"))),
         home=home,
+        reconcile_hour=env.int("RECONCILE_HOUR", 21, validate=Range(min=0, max=23)),
+        reconcile_minute=env.int("RECONCILE_MINUTE", 30, validate=Range(min=0, max=59)),
+        reconcile_days_back=env.int("RECONCILE_DAYS_BACK", 0, validate=Range(min=0, max=7)),
+        reconcile_expires_seconds=env.int("RECONCILE_EXPIRES_SECONDS", 6 * 3600, validate=Range(min=60, max=86000)),
+        reconcile_lock_ttl=env.int("RECONCILE_LOCK_TTL", 600, validate=Range(min=5, max=86400)),
+        reconcile_time_limit=env.int("RECONCILE_TIME_LIMIT", 4 * 3600, validate=Range(min=10)),
+        reconcile_chunk_size=env.int("RECONCILE_CHUNK_SIZE", 500, validate=Range(min=1, max=10000)),
+        reconcile_erp_concurrency=env.int("RECONCILE_ERP_CONCURRENCY", 4, validate=Range(min=1, max=64)),
+        reconcile_report_dir=Path(report_dir) if report_dir else None,
+        reconcile_fee_rate=env.decimal("RECONCILE_FEE_RATE", Decimal("0"), validate=Range(min=0, max=1)),
+        reconcile_fee_fixed=env.decimal("RECONCILE_FEE_FIXED", Decimal("0"), validate=Range(min=0)),
+        reconcile_fee_account=env.str("RECONCILE_FEE_ACCOUNT", ""),
     )
     errors: dict[str, list[str]] = {}
     try:
@@ -279,6 +314,8 @@ def _cross_checks(s: Settings) -> dict[str, list[str]]:
         errors["SWEEP_STALL_SECONDS"] = [
             "must exceed RETRY_BACKOFF_MAX + TASK_TIME_LIMIT so the sweeper never races a waiting retry"
         ]
+    if (s.reconcile_fee_rate or s.reconcile_fee_fixed) and not s.reconcile_fee_account:
+        errors["RECONCILE_FEE_ACCOUNT"] = ["required when RECONCILE_FEE_RATE or RECONCILE_FEE_FIXED is set"]
     if s.retry_backoff_base > s.retry_backoff_max:
         errors["RETRY_BACKOFF_BASE"] = ["must not exceed RETRY_BACKOFF_MAX"]
     try:

@@ -50,4 +50,10 @@ def sage50() -> Iterator[ErpUnderTest]:
         connector.close()
 
 
-ERPS = {"sage50": sage50}
+def _sage_pro():
+    from tests.contract.erp_sage_pro import sage_pro
+
+    return sage_pro()
+
+
+ERPS = {"sage50": sage50, "sage_pro": _sage_pro}

@@ -1,0 +1,60 @@
+"""Sage Pro settings: the database URL, the company suffix, and the table and column names to use.
+
+Names the reference marks [I] (../shared/reference/sage.md §3) are configurable here, so a site can
+correct them without a code change: the cash and GL table names, any column (`columns`, e.g.
+`("arcash.REFNO", "CHKNO")`; `("arcust.CUSTGEN", "USRFLD1")` moves our customer id), and which
+somast column carries our reference. armast always keeps it in PONUM: ORNUM holds the order an invoice bills.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from config.settings import Settings
+from connectors.errors import ConfigurationError
+
+SYSTEM = "sage_pro"
+
+
+@dataclass(frozen=True)
+class SageProConfig:
+    """One Sage Pro company reached over SQL (the SQL Server edition in production)."""
+
+    database_url: str = field(repr=False)  # may carry a password
+    company: str = "01"
+    cash_table: str = "arcash"  # [I] modelled: not publicly documented
+    gl_table: str = "gltran"  # [I] likewise
+    columns: tuple[tuple[str, str], ...] = ()  # ("table.COLUMN", "site name") renames
+    order_reference: str = "PONUM"  # [I] somast column carrying our reference (PONUM or REF)
+    cash_account: str = "1200-00"
+    clearing_account: str = "1205-00"
+    default_item: str = "PAYMENT"
+    payment_method: str = "CC"
+    lock_timeout_seconds: float = 5.0
+    user: str = "PSYN"  # ADDUSER is C(4): who wrote the row, as Sage Pro's own audit columns show it
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (len(self.company) == 2 and self.company.isdigit()):
+            problems.append(f"company must be two digits, got {self.company!r}")
+        for name in (self.cash_table, self.gl_table, *(new for _, new in self.columns)):
+            if not name.isidentifier():
+                problems.append(f"not a SQL name: {name!r}")
+        if self.order_reference not in ("PONUM", "REF"):
+            problems.append(f"order_reference must be PONUM or REF, got {self.order_reference!r}")
+        if len(self.user) > 4 or self.lock_timeout_seconds <= 0:
+            problems.append("user is at most 4 characters and lock_timeout_seconds positive")
+        if problems:
+            raise ConfigurationError("; ".join(problems), system=SYSTEM, operation="config")
+
+    def table(self, base: str) -> str:
+        """The physical table name: `arcust` -> `arcust01`; the cash and GL bases come from config."""
+        base = {"arcash": self.cash_table, "gltran": self.gl_table}.get(base, base)
+        return f"{base}{self.company}"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SageProConfig":
+        s = settings.sage_pro
+        return cls(database_url=s.database_url, company=s.company, cash_table=s.cash_table, gl_table=s.gl_table,
+                   columns=s.columns, cash_account=s.cash_account,
+                   clearing_account=s.clearing_account, default_item=s.default_item,
+                   payment_method=s.payment_method, lock_timeout_seconds=s.lock_timeout_seconds)

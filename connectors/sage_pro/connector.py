@@ -1,0 +1,231 @@
+"""Sage Pro as an ErpConnector: whole rows written over SQL, documents found by our reference (docs/sage-pro.md).
+
+Sage Pro's application enforces its rules (known items, open balances, balanced journals, LCKSTAT
+row locks); its tables do not, so this connector does, inside the same transaction as the write.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from connectors.base import ErpConnector
+from connectors.errors import NotFoundError, PermanentError, RetriableError, ValidationError
+from connectors.sage_pro import mapping
+from connectors.sage_pro.client import SageProClient
+from connectors.sage_pro.config import SYSTEM, SageProConfig
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
+
+#: The date column of each kind's rows, for list_documents.
+_DATES = {"sales_order": "SODATE", "invoice": "INVDTE", "payment": "DTEPAID", "journal": "TRANDATE"}
+#: Tries at a free CUSTNO when the hash of a customer id clashes with another customer's.
+_CUSTNO_ATTEMPTS = 50
+
+
+class SageProConnector(ErpConnector):
+    """Writes one Sage Pro company's tables in short SQL transactions."""
+
+    kind = SYSTEM
+
+    def __init__(self, config: SageProConfig, client: SageProClient | None = None) -> None:
+        self.config = config
+        self.client = client or SageProClient(config)
+        self.tables = self.client.tables
+        # kind -> (base table, column carrying our reference). [I] which columns: docs/sage-pro.md.
+        self.references = {"sales_order": ("somast", config.order_reference), "invoice": ("armast", "PONUM"),
+                           "payment": ("arcash", "REFNO"), "journal": ("gltran", "REF")}
+        # A reference must fit every column it is written to (PONUM C(20) [I], ...).
+        self.max_reference_length = min(self.tables[b].c[c].info["width"] for b, c in self.references.values())
+
+    # -- customers ------------------------------------------------------------------------------
+    def upsert_customer(self, customer: Customer) -> str:
+        """Find the customer by CUSTGEN (our id); create it under a stable 6-character CUSTNO if absent."""
+        op, arcust = "upsert customer", self.tables["arcust"]
+        xref = mapping.fit(arcust.c.CUSTGEN, customer.customer_id)
+        with self.client.transaction(op) as conn:
+            row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+            if row is None:
+                self.client.lock_table(conn, "arcust")  # one creator at a time: re-read under the lock
+                row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+            if row is None:
+                custno = self._free_custno(conn, customer.customer_id)
+                conn.execute(insert(arcust), [mapping.customer_row(arcust, customer, custno, datetime.now(),
+                                                                   self.config.user)])
+                return customer.customer_id
+            changes = mapping.customer_changes(arcust, row, customer)
+            if changes:
+                self.client.check_unlocked("arcust", row, op)
+                conn.execute(update(arcust).where(arcust.c.CUSTNO == row["CUSTNO"]).values(**changes))
+        return customer.customer_id
+
+    def _free_custno(self, conn: Connection, customer_id: str) -> str:
+        column = self.tables["arcust"].c.CUSTNO
+        for attempt in range(_CUSTNO_ATTEMPTS):
+            custno = mapping.fit(column, mapping.custno_for(customer_id, attempt))
+            if self.client.one(conn, "arcust", CUSTNO=custno) is None:
+                return custno
+        raise PermanentError(f"no free CUSTNO for {customer_id}", system=SYSTEM, operation="upsert customer")
+
+    def _customer(self, conn: Connection, customer_id: str, operation: str) -> dict:
+        """The customer's arcust row, locked for our update; a row a user has open is retriable."""
+        xref = mapping.fit(self.tables["arcust"].c.CUSTGEN, customer_id)
+        row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+        if row is None:
+            raise NotFoundError(f"customer {customer_id} is not in {self.config.table('arcust')}",
+                                system=SYSTEM, operation=operation)
+        self.client.check_unlocked("arcust", row, operation)
+        return row
+
+    def posting_rules(self, timezone: str) -> PostingRules:
+        c = self.config
+        return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
+
+    # -- lookups --------------------------------------------------------------------------------
+    def find(self, kind: str, reference: str) -> list[ErpDocument]:
+        with self.client.transaction(f"find {kind}") as conn:
+            return self._lookup(conn, kind, reference)
+
+    def list_documents(self, kind: str, day: date) -> list[ErpDocument]:
+        """Every document of `kind` dated `day` (SODATE, INVDTE, DTEPAID or TRANDATE), for reconciliation."""
+        base, _ = self.references[kind]
+        with self.client.transaction(f"list {kind}") as conn:
+            return self._select(conn, kind, self.tables[base].c[_DATES[kind]] == day)
+
+    def _lookup(self, conn: Connection, kind: str, reference: str) -> list[ErpDocument]:
+        base, column = self.references[kind]
+        # rtrim: a C(n) column reads back padded (and a SQL Server edition may not pad at all).
+        return self._select(conn, kind, func.rtrim(self.tables[base].c[column]) == reference.strip())
+
+    def _select(self, conn: Connection, kind: str, condition) -> list[ErpDocument]:
+        base, column = self.references[kind]
+        table, arcust = self.tables[base], self.tables["arcust"]
+        if kind == "journal":
+            rows = conn.execute(select(table).where(condition).order_by(table.c.TRANNO, table.c.TRANLINE))
+            return mapping.journal_documents({c.key: r._mapping[c] for c in table.c} for r in rows)
+        key = table.c[mapping.DOCUMENTS[kind][1]]
+        rows = conn.execute(select(table, arcust.c.CUSTGEN).outerjoin(arcust, arcust.c.CUSTNO == table.c.CUSTNO)
+                            .where(condition).order_by(key))
+        return [mapping.document(kind, {c.key: r._mapping[c] for c in table.c}, column, r._mapping[arcust.c.CUSTGEN])
+                for r in rows]
+
+    def _recheck(self, conn: Connection, kind: str, reference: str) -> None:
+        """Under the table lock: a concurrent run wrote this reference since the base class looked."""
+        if self._lookup(conn, kind, reference):
+            raise RetriableError(f"{kind} {reference} was written concurrently; retry to read it back",
+                                 system=SYSTEM, operation=kind)
+
+    def _items(self, conn: Connection, doc: SalesOrder, operation: str) -> dict[str, str]:
+        """Each line's item must exist in icitem (the tables would take any); returns their descriptions."""
+        if not doc.lines:
+            raise ValidationError(f"{doc.reference} has no lines", field="lines", system=SYSTEM, operation=operation)
+        icitem = self.tables["icitem"]
+        keys = {mapping.fit(icitem.c.ITEM, line.item_id) for line in doc.lines}
+        found = {item.strip(): desc.strip() for item, desc in
+                 conn.execute(select(icitem.c.ITEM, icitem.c.ITMDESC).where(icitem.c.ITEM.in_(keys))).all()}
+        for n, line in enumerate(doc.lines):
+            if line.item_id.strip() not in found:
+                raise ValidationError(f"unknown item {line.item_id!r}: not in {self.config.table('icitem')}",
+                                      field=f"lines[{n}].item_id", system=SYSTEM, operation=operation)
+        return found
+
+    # -- creates: header and lines in one transaction, numbered under a table lock ----------------
+    def _create_sales_order(self, order: SalesOrder) -> ErpDocument:
+        op, somast, arcust = "sales_order", self.tables["somast"], self.tables["arcust"]
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, order.customer_id, op)
+            descriptions = self._items(conn, order, op)
+            self.client.lock_table(conn, "somast")
+            self._recheck(conn, op, order.reference)
+            sono = self.client.next_number(conn, "somast", "SONO")
+            header, lines = mapping.order_rows(self.tables, order, sono, customer["CUSTNO"], self.config.order_reference,
+                                               descriptions, datetime.now(), self.config.user)
+            conn.execute(insert(somast), [header])
+            conn.execute(insert(self.tables["sotran"]), lines)
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"])
+                         .values(ONORDER=mapping.money(customer["ONORDER"]) + order.amount))
+        return mapping.document(op, header, self.config.order_reference, customer["CUSTGEN"])
+
+    def _create_invoice(self, invoice: SalesOrder) -> ErpDocument:
+        op, armast, arcust = "invoice", self.tables["armast"], self.tables["arcust"]
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, invoice.customer_id, op)
+            order = self._billed_order(conn, invoice, customer, op)
+            descriptions = self._items(conn, invoice, op)
+            self.client.lock_table(conn, "armast")
+            self._recheck(conn, op, invoice.reference)
+            invno = self.client.next_number(conn, "armast", "INVNO")
+            header, lines = mapping.invoice_rows(self.tables, invoice, invno, customer["CUSTNO"],
+                                                 order["SONO"] if order else "", descriptions, datetime.now(),
+                                                 self.config.user)
+            conn.execute(insert(armast), [header])
+            conn.execute(insert(self.tables["artran"]), lines)
+            changes = {"BALANCE": mapping.money(customer["BALANCE"]) + invoice.amount, "LSALE": invoice.amount}
+            if order and order["SOSTAT"].strip() != mapping.ORDER_BILLED:
+                # The order is billed now: it no longer counts as on order for the customer.
+                on_order = mapping.money(customer["ONORDER"])
+                changes["ONORDER"] = on_order - min(on_order, mapping.money(order["ORDAMT"]))
+                somast = self.tables["somast"]
+                conn.execute(update(somast).where(somast.c.SONO == order["SONO"]).values(SOSTAT=mapping.ORDER_BILLED))
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**changes))
+        return mapping.document(op, header, "PONUM", customer["CUSTGEN"])
+
+    def _billed_order(self, conn: Connection, invoice: SalesOrder, customer: dict, operation: str) -> dict | None:
+        """The sales order the invoice bills (its ORNUM), which must be this customer's and not locked."""
+        if not invoice.order_ref:
+            return None
+        sono = mapping.fit(self.tables["somast"].c.SONO, invoice.order_ref)
+        order = self.client.one(conn, "somast", for_update=True, SONO=sono)
+        if order is None or order["CUSTNO"] != customer["CUSTNO"]:
+            raise ValidationError(f"sales order {invoice.order_ref} is not an order of customer {invoice.customer_id}",
+                                  field="order_ref", system=SYSTEM, operation=operation)
+        self.client.check_unlocked("somast", order, operation)
+        return order
+
+    def _create_payment(self, payment: Payment) -> ErpDocument:
+        op, armast, arcust = "payment", self.tables["armast"], self.tables["arcust"]
+        amount = mapping.money(payment.amount)
+        if amount <= 0:
+            raise ValidationError(f"receipt amount {amount} must be positive", field="amount", system=SYSTEM,
+                                  operation=op)
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, payment.customer_id, op)
+            invno = mapping.fit(armast.c.INVNO, payment.invoice_ref)
+            invoice = self.client.one(conn, "armast", for_update=True, INVNO=invno)
+            if invoice is None:
+                raise NotFoundError(f"invoice {payment.invoice_ref} is not in {self.config.table('armast')}",
+                                    system=SYSTEM, operation=op)
+            if invoice["CUSTNO"] != customer["CUSTNO"]:
+                raise ValidationError(f"invoice {payment.invoice_ref} is not customer {payment.customer_id}'s",
+                                      field="invoice_ref", system=SYSTEM, operation=op)
+            self.client.check_unlocked("armast", invoice, op)
+            if amount > mapping.money(invoice["BALANCE"]):
+                raise ValidationError(f"receipt {amount} exceeds the open balance {mapping.money(invoice['BALANCE'])}"
+                                      f" of invoice {payment.invoice_ref}", field="amount", system=SYSTEM, operation=op)
+            self.client.lock_table(conn, "arcash")
+            self._recheck(conn, op, payment.reference)
+            cashno = self.client.next_number(conn, "arcash", "CASHNO")
+            row = mapping.cash_row(self.tables["arcash"], payment, cashno, customer["CUSTNO"], invno, datetime.now(),
+                                   self.config.user)
+            conn.execute(insert(self.tables["arcash"]), [row])
+            on_invoice, on_customer = mapping.applied(invoice, customer, payment)
+            conn.execute(update(armast).where(armast.c.INVNO == invno).values(**on_invoice))
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
+        return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
+
+    def _create_journal(self, entry: JournalEntry) -> ErpDocument:
+        op, gltran = "journal", self.tables["gltran"]
+        if not entry.is_balanced:
+            # The table would take it; Sage Pro's GL would not.
+            raise ValidationError(f"journal {entry.reference} does not balance", field="lines", system=SYSTEM,
+                                  operation=op)
+        with self.client.transaction(op) as conn:
+            self.client.lock_table(conn, "gltran")
+            self._recheck(conn, op, entry.reference)
+            tranno = self.client.next_number(conn, "gltran", "TRANNO")
+            rows = mapping.gl_rows(gltran, entry, tranno, datetime.now(), self.config.user)
+            conn.execute(insert(gltran), rows)
+        return mapping.journal_documents(rows)[0]
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,202 @@
+"""Pure translations between our domain dataclasses and Sage Pro rows: fixed-width keys, blanks for NULLs.
+
+Sage Pro keeps character fields at their full width (DBF C(n)), document numbers right-justified
+and padded on the left, and never a NULL: every row is built whole, blank where we have nothing.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterable
+
+from sqlalchemy import Column, Table
+
+from connectors.errors import ValidationError
+from connectors.sage_pro.config import SYSTEM
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+
+#: [I] The empty date. VFP writes CTOD('  /  /  '); the SQL Server edition cannot store that, and
+#: SQL Server reads '' as 1900-01-01, so that day means "no date" (docs/sage-pro.md).
+EMPTY_DATE = date(1900, 1, 1)
+CENT = Decimal("0.01")
+# Besides document numbers, the values that must never be cut short: a truncated item, account or
+# reference would silently point at something else.
+_STRICT = frozenset({"ITEM", "PONUM", "REF", "REFNO", "CUSTGEN", "GLACNT"})
+#: [I] Sage Pro's GL source code for a general journal entry.
+JOURNAL_SOURCE = "GJ"
+#: [I] SOSTAT of an order its invoice has billed ("C" closed; blank is open).
+ORDER_BILLED = "C"
+
+
+def money(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT)
+
+
+def fit(column: Column, value, strict: bool | None = None) -> str:
+    """`value` at the column's width: right-justified for document numbers, else left; too long is refused
+    for keys and references and cut for descriptive text."""
+    text = str(value).strip()
+    width = column.info["width"]
+    if strict is None:
+        strict = column.info["rjust"] or column.key in _STRICT
+    if len(text) > width:
+        if strict:
+            raise ValidationError(f"{column.key} {text!r} is longer than its {width} characters",
+                                  field=column.key, system=SYSTEM, operation=column.table.name)
+        text = text[:width]
+    return text.rjust(width) if column.info["rjust"] else text.ljust(width)
+
+
+def blank(column: Column):
+    kind = column.info["kind"]
+    if kind == "C":
+        return " " * column.info["width"]
+    if kind in ("N", "Y"):
+        return Decimal("0")
+    return EMPTY_DATE if kind == "D" else ""
+
+
+def full_row(table: Table, values: dict) -> dict:
+    """Every column of `table`: the given values fitted, the rest blank (Sage Pro has no NULLs)."""
+    unknown = set(values) - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"{table.name} has no columns {sorted(unknown)}")
+    row = {}
+    for column in table.c:
+        value = values.get(column.key)
+        if value is None:
+            row[column.key] = blank(column)
+        elif column.info["kind"] == "C":
+            row[column.key] = fit(column, value)
+        elif column.info["kind"] in ("N", "Y"):
+            row[column.key] = Decimal(str(value))
+        else:
+            row[column.key] = value
+    return row
+
+
+def stamp(table: Table, now: datetime, user: str) -> dict:
+    """The audit columns the table has (ADDUSER, ADDDATE, ADDTIME)."""
+    values = {"ADDUSER": user, "ADDDATE": now.date(), "ADDTIME": now.strftime("%H:%M:%S")}
+    return {k: v for k, v in values.items() if k in table.c}
+
+
+def stripped(row: dict) -> dict:
+    """A row as read, without the padding."""
+    return {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
+
+
+# -- customers ------------------------------------------------------------------------------
+def custno_for(customer_id: str, attempt: int = 0) -> str:
+    """A stable 6-character CUSTNO for one of our (up to 20-character) ids; `attempt` > 0 after a clash."""
+    seed = customer_id if attempt == 0 else f"{customer_id}#{attempt}"
+    return base64.b32encode(hashlib.sha1(seed.encode()).digest()).decode()[:6]
+
+
+def customer_fields(c: Customer) -> dict:
+    a = c.address
+    return {"COMPANY": c.name or c.customer_id, "CONTACT": a.name, "ADDRESS1": a.line1, "ADDRESS2": a.line2,
+            "CITY": a.city, "STATE": a.state, "ZIP": a.postal_code, "COUNTRY": a.country, "PHONE": c.phone,
+            "EMAIL": c.email}
+
+
+def customer_row(table: Table, c: Customer, custno: str, now: datetime, user: str) -> dict:
+    return full_row(table, {**customer_fields(c), "CUSTNO": custno, "CUSTGEN": c.customer_id,
+                            **stamp(table, now, user)})
+
+
+def customer_changes(table: Table, current: dict, c: Customer) -> dict:
+    """The fields to update: what differs, where a blank wanted value never erases what Sage Pro has."""
+    changes = {}
+    for key, value in customer_fields(c).items():
+        if not str(value).strip():
+            continue
+        column = table.c[key]
+        wanted = fit(column, value) if column.info["kind"] == "C" else str(value).strip()
+        if str(current.get(key) or "").strip() != wanted.strip():
+            changes[key] = wanted
+    return changes
+
+
+def customer_id_of(custno: str, xref: str | None) -> str:
+    """Our id for a Sage Pro customer: the cross-reference, or the bare CUSTNO of one we did not create."""
+    return (xref or "").strip() or (custno or "").strip()
+
+
+# -- documents ------------------------------------------------------------------------------
+def _lines(table: Table, doc: SalesOrder, keys: dict, descriptions: dict, line_values, now, user) -> list[dict]:
+    return [full_row(table, {**keys, "TRANLINE": str(n), "ITEM": l.item_id,
+                             "DESCRIP": l.description or descriptions.get(l.item_id, ""), "PRICE": l.unit_price,
+                             "QTYORD": l.quantity, "EXTPRICE": l.amount, **line_values(l), **stamp(table, now, user)})
+            for n, l in enumerate(doc.lines, 1)]
+
+
+def order_rows(tables: dict[str, Table], order: SalesOrder, sono: str, custno: str, reference_column: str,
+               descriptions: dict, now: datetime, user: str) -> tuple[dict, list[dict]]:
+    """somast header and sotran lines of a new, open sales order."""
+    somast = tables["somast"]
+    header = full_row(somast, {"SONO": sono, "CUSTNO": custno, "SODATE": order.date, "ORDATE": order.date,
+                               "ORDAMT": order.amount, reference_column: order.reference, **stamp(somast, now, user)})
+    lines = _lines(tables["sotran"], order, {"SONO": sono, "CUSTNO": custno}, descriptions,
+                   lambda l: {"RQDATE": order.date}, now, user)
+    return header, lines
+
+
+def invoice_rows(tables: dict[str, Table], invoice: SalesOrder, invno: str, custno: str, ornum: str,
+                 descriptions: dict, now: datetime, user: str) -> tuple[dict, list[dict]]:
+    """armast header (open for its whole amount) and artran lines; ORNUM names the order it bills."""
+    armast = tables["armast"]
+    header = full_row(armast, {"INVNO": invno, "CUSTNO": custno, "INVDTE": invoice.date, "ORNUM": ornum,
+                               "PONUM": invoice.reference, "INVAMT": invoice.amount, "BALANCE": invoice.amount,
+                               **stamp(armast, now, user)})
+    lines = _lines(tables["artran"], invoice, {"INVNO": invno, "CUSTNO": custno, "PONUM": invoice.reference},
+                   descriptions, lambda l: {"QTYSHP": l.quantity, "INVDTE": invoice.date}, now, user)
+    return header, lines
+
+
+def cash_row(table: Table, p: Payment, cashno: str, custno: str, invno: str, now: datetime, user: str) -> dict:
+    return full_row(table, {"CASHNO": cashno, "CUSTNO": custno, "INVNO": invno, "DTEPAID": p.date,
+                            "PAIDAMT": money(p.amount), "REFNO": p.reference, "PAYCODE": p.method,
+                            "CASHACCT": p.cash_account, **stamp(table, now, user)})
+
+
+def applied(invoice: dict, customer: dict, p: Payment) -> tuple[dict, dict]:
+    """The armast and arcust changes of a receipt applied to an invoice (amounts as they will read)."""
+    amount = money(p.amount)
+    return ({"PAIDAMT": money(invoice["PAIDAMT"]) + amount, "BALANCE": money(invoice["BALANCE"]) - amount,
+             "DTEPAID": p.date},
+            {"BALANCE": money(customer["BALANCE"]) - amount, "LPYMT": amount, "LASTPAY": p.date})
+
+
+def gl_rows(table: Table, entry: JournalEntry, tranno: str, now: datetime, user: str) -> list[dict]:
+    """One gltran row per line; positive amounts are debits."""
+    return [full_row(table, {"TRANNO": tranno, "TRANLINE": str(n), "GLACNT": l.account, "TRANDATE": entry.date,
+                             "DEBIT": money(max(l.amount, 0)), "CREDIT": money(max(-l.amount, 0)),
+                             "REF": entry.reference, "DESCRIP": l.description or entry.description,
+                             "SOURCE": JOURNAL_SOURCE, **stamp(table, now, user)})
+            for n, l in enumerate(entry.lines, 1)]
+
+
+# kind -> (base table, key column, amount column, amount-due column)
+DOCUMENTS = {"sales_order": ("somast", "SONO", "ORDAMT", None), "invoice": ("armast", "INVNO", "INVAMT", "BALANCE"),
+             "payment": ("arcash", "CASHNO", "PAIDAMT", None)}
+
+
+def document(kind: str, row: dict, reference_column: str, xref: str | None) -> ErpDocument:
+    """A header row as the ErpDocument the base connector compares; keys without their padding."""
+    _, key, amount, due = DOCUMENTS[kind]
+    return ErpDocument(kind=kind, key=row[key].strip(), reference=row[reference_column].strip(),
+                       amount=money(row[amount]), amount_due=money(row[due]) if due else None,
+                       customer_id=customer_id_of(row.get("CUSTNO", ""), xref))
+
+
+def journal_documents(rows: Iterable[dict]) -> list[ErpDocument]:
+    """gltran lines grouped by entry (TRANNO); an entry's amount is its debits."""
+    entries: dict[str, list[dict]] = {}
+    for row in rows:
+        entries.setdefault(row["TRANNO"].strip(), []).append(row)
+    return [ErpDocument(kind="journal", key=tranno, reference=lines[0]["REF"].strip(),
+                        amount=sum((money(l["DEBIT"]) for l in lines), Decimal("0.00")))
+            for tranno, lines in entries.items()]

@@ -1,0 +1,120 @@
+"""The Sage Pro tables as plain field lists (name, type, width, scale), company suffix added later.
+
+Types follow the Visual FoxPro field codes of ../shared/reference/sage.md §3: C(n) character,
+N(p,s) numeric, Y currency (four decimals), D date, M memo. Column names and the key widths the
+reference gives are [C]; widths it does not give, and the whole of arcash and gltran, are [I].
+Every column is NOT NULL with a blank default, because Sage Pro has no NULLs: blank text, zero,
+and EMPTY_DATE for an empty date.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import CHAR, Column, Date, MetaData, Numeric, PrimaryKeyConstraint, Table, Text
+
+#: [I] The empty date. VFP writes CTOD('  /  /  '); its SQL Server edition cannot store that and
+#: SQL Server turns '' into 1900-01-01, so the sandbox uses that day as "no date".
+EMPTY_DATE = date(1900, 1, 1)
+
+#: Character keys that Sage Pro stores right-justified, padded on the left with spaces.
+RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE"})
+
+Y = ("Y", 19, 4)
+AUDIT = (("ADDUSER", "C", 4), ("ADDDATE", "D"), ("ADDTIME", "C", 8))
+LOCKS = (("LCKSTAT", "C", 1), ("LCKUSER", "C", 4), ("LCKDATE", "D"), ("LCKTIME", "C", 8))
+
+FIELDS: dict[str, tuple] = {
+    "arcust": (
+        ("CUSTNO", "C", 6), ("COMPANY", "C", 35), ("CONTACT", "C", 20), ("ADDRESS1", "C", 35),
+        ("ADDRESS2", "C", 35), ("CITY", "C", 20), ("STATE", "C", 10), ("ZIP", "C", 10),
+        ("COUNTRY", "C", 20), ("PHONE", "C", 20), ("FAXNO", "C", 20), ("EMAIL", "M"), ("TERR", "C", 2),
+        ("PTERMS", "C", 20), ("PDISC", "N", 7, 3), ("PDAYS", "N", 3, 0), ("PNET", "N", 3, 0),
+        ("TAX", "N", 7, 3), ("BALANCE", *Y), ("ONORDER", *Y), ("CREDIT", *Y), ("CREDLIMIT", *Y),
+        ("LPYMT", *Y), ("LASTPAY", "D"), ("LSALE", *Y), ("GLLINK", "C", 3), ("ARACCT", "C", 24),
+        ("CURRENCY", "C", 3), ("CUSTGEN", "C", 20), *AUDIT, *LOCKS),
+    "somast": (
+        ("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("SHIPVIA", "C", 12),
+        ("CSHIPNO", "C", 4), ("PTERMS", "C", 20), ("ORDAMT", *Y), ("SHPAMT", *Y), ("PONUM", "C", 20),
+        ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("SOTRACK", "C", 10), *AUDIT, *LOCKS),
+    "sotran": (
+        ("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20), ("DESCRIP", "C", 40),
+        ("COST", *Y), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3), ("EXTPRICE", *Y),
+        ("RQDATE", "D"), ("SOSTAT", "C", 1), *AUDIT),
+    "armast": (
+        ("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
+        ("ORNUM", "C", 10), ("PONUM", "C", 20), ("SOTRACK", "C", 10), ("PTERMS", "C", 20), ("INVAMT", *Y),
+        ("TAX", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y), ("DTEPAID", "D"), *AUDIT, *LOCKS),
+    "artran": (
+        ("INVNO", "C", 8), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("PONUM", "C", 20), ("ITEM", "C", 20),
+        ("DESCRIP", "C", 40), ("LOCTID", "C", 6), ("SERIAL", "C", 20), ("COST", *Y), ("PRICE", *Y),
+        ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3), ("EXTPRICE", *Y), ("ARTYPE", "C", 1),
+        ("INVDTE", "D"), ("ADDUSER", "C", 4)),
+    "icitem": (
+        ("ITEM", "C", 20), ("ITMDESC", "C", 40), ("IONHAND", "N", 12, 3), ("PRICE", *Y),
+        ("COMCODE", "C", 6), *LOCKS),
+    # [I] Not publicly documented: one row per cash receipt applied to one invoice.
+    "arcash": (
+        ("CASHNO", "C", 8), ("CUSTNO", "C", 6), ("INVNO", "C", 8), ("DTEPAID", "D"), ("PAIDAMT", *Y),
+        ("REFNO", "C", 20), ("PAYCODE", "C", 10), ("CASHACCT", "C", 24), *AUDIT),
+    # [I] Not publicly documented: one row per journal line, lines of one entry share TRANNO.
+    "gltran": (
+        ("TRANNO", "C", 10), ("TRANLINE", "C", 4), ("GLACNT", "C", 24), ("TRANDATE", "D"), ("DEBIT", *Y),
+        ("CREDIT", *Y), ("REF", "C", 20), ("DESCRIP", "C", 40), ("SOURCE", "C", 2), *AUDIT),
+}
+
+#: The key of each table (the VFP index tag a real install keeps; here a primary key).
+KEYS: dict[str, tuple[str, ...]] = {
+    "arcust": ("CUSTNO",), "somast": ("SONO",), "sotran": ("SONO", "TRANLINE"), "armast": ("INVNO",),
+    "artran": ("INVNO", "TRANLINE"), "icitem": ("ITEM",), "arcash": ("CASHNO",),
+    "gltran": ("TRANNO", "TRANLINE"),
+}
+
+
+def table_name(base: str, company: str) -> str:
+    return f"{base}{company}"
+
+
+def _column(spec: tuple) -> Column:
+    name, kind, *size = spec
+    if kind == "C":
+        return Column(name, CHAR(size[0]), nullable=False, server_default=" " * size[0])
+    if kind in ("N", "Y"):
+        return Column(name, Numeric(size[0], size[1]), nullable=False, server_default="0")
+    if kind == "D":
+        return Column(name, Date, nullable=False, server_default=EMPTY_DATE.isoformat())
+    return Column(name, Text, nullable=False, server_default="")
+
+
+def metadata_for(company: str) -> MetaData:
+    """Every Sage Pro table of one company, as SQLAlchemy tables."""
+    metadata = MetaData()
+    for base, fields in FIELDS.items():
+        Table(table_name(base, company), metadata, *(_column(f) for f in fields),
+              PrimaryKeyConstraint(*KEYS[base]))
+    return metadata
+
+
+def width(base: str, column: str) -> int:
+    for name, kind, *size in FIELDS[base]:
+        if name == column:
+            return size[0] if kind == "C" else 0
+    raise KeyError(f"{base} has no column {column}")
+
+
+def blank_row(base: str, **values) -> dict:
+    """A full row: every column given, character values padded to their width (DBF C(n) is fixed)."""
+    row = {}
+    for name, kind, *size in FIELDS[base]:
+        value = values.pop(name, None)
+        if kind == "C":
+            text = "" if value is None else str(value)
+            row[name] = text.rjust(size[0]) if name in RIGHT_JUSTIFIED else text.ljust(size[0])
+        elif kind in ("N", "Y"):
+            row[name] = 0 if value is None else value
+        elif kind == "D":
+            row[name] = EMPTY_DATE if value is None else value
+        else:
+            row[name] = "" if value is None else value
+    if values:
+        raise KeyError(f"{base} has no columns {sorted(values)}")
+    return row
