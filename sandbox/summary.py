@@ -38,7 +38,26 @@ def _sage50(state: dict) -> Summary:
     }
 
 
-SUMMARIES: dict[str, Callable[[dict], Summary]] = {"sage50": _sage50}
+def _sage_pro(state: dict) -> Summary:
+    """Sage Pro tables (sandbox.sage_pro.state): keys and references are blank-padded."""
+    journals: dict[str, dict] = {}
+    for line in state.get("gltran", []):
+        entry = journals.setdefault(line["TRANNO"].strip(), {"reference": line["REF"].strip(),
+                                                             "debits": Decimal("0"), "credits": Decimal("0")})
+        entry["debits"] += _d(line["DEBIT"])
+        entry["credits"] += _d(line["CREDIT"])
+    return {
+        "customers": len(state.get("arcust", [])),
+        "sales_orders": [{"reference": o["PONUM"].strip(), "amount": _d(o["ORDAMT"])} for o in state.get("somast", [])],
+        "invoices": [{"reference": i["PONUM"].strip(), "key": i["INVNO"].strip(), "amount": _d(i["INVAMT"]),
+                      "open": _d(i["BALANCE"])} for i in state.get("armast", [])],
+        "payments": [{"reference": c["REFNO"].strip(), "amount": _d(c["PAIDAMT"]),
+                      "applied": [(c["INVNO"].strip(), _d(c["PAIDAMT"]))]} for c in state.get("arcash", [])],
+        "journals": list(journals.values()),
+    }
+
+
+SUMMARIES: dict[str, Callable[[dict], Summary]] = {"sage50": _sage50, "sage_pro": _sage_pro}
 
 
 def summarize(erp: str, state: dict) -> Summary:
