@@ -57,7 +57,29 @@ def _sage_pro(state: dict) -> Summary:
     }
 
 
-SUMMARIES: dict[str, Callable[[dict], Summary]] = {"sage50": _sage50, "sage_pro": _sage_pro}
+def _sage_x3(state: dict) -> Summary:
+    """Sage X3 objects by screen group (sandbox.sage_x3 /_sandbox/state); open amounts from open_items."""
+    due = {o["NUM"]: _d(o["AMTCUR"]) - _d(o["PAYCUR"]) for o in state.get("open_items", []) if o.get("TYP") == "INV"}
+    journals = []
+    for j in state.get("journals", []):
+        lines = j.get("GAS1_1", [])
+        journals.append({"reference": j["GAS0_1"]["REF"],
+                         "debits": sum((_d(l["AMTCUR"]) for l in lines if int(l["SNS"]) == 1), Decimal("0")),
+                         "credits": sum((_d(l["AMTCUR"]) for l in lines if int(l["SNS"]) == -1), Decimal("0"))})
+    return {
+        "customers": len(state.get("customers", [])),
+        "sales_orders": [{"reference": o["SOH0_1"]["CUSORDREF"], "amount": _d(o["SOH4_3"]["ORDNOT"])}
+                         for o in state.get("orders", [])],
+        "invoices": [{"reference": i["SIH0_1"]["INVREF"], "key": i["SIH0_1"]["NUM"], "amount": _d(i["SIH4_3"]["INVNOT"]),
+                      "open": due.get(i["SIH0_1"]["NUM"], Decimal("0"))} for i in state.get("invoices", [])],
+        "payments": [{"reference": p["PAY0_1"]["REF"], "amount": _d(p["PAY0_1"]["AMTCUR"]),
+                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_1", [])]}
+                     for p in state.get("payments", [])],
+        "journals": journals,
+    }
+
+
+SUMMARIES: dict[str, Callable[[dict], Summary]] = {"sage50": _sage50, "sage_pro": _sage_pro, "sage_x3": _sage_x3}
 
 
 def summarize(erp: str, state: dict) -> Summary:

@@ -56,4 +56,10 @@ def _sage_pro():
     return sage_pro()
 
 
-ERPS = {"sage50": sage50, "sage_pro": _sage_pro}
+def _sage_x3():
+    from tests.contract.erp_sage_x3 import sage_x3
+
+    return sage_x3()
+
+
+ERPS = {"sage50": sage50, "sage_pro": _sage_pro, "sage_x3": _sage_x3}

@@ -24,7 +24,7 @@ from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_
 from tests.integration.test_faults import RETRY_LINE
 
 pytestmark = pytest.mark.slow
-ERPS = ["sage_pro"]
+ERPS = ["sage_x3", "sage_pro"]
 
 
 def _sales(n: int, seed: int):

@@ -1,0 +1,186 @@
+"""Pure translations: domain dataclasses -> X3 web-service objects, and X3 answers -> ErpDocument."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from typing import Any
+
+from connectors.sage_x3.config import SageX3Config, SageX3Layout
+from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+
+_CODE_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
+_COUNTRY_BY_CURRENCY = {"CAD": "CA"}
+
+
+def money(value: Decimal) -> str:
+    """X3 takes amounts as strings in objectXml: exact, never a float."""
+    return format(Decimal(value).quantize(Decimal("0.01")), "f")
+
+
+def x3_date(value) -> str:
+    """Dates in objectXml are YYYYMMDD (sage.md §1.2: ORDDAT as Ymd)."""
+    return value.strftime("%Y%m%d")
+
+
+def bpcnum_for(customer_id: str, length: int) -> str:
+    """The BPCNUM for one of our customer ids: itself when it fits, else a stable shortening.
+
+    BPCNUM is shorter (15, or 10 [I]) than our ids (up to 20), so a long or oddly-spelt id keeps
+    its readable start and ends in six characters of its SHA-1: the same id always gives the same
+    BPCNUM, and two ids sharing a prefix still differ.
+    """
+    if len(customer_id) <= length and _CODE_CHARS.match(customer_id):
+        return customer_id
+    digest = base64.b32encode(hashlib.sha1(customer_id.encode()).digest()).decode()[:6]
+    head = re.sub(r"[^A-Za-z0-9_-]", "", customer_id)[: max(0, length - 7)]
+    return f"{head}-{digest}" if head else digest
+
+
+# ---- domain -> objectXml (JSON form, adxwss.optreturn=JSON) -----------------------------------
+def customer_object(c: Customer, bpcnum: str, currency: str) -> dict[str, Any]:
+    a = c.address
+    name = (c.name or bpcnum).strip()[:35]
+    country = (a.country or "").strip().upper() or _COUNTRY_BY_CURRENCY.get(currency, "US")
+    return {
+        "BPC0_1": {"BPCNUM": bpcnum, "BPCNAM": name},
+        "BPRC_1": {"BPRSHO": name[:10], "BPRNAM": [name, ""], "CRY": country, "CUR": currency},
+        "BPAC_1": [{"CODADR": "MAIN", "ADDLIG1": a.line1[:50], "ADDLIG2": a.line2[:50], "ADDLIG3": "",
+                    "POSCOD": a.postal_code[:10], "CTY": a.city[:40], "SAT": a.state[:35], "BPACRY": country,
+                    "TEL": c.phone[:20], "WEB": c.email[:80]}],
+    }
+
+
+def customer_changes(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The groups of `wanted` that differ from what X3 holds; blank wanted values never erase."""
+    changes: dict[str, Any] = {}
+    for group, fields in wanted.items():
+        have = current.get(group)
+        if isinstance(fields, list):
+            first = (have or [{}])[0] if isinstance(have, list) else {}
+            if any(v not in ("", None) and str(first.get(k, "")) != str(v) for k, v in fields[0].items()):
+                changes[group] = fields
+            continue
+        have = have if isinstance(have, dict) else {}
+        diff = {k: v for k, v in fields.items() if v not in ("", None) and _differs(have.get(k), v)}
+        if diff:
+            changes[group] = diff
+    return changes
+
+
+def _differs(have: Any, want: Any) -> bool:
+    if isinstance(want, list):
+        have = have if isinstance(have, list) else [have]
+        return [str(h or "") for h in have][: len(want)] != [str(w) for w in want]
+    return str(have if have is not None else "") != str(want)
+
+
+def _lines(o: SalesOrder, extra: dict[str, str] | None = None) -> list[dict[str, str]]:
+    return [{"ITMREF": l.item_id, "ITMDES1": l.description[:30], "QTY": format(l.quantity, "f"),
+             "GROPRI": money(l.unit_price), **(extra or {})} for l in o.lines]
+
+
+def order_object(o: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
+    return {"SOH0_1": {"SALFCY": cfg.sales_site, "SOHTYP": cfg.order_type, "SOHNUM": "", "CUSORDREF": o.reference,
+                       "BPCORD": o.customer_id, "ORDDAT": x3_date(o.date), "CUR": cfg.currency},
+            "SOH4_1": _lines(o)}
+
+
+def invoice_object(inv: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
+    origin = {cfg.layout.invoice_order_field: inv.order_ref} if inv.order_ref else None
+    return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": cfg.invoice_type, "NUM": "", "INVREF": inv.reference,
+                       "INVDAT": x3_date(inv.date), "BPCINV": inv.customer_id, "CUR": cfg.currency},
+            "SIH4_1": _lines(inv, origin)}
+
+
+def payment_object(p: Payment, cfg: SageX3Config) -> dict[str, Any]:
+    lay = cfg.layout
+    # The receipt lands on bank BAN, whose own GL account X3 knows; Payment.cash_account is for
+    # ERPs that post to an account directly.
+    return {lay.payment_header: {lay.payment_type_field: cfg.payment_type, "FCY": cfg.sales_site,
+                                 "BPR": p.customer_id, "BAN": cfg.bank, "ACCDAT": x3_date(p.date),
+                                 "CUR": cfg.currency, "AMTCUR": money(p.amount), "REF": p.reference,
+                                 "DES": f"PayTrace receipt {p.reference}"[:50],
+                                 lay.payment_method_field: p.method[:10]},
+            lay.payment_lines: [{"VCRTYP": cfg.invoice_type, "VCRNUM": p.invoice_ref,
+                                 lay.payment_line_amount: money(p.amount)}]}
+
+
+def journal_object(j: JournalEntry, cfg: SageX3Config) -> dict[str, Any]:
+    lay = cfg.layout
+    # X3 keeps a line's amount positive and its side in SNS: 1 debit, -1 credit (sage.md §1.2 [C]).
+    return {lay.journal_header: {"TYP": lay.journal_type, "JOU": cfg.journal_code, "FCY": cfg.sales_site,
+                                 "ACCDAT": x3_date(j.date), "REF": j.reference, "CUR": cfg.currency,
+                                 "DESVCR": j.description[:50]},
+            lay.journal_lines_group: [{"ACC": l.account, "SNS": 1 if l.amount > 0 else -1,
+                                       "AMTCUR": money(abs(l.amount)), "DES": (l.description or j.description)[:50]}
+                                      for l in j.lines]}
+
+
+def field_names(obj: dict[str, Any]) -> list[str]:
+    """Every field an object sends, so an error message can be matched to the field it names."""
+    names: list[str] = []
+    for rows in obj.values():
+        for row in rows if isinstance(rows, list) else [rows]:
+            names.extend(k for k in row if k not in names)
+    return names
+
+
+# ---- X3 answers -> data -----------------------------------------------------------------------
+def parse_result(text: str | None) -> Any:
+    """resultXml as {group: {field: value} | [rows]} (or a list for `query`), from JSON or RESULT XML."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text[0] in "{[":
+        return json.loads(text)
+    root = ET.fromstring(text.encode())
+    out: dict[str, Any] = {}
+    for node in root:
+        if node.tag == "GRP":
+            out[node.get("ID")] = _xml_fields(node)
+        elif node.tag == "TAB":
+            out[node.get("ID")] = [_xml_fields(lin) for lin in node]
+    return out
+
+
+def _xml_fields(parent: ET.Element) -> dict[str, Any]:
+    return {f.get("NAME"): (f.text or "") if f.tag == "FLD" else [i.text or "" for i in f]
+            for f in parent if f.get("NAME")}
+
+
+def key_of(kind: str, result: dict[str, Any], layout: SageX3Layout) -> str:
+    """The number X3 assigned to a saved document."""
+    group, name = {"sales_order": ("SOH0_1", "SOHNUM"), "invoice": ("SIH0_1", "NUM"),
+                   "payment": (layout.payment_header, "NUM"), "journal": (layout.journal_header, "NUM")}[kind]
+    return str((result.get(group) or {}).get(name) or "")
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def reference_field(kind: str) -> str:
+    """The header field carrying our external reference (sage.md §1.4)."""
+    return {"sales_order": "CUSORDREF", "invoice": "INVREF", "payment": "REF", "journal": "REF"}[kind]
+
+
+def document(kind: str, record: dict[str, Any], layout: SageX3Layout) -> ErpDocument:
+    """An api1 resource (a `$details` one for journals) as the ErpDocument the base connector compares."""
+    if kind == "journal":
+        debit = sum((Decimal(str(l.get("AMTCUR"))) for l in record.get(layout.journal_lines) or []
+                     if str(l.get("SNS")) == "1"), Decimal("0"))
+        return ErpDocument(kind, str(record.get("NUM")), record.get("REF", ""), amount=debit)
+    key, amount, customer = {"sales_order": ("SOHNUM", layout.order_amount, "BPCORD"),
+                             "invoice": ("NUM", layout.invoice_amount, "BPCINV"),
+                             "payment": ("NUM", "AMTCUR", "BPR")}[kind]
+    return ErpDocument(kind, str(record.get(key)), record.get(reference_field(kind), ""),
+                       amount=_dec(record.get(amount)), customer_id=record.get(customer))
+
+
+def where_eq(field: str, value: str) -> str:
+    """An api1 `where` clause; a quote inside the value is doubled, as SData wants."""
+    return f"{field} eq '{value.replace(chr(39), chr(39) * 2)}'"

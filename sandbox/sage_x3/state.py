@@ -1,0 +1,144 @@
+"""One in-memory X3 folder: seed tables, documents, assigned numbers and request stats, under one lock."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+SITES = {"NA011": "US sales and stock site", "NA012": "US east warehouse"}
+COUNTRIES = ("US", "CA", "GB", "FR", "DE", "MX")
+CURRENCIES = ("USD", "CAD", "EUR", "GBP")
+LANGUAGES = ("ENG", "FRA", "SPA")
+ORDER_TYPES = ("SON", "SOI")
+INVOICE_TYPES = ("INV", "CRN")
+PAYMENT_TYPES = ("RCPCB", "RCPCHQ", "RCPTRF")
+JOURNALS = ("MISC", "SALES", "BANK")
+ENTRY_TYPES = ("ODT", "CLOSE")
+ACCOUNTS = (
+    ("10200", "Bank of America - operating"), ("10500", "Undeposited funds"), ("10510", "Card clearing - PayTrace"),
+    ("11000", "Accounts receivable"), ("20000", "Accounts payable"), ("21000", "Sales tax payable"),
+    ("40000", "Sales"), ("41000", "Sales returns"), ("62000", "Merchant fees"),
+)
+BANKS = {"BOA": {"BAN": "BOA", "DES": "Bank of America", "ACC": "10500", "CUR": "USD"}}
+# ITMREF, ITMDES1, STU, stock managed (X3 boolean menu: 1 No, 2 Yes), base price.
+ITEMS = (
+    ("PAYMENT", "Card payment received", "UN", 1, "0.00"),
+    ("SERVICE", "Professional services", "UN", 1, "100.00"),
+    ("WIDGET-1", "Widget, standard", "UN", 2, "25.00"),
+    ("WIDGET-2", "Widget, deluxe (out of stock)", "UN", 2, "40.00"),
+)
+# STOCK rows: site, item, lot, status (A accepted), location, QTYSTU.
+STOCK = (("NA011", "WIDGET-1", "L2601", "A", "A01", "10"), ("NA011", "WIDGET-1", "L2602", "A", "A02", "5"),
+         ("NA012", "WIDGET-1", "L2603", "A", "B01", "20"), ("NA011", "WIDGET-2", "L2604", "Q", "Q01", "3"))
+CUSTOMERS = (("NA001", "Alpha Industries", "US"), ("NA002", "Northwind Traders", "US"), ("CA001", "Maple Co", "CA"))
+KINDS = ("customers", "orders", "invoices", "payments", "journals")
+
+
+class X3State:
+    """Every table of the folder; check-and-write happens under `self.lock`."""
+
+    def __init__(self, seed: bool = True) -> None:
+        self.lock = threading.RLock()
+        self._seed = seed
+        with self.lock:
+            self._clear()
+
+    def _clear(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.stock: list[dict[str, Any]] = []
+        self.records: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
+        self.open_items: dict[str, dict[str, Any]] = {}  # GACCDUDATE, by invoice NUM
+        self.counters: Counter = Counter()
+        self.requests: dict[str, Counter] = {}
+        self.faults: Counter = Counter()
+        self.saves: Counter = Counter()
+        self.accounts = {acc: {"ACC": acc, "DES": des} for acc, des in ACCOUNTS}
+        if not self._seed:
+            return
+        for ref, des, stu, managed, price in ITEMS:
+            self.add_item({"ITMREF": ref, "ITMDES1": des, "STU": stu, "STOMGTCOD": managed, "BASPRI": price})
+        for fcy, ref, lot, sta, loc, qty in STOCK:
+            self.stock.append({"STOFCY": fcy, "ITMREF": ref, "LOT": lot, "STA": sta, "LOC": loc,
+                               "QTYSTU": Decimal(qty), "CUMALLQTY": Decimal("0")})
+        for num, name, country in CUSTOMERS:
+            self.records["customers"][num] = {
+                "BPC0_1": {"BCGCOD": "NA", "BPCSTA": 2, "BPCNUM": num, "BPCNAM": name},
+                "BPRC_1": {"BPRSHO": name[:10], "BPRLOG": "", "BPRNAM": [name, ""], "CRY": country, "LAN": "ENG",
+                           "CUR": "CAD" if country == "CA" else "USD"},
+                "BPAC_1": [], "ADXTEC": self.stamp(),
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self._clear()
+
+    # ---- helpers used by the business rules ----------------------------------------------
+    def next_number(self, prefix: str, site: str, when: date) -> str:
+        """The next document number of a counter, as X3 assigns it: prefix, site, year, sequence."""
+        key = f"{prefix}{site}{when:%y}"
+        self.counters[key] += 1
+        return f"{key}{self.counters[key]:05d}"
+
+    @staticmethod
+    def stamp() -> dict[str, str]:
+        return {"WW_MODSTAMP": date.today().strftime("%Y%m%d") + "000000", "WW_MODUSER": "WEBSERVICE"}
+
+    def add_item(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create an item (ITMMASTER), optionally with accepted stock at one site; ValueError if refused."""
+        ref = str(body.get("ITMREF") or "").strip()
+        if not ref or len(ref) > 20:
+            raise ValueError("ITMREF is mandatory and at most 20 characters")
+        with self.lock:
+            if ref in self.items:
+                raise ValueError(f"ITMREF {ref}: Record that already exists")
+            stock = Decimal(str(body.get("stock") or "0"))
+            managed = int(body.get("STOMGTCOD") or (2 if stock > 0 else 1))
+            item = {"ITMREF": ref, "ITMDES1": str(body.get("ITMDES1") or ref)[:30], "STU": body.get("STU") or "UN",
+                    "STOMGTCOD": managed, "BASPRI": Decimal(str(body.get("BASPRI") or "0"))}
+            self.items[ref] = item
+            if stock > 0:
+                self.stock.append({"STOFCY": body.get("STOFCY") or "NA011", "ITMREF": ref, "LOT": "", "STA": "A",
+                                   "LOC": "A01", "QTYSTU": stock, "CUMALLQTY": Decimal("0")})
+            return dict(item)
+
+    # ---- stats and snapshot ----------------------------------------------------------------
+    def record_request(self, name: str, status: int | str) -> None:
+        with self.lock:
+            self.requests.setdefault(name, Counter())[str(status)] += 1
+
+    def record_fault(self, kind: str) -> None:
+        with self.lock:
+            self.faults[kind] += 1
+
+    def record_save(self, kind: str) -> None:
+        with self.lock:
+            self.saves[kind] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {"requests": {k: dict(v) for k, v in sorted(self.requests.items())},
+                    "faults_injected": sum(n for k, n in self.faults.items() if k != "latency"),
+                    "faults_by_kind": dict(self.faults), "saves": {k: self.saves[k] for k in KINDS}}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every table, money as strings; documents in the group form SOAP reads return."""
+        with self.lock:
+            out: dict[str, Any] = {kind: [_plain(r) for r in self.records[kind].values()] for kind in KINDS}
+            out.update(items=[_plain(i) for i in self.items.values()], stock=[_plain(s) for s in self.stock],
+                       open_items=[_plain(o) for o in self.open_items.values()],
+                       accounts=list(self.accounts.values()), banks=list(BANKS.values()),
+                       sites=[{"FCY": k, "FCYNAM": v} for k, v in SITES.items()], currencies=list(CURRENCIES),
+                       numbers=dict(self.counters))
+            return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
