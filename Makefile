@@ -13,8 +13,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+ERP ?= sage50
+
 demo: $(VENV)/.installed
-	$(VENV)/bin/paysync demo
+	$(VENV)/bin/paysync demo --erp $(ERP)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
