@@ -91,7 +91,7 @@ def test_each_sale_delivered_three_times_lands_once(stack_factory, erp):
 
 @pytest.mark.parametrize("erp", ERPS)
 def test_thirty_percent_faults_everything_lands_once_after_backoff(stack_factory, erp):
-    stack = _start(stack_factory, erp)
+    stack = _start(stack_factory, erp, RETRY_MAX_ATTEMPTS="30")  # budget: see test_faults.py
     stack.start_worker("w1", concurrency=2)
     sales = _sales(40, seed=22)
     with faults(stack, 0.3):
