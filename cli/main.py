@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -102,6 +104,115 @@ def dlq_replay(letter_ids: tuple[int, ...]) -> None:
         except (LookupError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         console.print(f"dead letter {letter_id}: run {run_id} sent again from its failed step")
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="The merchant-local day whose settled batches to reconcile.")
+def reconcile(day) -> None:
+    """Reconcile a day's settled batches with the ledger and the ERP, now, in this process.
+
+    A re-run posts nothing twice and shows what changed since the previous run of that day.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows import settlement
+    from workers.context import reconcile_context
+
+    settings = _settings()
+    ctx = reconcile_context(settings)
+    columns = (TextColumn("[bold]reconciling {task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            bar = progress.add_task(day.date().isoformat(), total=None)
+            outcome = settlement.reconcile(
+                ctx, day.date(), trigger="cli",
+                progress=lambda done, total: progress.update(bar, completed=done, total=total or None))
+    finally:
+        ctx.erp.close()
+        ctx.gateway.client.close()
+    if outcome.status != "done":
+        raise click.ClickException(f"another reconciliation of {day.date()} is running; try again when it ends")
+    show_reconcile_run(settings.database_url, outcome.run_id)
+
+
+def show_reconcile_run(database_url: str, run_id: int) -> None:
+    """The run as rich tables: batches, findings by class, changes since the previous run."""
+    from db.models import ReconcileRun
+    from db.session import session_scope
+    from flows.settlement import EXCEPTIONS
+    from flows.settlement_report import batch_rows
+
+    with session_scope(database_url) as s:
+        run = s.get(ReconcileRun, run_id)
+    batches = Table(title=f"Reconciliation of {run.day}, run {run.number}")
+    for col in ("batch", "transactions", "sales", "refunds", "net (PayTrace)", "net (items)", "totals",
+                "settlement journal"):
+        batches.add_column(col, justify="right" if col not in ("totals", "settlement journal") else "left")
+    for b in batch_rows(run):
+        batches.add_row(b["number"], str(b["count"]), str(b["sales"]), str(b["refunds"]), str(b["net"]),
+                        str(b["items_net"]), "[green]agree[/]" if b["agrees"] else "[red]differ[/]",
+                        f"{b['journal']} {b['journal_status']}")
+    console.print(batches if run.totals else f"PayTrace settled no batch on {run.day}")
+    classes = Table(title="Findings")
+    classes.add_column("class")
+    classes.add_column("count", justify="right")
+    for cls, n in sorted(run.counts.items()):
+        classes.add_row(f"[red]{cls}[/]" if cls in EXCEPTIONS else cls, str(n))
+    console.print(classes)
+    changes = run.changes or {}
+    if changes.get("previous_run") is None:
+        console.print("first run of this day")
+    elif not changes.get("transitions") and not changes.get("posted"):
+        console.print(f"no changes since run {changes['previous_run']}")
+    else:
+        moved = Table(title=f"Changes since run {changes['previous_run']}")
+        for col in ("from", "to", "count", "for example"):
+            moved.add_column(col)
+        for c in changes.get("transitions", []):
+            moved.add_row(c["from"], c["to"], str(c["count"]), c["example"])
+        console.print(moved)
+    if changes.get("posted"):
+        console.print(f"settlement journals posted: {', '.join(changes['posted'])}")
+    verdict = f"[red]{run.exceptions} exceptions[/] (see `paysync review list`)" if run.exceptions \
+        else "[green]no exceptions[/]"
+    console.print(f"{verdict}; report: {run.report_html} and {run.report_csv}")
+
+
+@main.group()
+def review() -> None:
+    """The review list: everything a person must look at, and what they decided."""
+
+
+@review.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved items.")
+@click.option("--kind", default=None, help="Only kinds starting with this, e.g. reconcile.")
+def review_list(show_all: bool, kind: str | None) -> None:
+    from flows.review import list_items
+
+    items = list_items(_settings().database_url, status=None if show_all else "open", kind=kind)
+    table = Table(title="Review list")
+    for col in ("id", "status", "kind", "reference", "seen", "reason", "note"):
+        table.add_column(col)
+    for i in items:
+        table.add_row(str(i.id), i.status, i.kind, escape(i.reference), i.last_seen_at.strftime("%Y-%m-%d %H:%M"),
+                      escape(i.reason), escape(f"{i.resolved_by}: {i.note}") if i.note else "")
+    console.print(table if items else "nothing to review")
+
+
+@review.command("resolve")
+@click.argument("item_id", type=int)
+@click.option("--note", required=True, help="What was done or decided.")
+@click.option("--who", default=lambda: os.environ.get("USER", "someone"), show_default="$USER")
+def review_resolve(item_id: int, note: str, who: str) -> None:
+    from flows.review import resolve
+
+    try:
+        item = resolve(_settings().database_url, item_id, who=who, note=note)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"review item {item.id} ({item.kind} {item.reference}) resolved by {item.resolved_by}")
 
 
 if __name__ == "__main__":

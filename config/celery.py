@@ -1,7 +1,10 @@
 """The only Celery app: JSON only, late acks, one task per process, queues and beat in one place."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from config.queues import DEAD_LETTER_QUEUE, INGEST_QUEUE, RECONCILE_QUEUE, all_queues, erp_queue
@@ -9,6 +12,32 @@ from config.settings import Settings, get_settings
 
 __all__ = ["celery_app", "make_celery", "INGEST_QUEUE", "DEAD_LETTER_QUEUE", "RECONCILE_QUEUE", "erp_queue",
            "all_queues"]
+
+
+class MerchantCrontab(crontab):
+    """A crontab read on the merchant's wall clock, while the app itself keeps UTC.
+
+    Celery matches crontab fields in the schedule's `tz` (the app's by default); this one names
+    its own zone, so 21:30 stays 21:30 local across daylight-saving changes. It pickles with its
+    zone, as beat's schedule file requires.
+    """
+
+    def __init__(self, minute="*", hour="*", day_of_week="*", day_of_month="*", month_of_year="*",
+                 zone: str = "UTC", **kwargs) -> None:
+        super().__init__(minute, hour, day_of_week, day_of_month, month_of_year, **kwargs)
+        self.zone = zone
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.zone)
+
+    def __reduce__(self):
+        return (self.__class__, (self._orig_minute, self._orig_hour, self._orig_day_of_week,
+                                 self._orig_day_of_month, self._orig_month_of_year, self.zone), self._orig_kwargs)
+
+    def __repr__(self) -> str:
+        return f"<MerchantCrontab: {self._orig_minute} {self._orig_hour} * * * ({self.zone})>"
+
 
 def beat_schedule(settings: Settings) -> dict:
     """Every periodic job of paysync, in one place."""
@@ -23,6 +52,14 @@ def beat_schedule(settings: Settings) -> dict:
             "task": "paysync.sweep_inbox",
             "schedule": settings.sweep_interval_seconds,
             "options": {"queue": INGEST_QUEUE, "expires": settings.sweep_interval_seconds},
+        },
+        "reconcile-day": {
+            # After PayTrace's batch close (8 PM Pacific by default); the task works out which day
+            # from this schedule, and the day's lock plus its run key make two beats run it once.
+            "task": "paysync.reconcile_day",
+            "schedule": MerchantCrontab(minute=settings.reconcile_minute, hour=settings.reconcile_hour,
+                                        zone=settings.merchant_timezone),
+            "options": {"queue": RECONCILE_QUEUE, "expires": settings.reconcile_expires_seconds},
         },
     }
 
@@ -67,6 +104,7 @@ def make_celery(settings: Settings) -> Celery:
             "paysync.poll_paytrace": {"queue": INGEST_QUEUE},
             "paysync.sweep_inbox": {"queue": INGEST_QUEUE},
             "paysync.dead_letter_notice": {"queue": DEAD_LETTER_QUEUE},
+            "paysync.reconcile_day": {"queue": RECONCILE_QUEUE},
             # ERP steps are routed per run to erp.<kind> when the chain is built.
         },
         beat_schedule=beat_schedule(settings),

@@ -8,7 +8,9 @@ commit can never duplicate a document, even when our ledger row is gone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import date
 from decimal import Decimal
+from typing import Iterable
 
 from connectors.errors import PermanentError
 from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
@@ -48,6 +50,15 @@ class ErpConnector(ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    # -- may be overridden ----------------------------------------------------------------
+    def list_documents(self, kind: str, day: date) -> Iterable[ErpDocument]:
+        """Every document of `kind` dated `day`, for the nightly check of what PayTrace never had.
+
+        Optional: an ERP that cannot list by date leaves it, and reconciliation then checks only
+        the documents our own ledger wrote that day.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list {kind} documents by date")
 
     # -- idempotent creates ---------------------------------------------------------------
     def ensure_sales_order(self, order: SalesOrder) -> ErpDocument:

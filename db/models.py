@@ -1,10 +1,11 @@
 """The tables: one inbox row per inbound event, one sync run per gateway transaction, its steps."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import BigId, JsonDoc, UTCDateTime, utcnow
@@ -113,3 +114,95 @@ class PollerCursor(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# -- nightly reconciliation (flows/settlement.py) and the review list ------------------------
+class ReconcileRun(Base):
+    """One reconciliation of a merchant-local day; `run_key` is unique so a beat tick runs once."""
+
+    __tablename__ = "reconcile_run"
+    __table_args__ = (
+        UniqueConstraint("run_key", name="uq_reconcile_run_key"),
+        UniqueConstraint("day", "number", name="uq_reconcile_run_day_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    number: Mapped[int] = mapped_column(Integer)  # 1 for the first run of the day, then 2, 3, ...
+    run_key: Mapped[str] = mapped_column(String(80))  # beat:<day> for the scheduled run, else unique
+    trigger: Mapped[str] = mapped_column(String(20))
+    erp: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    totals: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)  # per batch: PayTrace vs items
+    counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)  # items by class
+    exceptions: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)  # since the previous run of the day
+    report_csv: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    report_html: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReconcileItem(Base):
+    """One finding of a run: a batch transaction, an ERP document PayTrace does not know, or a batch."""
+
+    __tablename__ = "reconcile_item"
+    __table_args__ = (
+        Index("ix_reconcile_item_run_subject", "run_id", "subject"),
+        Index("ix_reconcile_item_run_exception", "run_id", "is_exception"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconcile_run.id"))
+    subject: Mapped[str] = mapped_column(String(40))  # T<transaction id> or B<batch number>
+    batch_number: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    transaction_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    item_class: Mapped[str] = mapped_column(String(30))
+    is_exception: Mapped[bool] = mapped_column(Boolean, default=False)
+    expected_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    found_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    action: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class SettlementPosting(Base):
+    """The settlement journal of one batch in one ERP, claimed before the ERP is touched."""
+
+    __tablename__ = "settlement_posting"
+    __table_args__ = (UniqueConstraint("erp", "batch_number", name="uq_settlement_posting_batch"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_number: Mapped[int] = mapped_column(BigId)
+    erp: Mapped[str] = mapped_column(String(20))
+    journal_ref: Mapped[str] = mapped_column(String(40))
+    erp_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("reconcile_run.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ReviewItem(Base):
+    """The one list of what a person must look at (reconciliation exceptions, later more kinds)."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        Index("ix_review_item_status_kind", "status", "kind"),
+        Index("ix_review_item_group", "group_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. reconcile.amount_mismatch
+    reference: Mapped[str] = mapped_column(String(80))  # what it is about: PT<txn>, PTB<batch>, ...
+    reason: Mapped[str] = mapped_column(Text)
+    group_key: Mapped[str | None] = mapped_column(String(80), nullable=True)  # e.g. reconcile:2026-11-21
+    context: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

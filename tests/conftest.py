@@ -133,6 +133,7 @@ def stack_factory(pg_url, pg_factory, redis_url, tmp_path: Path):
     from config.settings import get_settings
 
     stacks = []
+    saved_environ = os.environ.copy()
 
     def make(erp: str = "sage50", **extra_env: str):
         stack = Stack(home=tmp_path / f"stack{len(stacks)}", database_url=pg_url, redis_url=redis_url, erp=erp,
@@ -148,6 +149,9 @@ def stack_factory(pg_url, pg_factory, redis_url, tmp_path: Path):
     yield make
     for stack in stacks:
         stack.stop()
+    # A stack's environment (an odd item, a short timeout) must not leak into the next test.
+    os.environ.clear()
+    os.environ.update(saved_environ)
     get_settings.cache_clear()
 
 

@@ -25,3 +25,33 @@ def flow_context() -> FlowContext:
         _contexts.clear()  # a fork's inherited sockets belong to the parent
         _contexts[pid] = build_context(get_settings())
     return _contexts[pid]
+
+
+# -- nightly reconciliation ------------------------------------------------------------------
+def enqueue_ingest(inbox_id: int) -> None:
+    """Send an inbox event to its normal sync by task name, as the ingress does."""
+    from config.celery import INGEST_QUEUE, celery_app
+
+    celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+
+
+def _no_broker(inbox_id: int) -> None:
+    raise RuntimeError("REDIS_URL is not set: the stored repair waits for the sweeper")
+
+
+def reconcile_context(settings: Settings, enqueue=enqueue_ingest):
+    """What flows.settlement needs, from Settings: a fresh one per run (it is not kept)."""
+    from functools import partial
+
+    from flows.settlement import Fees, ReconcileContext
+    from workers.locks import DayLock, NoLock
+
+    flow = build_context(settings)
+    lock = partial(DayLock, settings.redis_url, ttl=settings.reconcile_lock_ttl) if settings.redis_url else NoLock
+    return ReconcileContext(
+        db_url=settings.database_url, gateway=flow.gateway, erp=flow.erp, erp_kind=settings.erp, rules=flow.rules,
+        bank_account=getattr(getattr(settings, settings.erp, None), "bank_account", None),
+        enqueue=enqueue if settings.redis_url else _no_broker,
+        lock=lock, reports_dir=settings.reports_dir,
+        fees=Fees(settings.reconcile_fee_rate, settings.reconcile_fee_fixed, settings.reconcile_fee_account),
+        chunk_size=settings.reconcile_chunk_size, erp_concurrency=settings.reconcile_erp_concurrency)

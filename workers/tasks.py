@@ -147,3 +147,34 @@ def replay(letter_id: int) -> int | None:
     if letter.inbox_id is not None:
         ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)
     return None
+
+
+# -- nightly reconciliation (flows.settlement) -----------------------------------------------
+@celery_app.task(bind=True, base=PaysyncTask, name="paysync.reconcile_day",
+                 time_limit=get_settings().reconcile_time_limit,
+                 soft_time_limit=max(1, get_settings().reconcile_time_limit - 30))
+def reconcile_day(self, day: str | None = None) -> int | None:
+    """Reconcile one merchant-local day (by default the one the beat schedule fired for), once."""
+    settings = get_settings()
+    return self.guarded(lambda: run_reconcile(settings, day, trigger="beat"), step="reconcile")
+
+
+def run_reconcile(settings, day: str | None, *, trigger: str) -> int | None:
+    """The task's body: the day, its run key (one run per scheduled day), then the flow."""
+    from datetime import date
+
+    from db.types import utcnow
+    from flows import settlement, settlement_rules
+    from workers.context import reconcile_context
+
+    when = date.fromisoformat(day) if day else settlement_rules.day_for(
+        utcnow(), settings.merchant_timezone, settings.reconcile_hour, settings.reconcile_minute,
+        settings.reconcile_days_back)
+    ctx = reconcile_context(settings)
+    try:
+        outcome = settlement.reconcile(ctx, when, trigger=trigger, run_key=f"{trigger}:{when.isoformat()}")
+    finally:
+        ctx.erp.close()
+        ctx.gateway.client.close()
+    log.info("reconcile %s: %s (run %s)", when, outcome.status, outcome.run_id)
+    return outcome.run_id

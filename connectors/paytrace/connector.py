@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Iterator
 
 from connectors.errors import NotFoundError
 from connectors.paytrace.client import PayTraceClient
@@ -30,3 +31,14 @@ class PayTraceGateway:
                                 {"start_date": export_date(start), "end_date": export_date(end),
                                  "include_bin": True}, idempotent=True)
         return list(body.get("transactions") or [])
+
+    def batches(self, start: date, end: date | None = None) -> list[dict]:
+        """The settled batches closed from `start` to `end` (PayTrace's dates, MM/DD/YYYY)."""
+        body = self.client.call("batches/export", {"start_date": export_date(start),
+                                                   "end_date": export_date(end or start)}, idempotent=True)
+        return list(body.get("batches") or [])
+
+    def batch_transactions(self, batch_number: int) -> Iterator[dict]:
+        """The settled transactions of one batch, streamed: a batch may hold a million of them."""
+        return self.client.stream("batches/transaction_list", {"batch_number": int(batch_number),
+                                                               "include_bin": True}, array="transactions")

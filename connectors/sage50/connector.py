@@ -1,6 +1,8 @@
 """Sage 50 as an ErpConnector: customers by ID, transactions found by ReferenceNumber."""
 from __future__ import annotations
 
+from datetime import date
+from typing import Iterator
 from urllib.parse import quote
 
 from connectors.base import ErpConnector
@@ -46,6 +48,13 @@ class Sage50Connector(ErpConnector):
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
         items = self.client.get(_PATHS[kind], params={"reference_number": reference}).get("items", [])
         return [mapping.document(kind, item) for item in items if item.get("ReferenceNumber") == reference]
+
+    def list_documents(self, kind: str, day: date) -> Iterator[ErpDocument]:
+        """The bridge lists a kind unfiltered (docs/sage50-bridge-api.md); the date is picked here."""
+        wanted = day.isoformat()
+        for item in self.client.get(_PATHS[kind]).get("items", []):
+            if str(item.get("Date", ""))[:10] == wanted:
+                yield mapping.document(kind, item)
 
     def invoice(self, key: str) -> ErpDocument:
         return mapping.document("invoice", self.client.get(f"/v1/invoices/{quote(key, safe='')}"))

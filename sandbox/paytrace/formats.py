@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
 # [I] PayTrace never states the zone of its export timestamps; auto-settle is documented as
@@ -151,3 +151,32 @@ def dumps(payload: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse a request body keeping every non-integer number as Decimal, never float."""
     return json.loads(text, parse_float=Decimal)
+
+
+class Streamed:
+    """A JSON array written a chunk of records at a time (a batch may hold a million transactions)."""
+
+    def __init__(self, chunks: Callable[[], Iterator[list[Any]]]) -> None:
+        self.chunks = chunks
+
+
+def is_streamed(payload: Any) -> bool:
+    return isinstance(payload, dict) and any(isinstance(v, Streamed) for v in payload.values())
+
+
+def dumps_chunks(payload: dict[str, Any]) -> Iterator[str]:
+    """The text of dumps(payload), in pieces; Streamed values are written as they are produced."""
+    yield "{"
+    for position, (key, value) in enumerate(payload.items()):
+        yield ("," if position else "") + json.dumps(key) + ":"
+        if not isinstance(value, Streamed):
+            yield dumps(value)
+            continue
+        yield "["
+        first = True
+        for records in value.chunks():
+            if records:
+                yield ("" if first else ",") + ",".join(dumps(record) for record in records)
+                first = False
+        yield "]"
+    yield "}"

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import codes
 from .codes import ApiError
-from .formats import masked_response, pacific_date
+from .formats import Streamed, masked_response, pacific_date
 from .records import AUTHORIZATION, REFUND, SALE, Batch, Card, Customer, Txn
 
 Clock = Callable[[], datetime]
@@ -45,6 +45,13 @@ class Payment:
 class _Token:
     expires_at: datetime
     revoked: bool = False
+
+
+def generated_amount(txn_id: int, refund_of: Decimal | None = None) -> Decimal:
+    """The amount `generate` gives a transaction: 1.00..500.99 from its id; a refund, half its sale."""
+    if refund_of is not None:
+        return (refund_of / 2).quantize(Decimal("0.01"))
+    return Decimal((txn_id * 7919) % 50000 + 100) / 100
 
 
 class PayTraceState:
@@ -336,9 +343,65 @@ class PayTraceState:
                             txn_ids=sorted(t.id for t in self._txns.values() if t.pending))
             return {**pending.export(self._txns), "number": None}
 
-    def batch_transactions(self, number: int, include_bin: bool) -> list[dict[str, Any]]:
+    def batch_transactions(self, number: int, include_bin: bool) -> Streamed:
+        """The batch's records, rendered a thousand at a time under the lock, never all at once."""
         with self._lock:
-            return [self._txns[i].export(include_bin) for i in self._batch(number).txn_ids]
+            ids = self._batch(number).txn_ids  # fixed once the batch closed
+
+        def chunks():
+            for start in range(0, len(ids), 1000):
+                with self._lock:
+                    part = [self._txns[i].export(include_bin) for i in ids[start:start + 1000]]
+                yield part
+
+        return Streamed(chunks)
+
+    def generate(self, count: int, batches: int = 1, refund_every: int = 0) -> dict[str, Any]:
+        """Sandbox only: `count` approved, settled transactions in `batches` new batches, created now.
+
+        Amounts follow the id (`generated_amount`) so a benchmark can know them without asking.
+        Generated sales share their card and address objects, to keep a million of them small.
+        """
+        if count < 1 or batches < 1 or batches > count or refund_every < 0:
+            raise ValueError("need count >= batches >= 1 and refund_every >= 0")
+        amounts: dict[Decimal, Decimal] = {}  # one object per distinct amount
+        card = Card(bin6="401200", last4="5439", length=16, brand="VISA", exp_month=12, exp_year=2030)
+        billing = {"name": "Bench Customer", "street_address": "8320 E Main St", "street_address2": "",
+                   "city": "Spokane", "state": "WA", "zip": "85284", "country": "US"}
+        shipping = {key: "" for key in ("name", "street_address", "street_address2", "city", "county", "state",
+                                        "zip", "country")}
+        no_extra: dict[str, Any] = {}
+        with self._lock:
+            now = self.now()
+            first_batch = self._next_batch
+            per_batch = -(-count // batches)
+            made = 0
+            for b in range(batches):
+                batch = Batch(number=self._next_batch, created_at=now, txn_ids=[])
+                self._next_batch += 1
+                previous: Txn | None = None
+                for _ in range(min(per_batch, count - made)):
+                    txn_id = self._new_id()
+                    refund = bool(refund_every) and previous is not None and made % refund_every == refund_every - 1
+                    amount = generated_amount(txn_id, refund_of=previous.amount if refund else None)
+                    amount = amounts.setdefault(amount, amount)
+                    txn = Txn(id=txn_id, kind=REFUND if refund else SALE, amount=amount, card=card, approved=True,
+                              approval_code="" if refund else self._approval_code(txn_id),
+                              approval_message="" if refund else codes.APPROVED_EXACT,
+                              avs_response="" if refund else "Full Exact Match", csc_response="",
+                              billing=billing, shipping=shipping, created_at=now, created_by=self.username,
+                              from_ip="127.0.0.1", invoice_id="", description="", email="",
+                              discretionary_data=no_extra, batch_number=batch.number, settled_at=now,
+                              original_id=previous.id if refund else None)
+                    if refund:
+                        previous.refunded += amount
+                    self._txns[txn_id] = txn
+                    batch.txn_ids.append(txn_id)
+                    previous = None if refund else txn
+                    made += 1
+                self._batches[batch.number] = batch
+        return {"count": count, "batches": list(range(first_batch, self._next_batch)),
+                "first_transaction_id": self._next_txn_id - count, "last_transaction_id": self._next_txn_id - 1}
 
     # ----- vault --------------------------------------------------------------------------
     def add_customer(self, customer: Customer) -> None:

@@ -1,0 +1,513 @@
+"""Nightly settlement reconciliation: PayTrace's settled batches against our ledger and the ERP.
+
+For one day: claim the run (a beat tick runs once), read the day's batches, stream each batch's
+transactions in chunks and match every one to its sync run and its ERP documents by reference
+(sending what is missing through the normal sync), look for receipts of the day that PayTrace
+never settled, check each batch's totals, post each batch's settlement journal once, compare
+with the previous run of the day, put the exceptions on the review list and write the reports.
+The steps run in that order (STEPS); `reconcile` runs them under the day's lock.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from connectors.base import ErpConnector
+from connectors.errors import ConnectorError, NotFoundError
+from connectors.paytrace import PayTraceGateway
+from db.inbox import mark_enqueued, store_event
+from db.models import ReconcileItem, ReconcileRun, SettlementPosting, StepLedger, SyncRun
+from db.session import session_scope
+from db.types import utcnow
+from flows import review
+from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER,
+                                    STATUS, TOTALS, UNKNOWN, BatchSums, Fees, LedgerView, Settled, classify, day_for,
+                                    money, settled_from, settlement_entry, settlement_reference, subject_reference,
+                                    total_differences)
+from flows.transform import reference
+from schemas.domain import ErpDocument, PostingRules
+
+log = logging.getLogger("paysync.reconcile")
+alert_log = logging.getLogger("paysync.alert")
+
+_OUR_RECEIPT = re.compile(r"^PT(\d+)-RCP$")
+
+
+@dataclass
+class ReconcileContext:
+    """What a reconciliation needs: the database, both systems, the accounts, and its plumbing."""
+
+    db_url: str
+    gateway: PayTraceGateway
+    erp: ErpConnector
+    erp_kind: str
+    rules: PostingRules
+    bank_account: str | None
+    enqueue: Callable[[int], None]  # hands an inbox id to the normal sync (paysync.ingest_event)
+    lock: Callable[[str], AbstractContextManager]  # `with lock(name) as guard`: guard.held, guard.renew()
+    reports_dir: Path
+    fees: Fees = field(default_factory=Fees)
+    chunk_size: int = 500
+    erp_concurrency: int = 4
+
+
+@dataclass
+class RunHandle:
+    """The run the steps work on, and how they report progress and keep the day's lock."""
+
+    id: int
+    day: date
+    number: int
+    renew: Callable[[], None] = lambda: None
+    progress: Callable[[int, int], None] = lambda done, total: None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `reconcile` did: a finished run, or why it stood down."""
+
+    status: str  # done | busy (another process holds the day) | already (this tick ran)
+    run_id: int | None = None
+
+
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+# -- helpers that read and write the run -----------------------------------------------------
+def _run(ctx: ReconcileContext, run_id: int) -> ReconcileRun:
+    with session_scope(ctx.db_url) as s:
+        return s.get(ReconcileRun, run_id)
+
+
+def _update(ctx: ReconcileContext, run_id: int, **values: Any) -> None:
+    with session_scope(ctx.db_url) as s:
+        row = s.get(ReconcileRun, run_id)
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+def _item(run_id: int, subject: str, item_class: str, *, batch: int | None = None, txn: Settled | None = None,
+          transaction_id: int | None = None, expected: Decimal | None = None, found: Decimal | None = None,
+          action: str = "", detail: str = "") -> dict:
+    return {"run_id": run_id, "subject": subject, "batch_number": batch,
+            "transaction_id": txn.transaction_id if txn else transaction_id,
+            "transaction_type": txn.kind[:20] if txn else None, "item_class": item_class,
+            "is_exception": item_class in EXCEPTIONS, "expected_amount": expected, "found_amount": found,
+            "action": action[:200], "detail": detail}
+
+
+NULL = "\\N"
+ITEM_COLUMNS = ("run_id", "subject", "batch_number", "transaction_id", "transaction_type", "item_class",
+                "is_exception", "expected_amount", "found_amount", "action", "detail")
+
+
+def _write_items(ctx: ReconcileContext, rows: list[dict]) -> None:
+    """Append a chunk of items; on PostgreSQL with COPY, measured 5x faster than a multi-row INSERT."""
+    if not rows:
+        return
+    with session_scope(ctx.db_url) as s:
+        conn = s.connection()
+        if conn.dialect.name != "postgresql":
+            conn.execute(insert(ReconcileItem.__table__), rows)
+            return
+        buffer = io.StringIO()
+        # None goes out as NULL's marker (backslash N); an empty text stays an empty text.
+        csv.writer(buffer).writerows([tuple(NULL if r[c] is None else r[c] for c in ITEM_COLUMNS) for r in rows])
+        buffer.seek(0)
+        cursor = conn.connection.dbapi_connection.cursor()
+        columns = ", ".join(ITEM_COLUMNS)
+        cursor.copy_expert(f"COPY reconcile_item ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')", buffer)
+
+
+def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
+    """The sync runs of these transactions and the ERP keys of their finished steps: one query."""
+    with session_scope(ctx.db_url) as s:
+        rows = s.execute(
+            select(SyncRun.id, SyncRun.transaction_id, SyncRun.status, SyncRun.current_step, SyncRun.last_error,
+                   StepLedger.step, StepLedger.erp_ref)
+            .outerjoin(StepLedger, (StepLedger.run_id == SyncRun.id) & (StepLedger.status == "done"))
+            .where(SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp_kind, SyncRun.transaction_id.in_(txn_ids))
+        ).all()
+    views: dict[int, LedgerView] = {}
+    for run_id, txn_id, status, step_now, error, step, erp_ref in rows:
+        view = views.get(txn_id) or views.setdefault(txn_id, LedgerView(run_id, status, step_now, error, {}))
+        if step is not None:
+            view.steps[step] = erp_ref
+    return views
+
+
+def _erp_documents(ctx: ReconcileContext, pool: ThreadPoolExecutor | None,
+                   settled: list[Settled]) -> dict[int, dict[str, list[ErpDocument]]]:
+    """The ERP's documents for every sale of the chunk, looked up by reference, several at a time."""
+    def lookup(t: Settled) -> dict[str, list[ErpDocument]]:
+        return {kind: ctx.erp.find(kind, reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
+
+    sales = [t for t in settled if t.kind not in ("REFUND", "VOID")]
+    found = pool.map(lookup, sales) if pool is not None else map(lookup, sales)
+    return {t.transaction_id: docs for t, docs in zip(sales, found)}
+
+
+ACTIONS = {"nothing": "", "wait": "sync in progress; re-checked next run", "review": "on the review list"}
+
+
+def _repair(ctx: ReconcileContext, run: RunHandle, t: Settled) -> str:
+    """Send a transaction missing from the ERP through its normal sync; return what was done."""
+    inbox_id, created = store_event(
+        ctx.db_url, source="reconcile", event_id=f"{t.transaction_id}:{t.kind}",
+        event_type=f"reconcile.{t.kind.lower()}", transaction_id=t.transaction_id,
+        payload={"day": run.day.isoformat(), "batch": t.batch, "reason": "settled but missing in the ERP"})
+    if not created:
+        return f"repair already requested (inbox {inbox_id}); re-checked next run"
+    try:
+        ctx.enqueue(inbox_id)
+        mark_enqueued(ctx.db_url, inbox_id)
+    except Exception as exc:  # the row is committed: the sweeper sends it
+        log.warning("enqueue of repair %s failed (%s: %s); the sweeper will send it", inbox_id,
+                    type(exc).__name__, exc)
+        return f"repair stored (inbox {inbox_id}); the sweeper sends it"
+    return f"repair: sync sent (inbox {inbox_id}); re-checked next run"
+
+
+# -- the steps, in the order they run --------------------------------------------------------
+def open_run(ctx: ReconcileContext, day: date, trigger: str, run_key: str | None = None) -> RunHandle | None:
+    """Claim the run; None when this run key already finished (a second beat, a redelivery).
+
+    Called with the day's lock held, so a run of this key still `running` lost its holder
+    (crashed, or its lock expired): it is started again from the beginning, which is safe
+    because every action it takes is idempotent.
+    """
+    key = run_key or f"{trigger}:{day.isoformat()}:{uuid.uuid4().hex[:12]}"
+    for _ in range(3):
+        try:
+            with session_scope(ctx.db_url) as s:
+                row = s.scalars(select(ReconcileRun).where(ReconcileRun.run_key == key)).one_or_none()
+                if row is not None:
+                    if row.status == "done":
+                        return None
+                    s.execute(delete(ReconcileItem).where(ReconcileItem.run_id == row.id))
+                    row.status, row.started_at, row.error, row.finished_at = "running", utcnow(), None, None
+                    row.totals, row.counts, row.changes, row.exceptions = {}, {}, {}, 0
+                    return RunHandle(row.id, row.day, row.number)
+                number = (s.scalar(select(func.max(ReconcileRun.number)).where(ReconcileRun.day == day)) or 0) + 1
+                row = ReconcileRun(day=day, number=number, run_key=key, trigger=trigger, erp=ctx.erp_kind,
+                                   status="running", started_at=utcnow(), totals={}, counts={}, changes={},
+                                   exceptions=0)
+                s.add(row)
+                s.flush()
+                return RunHandle(row.id, day, number)
+        except IntegrityError:
+            continue  # a concurrent claim won the key or the number: look again
+    return None
+
+
+def fetch_batches(ctx: ReconcileContext, run: RunHandle) -> None:
+    """The day's settled batches as PayTrace totals them (batches/export)."""
+    batches = ctx.gateway.batches(run.day)
+    totals = {str(b["number"]): {"paytrace": {k: (str(money(v)) if "amount" in k else v) for k, v in b.items()}}
+              for b in batches if b.get("number") is not None}
+    _update(ctx, run.id, totals=totals)
+
+
+def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Stream every batch's transactions in chunks; match, repair and record each as it comes."""
+    totals = _run(ctx, run.id).totals
+    expected = sum(int(b["paytrace"].get("transaction_count") or 0) for b in totals.values())
+    done = 0
+    pool = ThreadPoolExecutor(ctx.erp_concurrency, thread_name_prefix="reconcile-erp") \
+        if ctx.erp_concurrency > 1 else None
+    try:
+        for number in sorted(totals, key=int):
+            sums = BatchSums()
+            for chunk in chunked(ctx.gateway.batch_transactions(int(number)), ctx.chunk_size):
+                rows, settled = [], []
+                for position, record in enumerate(chunk):
+                    try:
+                        settled.append(settled_from(record, int(number)))
+                    except (KeyError, TypeError, ValueError) as exc:
+                        rows.append(_item(run.id, f"R{number}:{done + position}", STATUS, batch=int(number),
+                                          action=ACTIONS["review"], detail=f"unreadable batch record: {exc}"))
+                ledger = _ledger(ctx, [t.transaction_id for t in settled])
+                docs = _erp_documents(ctx, pool, settled)
+                for t in settled:
+                    sums.add(t)
+                    verdict = classify(t, ledger.get(t.transaction_id), docs.get(t.transaction_id, {}))
+                    action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
+                    rows.append(_item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
+                                      expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
+                _write_items(ctx, rows)
+                done += len(chunk)
+                run.progress(done, expected)
+                run.renew()
+            totals[number]["items"] = sums.as_dict()
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    _update(ctx, run.id, totals=totals)
+    _refresh_statistics(ctx)
+
+
+def _refresh_statistics(ctx: ReconcileContext) -> None:
+    """A run may have added a million items: let PostgreSQL's planner know before the next steps
+    look items up by subject (autovacuum would, but not within the run)."""
+    with session_scope(ctx.db_url) as s:
+        conn = s.connection()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE reconcile_item")
+
+
+def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Receipts of ours dated that day whose transaction is in none of the day's batches.
+
+    PayTrace is asked about each: unknown to it is an exception; pending or settled in another
+    batch (a sale after the batch closed) is noted; voided or declined is a status mismatch.
+    """
+    try:
+        documents = ctx.erp.list_documents("payment", run.day)
+        source = "ERP"
+    except NotImplementedError:
+        documents = _receipts_our_ledger_wrote(ctx, run.day)
+        source = "ledger"
+    ours = ((int(m.group(1)), d) for d in documents if (m := _OUR_RECEIPT.match(d.reference or "")))
+    for chunk in chunked(ours, ctx.chunk_size):
+        subjects = {f"T{txn_id}" for txn_id, _ in chunk}
+        with session_scope(ctx.db_url) as s:
+            seen = set(s.scalars(select(ReconcileItem.subject).where(ReconcileItem.run_id == run.id,
+                                                                     ReconcileItem.subject.in_(subjects))))
+        rows = []
+        for txn_id, doc in chunk:
+            subject = f"T{txn_id}"
+            if subject in seen:
+                continue
+            seen.add(subject)
+            rows.append(_outside_batches(ctx, run, txn_id, doc, source))
+        _write_items(ctx, rows)
+        run.renew()
+
+
+def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: ErpDocument, source: str) -> dict:
+    subject = f"T{txn_id}"
+    try:
+        record = ctx.gateway.transaction(txn_id)
+    except NotFoundError:
+        return _item(run.id, subject, UNKNOWN, transaction_id=txn_id, found=doc.amount, action="on the review list",
+                     detail=f"receipt {doc.reference} ({doc.key}) in the ERP; PayTrace has no transaction {txn_id}")
+    status = str(record.get("status_code") or "")
+    kind = str(record.get("transaction_type") or "")
+    amount = money(record.get("amount")) if record.get("amount") is not None else None
+    if status == "Y" or status.startswith("GB"):
+        where = "pending settlement" if status == "Y" else f"settled in batch {status[2:]}"
+        return _item(run.id, subject, SETTLES_LATER, transaction_id=txn_id, expected=amount, found=doc.amount,
+                     detail=f"receipt {doc.reference} dated {run.day}; PayTrace: {where} (seen via {source})")
+    return _item(run.id, subject, STATUS, transaction_id=txn_id, expected=amount, found=doc.amount,
+                 action="on the review list",
+                 detail=f"receipt {doc.reference} in the ERP, but PayTrace reports {kind or 'it'} as "
+                        f"{record.get('status_message') or status}")
+
+
+def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[ErpDocument]:
+    """Fallback for an ERP that cannot list by date: our runs of that day, each looked up."""
+    zone = ZoneInfo(ctx.rules.timezone)
+    start = datetime.combine(day, time(0), zone)
+    end = start + timedelta(days=1)
+    last_id = 0
+    while True:
+        with session_scope(ctx.db_url) as s:
+            rows = s.execute(select(SyncRun.id, SyncRun.transaction_id).where(
+                SyncRun.erp == ctx.erp_kind, SyncRun.status == "succeeded", SyncRun.created_at >= start,
+                SyncRun.created_at < end, SyncRun.id > last_id).order_by(SyncRun.id).limit(ctx.chunk_size)).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        for _, txn_id in rows:
+            yield from ctx.erp.find("payment", reference(txn_id, "payment"))
+
+
+def check_batch_totals(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Each batch's totals against the sum of its items."""
+    rows = []
+    for number, batch in _run(ctx, run.id).totals.items():
+        items = batch.get("items") or BatchSums().as_dict()
+        problems = total_differences(batch["paytrace"], items)
+        if problems:
+            said = batch["paytrace"].get("net_amount")
+            rows.append(_item(run.id, f"B{number}", TOTALS, batch=int(number),
+                              expected=money(said) if said is not None else None,
+                              found=money(items["net_amount"]), action="on the review list",
+                              detail="; ".join(problems)))
+    _write_items(ctx, rows)
+
+
+def post_settlements(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Each batch's settlement journal, once however often the day is reconciled."""
+    totals = _run(ctx, run.id).totals
+    rows = []
+    for number, batch in totals.items():
+        outcome = _post_settlement(ctx, run, int(number), batch["paytrace"])
+        batch["settlement"] = outcome
+        if outcome["status"] == "failed":
+            rows.append(_item(run.id, f"J{number}", SETTLEMENT, batch=int(number),
+                              expected=money(batch["paytrace"].get("net_amount") or 0), action="on the review list",
+                              detail=outcome["detail"]))
+        run.renew()
+    _write_items(ctx, rows)
+    _update(ctx, run.id, totals=totals)
+
+
+def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrace: dict) -> dict:
+    ref = settlement_reference(number)
+    net = money(paytrace.get("net_amount") or 0)
+    fees = ctx.fees.of(money(paytrace.get("sales_amount") or 0), int(paytrace.get("transaction_count") or 0))
+    with session_scope(ctx.db_url) as s:
+        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.erp == ctx.erp_kind,
+                                                            SettlementPosting.batch_number == number)).one_or_none()
+        if posting is not None and posting.status in ("posted", "nothing"):
+            return {"status": "already", "reference": ref, "key": posting.erp_key, "amount": str(posting.amount),
+                    "run_id": posting.run_id}
+        if posting is None:
+            s.add(SettlementPosting(batch_number=number, erp=ctx.erp_kind, journal_ref=ref, amount=net,
+                                    status="pending", run_id=run.id, created_at=utcnow()))
+    if net == 0:
+        _mark_posting(ctx, number, "nothing", None, run.id)
+        return {"status": "nothing", "reference": ref, "detail": "net amount 0: nothing deposited"}
+    if not ctx.bank_account:
+        return {"status": "failed", "reference": ref,
+                "detail": f"no bank account is configured for {ctx.erp_kind}: settlement journal not posted"}
+    entry = settlement_entry(number, run.day, net, fees, bank=ctx.bank_account, clearing=ctx.rules.clearing_account,
+                             fee_account=ctx.fees.account)
+    try:
+        doc = ctx.erp.ensure_journal(entry)  # looks the reference up first: never twice in the ERP
+    except ConnectorError as exc:
+        return {"status": "failed", "reference": ref, "detail": f"settlement journal {ref} not posted: {exc}"}
+    _mark_posting(ctx, number, "posted", doc.key, run.id)
+    return {"status": "posted", "reference": ref, "key": doc.key, "amount": str(net), "fees": str(fees),
+            "run_id": run.id}
+
+
+def _mark_posting(ctx: ReconcileContext, number: int, status: str, key: str | None, run_id: int) -> None:
+    with session_scope(ctx.db_url) as s:
+        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.erp == ctx.erp_kind,
+                                                            SettlementPosting.batch_number == number)).one()
+        posting.status, posting.erp_key, posting.run_id, posting.posted_at = status, key, run_id, utcnow()
+
+
+def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
+    """What changed since the previous finished run of the same day, computed in the database."""
+    with session_scope(ctx.db_url) as s:
+        previous = s.scalars(select(ReconcileRun).where(
+            ReconcileRun.day == run.day, ReconcileRun.number < run.number, ReconcileRun.status == "done")
+            .order_by(ReconcileRun.number.desc()).limit(1)).one_or_none()
+        current = s.get(ReconcileRun, run.id)
+        posted = [b["settlement"]["reference"] for _, b in sorted(current.totals.items(), key=lambda kv: int(kv[0]))
+                  if b.get("settlement", {}).get("status") == "posted"]
+        changes: dict[str, Any] = {"previous_run": previous.number if previous else None,
+                                   "transitions": [], "posted": posted}
+        if previous is not None:
+            cur, prev = aliased(ReconcileItem), aliased(ReconcileItem)
+            moved = s.execute(
+                select(prev.item_class, cur.item_class, func.count(), func.min(cur.subject))
+                .select_from(cur).outerjoin(prev, (prev.run_id == previous.id) & (prev.subject == cur.subject))
+                .where(cur.run_id == run.id, (prev.id.is_(None)) | (prev.item_class != cur.item_class))
+                .group_by(prev.item_class, cur.item_class)).all()
+            gone = s.execute(
+                select(prev.item_class, func.count(), func.min(prev.subject))
+                .select_from(prev).outerjoin(cur, (cur.run_id == run.id) & (cur.subject == prev.subject))
+                .where(prev.run_id == previous.id, cur.id.is_(None)).group_by(prev.item_class)).all()
+            changes["transitions"] = sorted(
+                [{"from": a or "absent", "to": b, "count": n, "example": subject_reference(x)} for a, b, n, x in moved]
+                + [{"from": a, "to": "absent", "count": n, "example": subject_reference(x)} for a, n, x in gone],
+                key=lambda c: (c["from"], c["to"]))
+        current.changes = changes
+
+
+def file_exceptions(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Put every exception on the review list; close the day's items no longer found."""
+    group = f"reconcile:{run.day.isoformat()}"
+    seen: set[tuple[str, str]] = set()
+    last_id = 0
+    while True:
+        with session_scope(ctx.db_url) as s:
+            items = s.scalars(select(ReconcileItem).where(ReconcileItem.run_id == run.id, ReconcileItem.is_exception,
+                                                          ReconcileItem.id > last_id)
+                              .order_by(ReconcileItem.id).limit(1000)).all()
+        if not items:
+            break
+        last_id = items[-1].id
+        findings = [review.Finding(
+            kind=f"reconcile.{i.item_class}", reference=subject_reference(i.subject),
+            reason=f"{i.detail}; done: {i.action}" if i.action else i.detail,
+            context={"day": run.day.isoformat(), "run": run.number, "batch": i.batch_number,
+                     "transaction_id": i.transaction_id, "expected": _text(i.expected_amount),
+                     "found": _text(i.found_amount)}) for i in items]
+        review.file_findings(ctx.db_url, group, findings)
+        seen.update((f.kind, f.reference) for f in findings)
+    review.close_unseen(ctx.db_url, group, seen, note=f"no longer found by reconcile run {run.number} of {run.day}")
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
+    """Count the items by class, close the run, and raise the alert if exceptions remain open."""
+    with session_scope(ctx.db_url) as s:
+        counts = dict(s.execute(select(ReconcileItem.item_class, func.count()).where(ReconcileItem.run_id == run.id)
+                                .group_by(ReconcileItem.item_class)).all())
+    exceptions = sum(n for cls, n in counts.items() if cls in EXCEPTIONS)
+    open_items = review.open_count(ctx.db_url, f"reconcile:{run.day.isoformat()}")
+    _update(ctx, run.id, counts=counts, exceptions=exceptions, status="done", finished_at=utcnow())
+    if open_items:
+        alert_log.error("ALERT reconciliation of %s (run %d): %d exceptions, %d open on the review list: %s",
+                        run.day, run.number, exceptions, open_items,
+                        ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()) if cls in EXCEPTIONS))
+
+
+def write_reports(ctx: ReconcileContext, run: RunHandle) -> None:
+    from flows.settlement_report import write_reports as write
+
+    csv_path, html_path = write(ctx.db_url, run.id, ctx.reports_dir)
+    _update(ctx, run.id, report_csv=str(csv_path), report_html=str(html_path))
+
+
+STEPS = (fetch_batches, match_transactions, find_unsettled_receipts, check_batch_totals, post_settlements,
+         compare_with_previous, file_exceptions, finish_run, write_reports)
+
+
+def reconcile(ctx: ReconcileContext, day: date, *, trigger: str = "cli", run_key: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Outcome:
+    """Reconcile `day` under its lock; `run_key` makes a scheduled run happen once however often sent."""
+    with ctx.lock(f"reconcile:{day.isoformat()}") as guard:
+        if not guard.held:
+            log.info("reconciliation of %s is running elsewhere; standing down", day)
+            return Outcome("busy")
+        run = open_run(ctx, day, trigger, run_key)
+        if run is None:
+            log.info("reconciliation %s already done; standing down", run_key)
+            return Outcome("already")
+        run.renew = guard.renew
+        run.progress = progress or run.progress
+        try:
+            for step in STEPS:
+                step(ctx, run)
+        except BaseException as exc:
+            _update(ctx, run.id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        return Outcome("done", run.id)

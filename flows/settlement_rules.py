@@ -1,0 +1,215 @@
+"""The pure rules of nightly reconciliation: what a finding is, what a batch adds up to, the journal.
+
+No I/O here (like flows/transform.py for the sale): flows/settlement.py runs the steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flows.transform import reference
+from schemas.domain import ErpDocument, JournalEntry, JournalLine
+
+CENT = Decimal("0.01")
+
+# -- what a finding can be -------------------------------------------------------------------
+MATCHED = "matched"
+MISSING = "missing_in_erp"
+AMOUNT = "amount_mismatch"
+STATUS = "status_mismatch"
+UNKNOWN = "unknown_to_paytrace"
+REFUND = "refund"
+VOID = "void"
+TOTALS = "batch_total_mismatch"
+SETTLEMENT = "settlement_not_posted"
+SETTLES_LATER = "settles_later"  # an ERP receipt of the day that PayTrace settles in another batch
+EXCEPTIONS = frozenset({MISSING, AMOUNT, STATUS, UNKNOWN, REFUND, VOID, TOTALS, SETTLEMENT})
+CLASSES = (MATCHED, MISSING, AMOUNT, STATUS, UNKNOWN, REFUND, VOID, TOTALS, SETTLEMENT, SETTLES_LATER)
+
+#: What the ERP must hold for a settled sale: the receipt, and the journal moving it to clearing.
+SALE_DOCUMENTS = ("payment", "journal")
+
+
+@dataclass(frozen=True)
+class Fees:
+    """Processor fees taken from the deposit, if the merchant configures them (none by default)."""
+
+    rate: Decimal = Decimal("0")  # of the batch's sales amount
+    fixed: Decimal = Decimal("0")  # per settled transaction
+    account: str = ""
+
+    def of(self, sales_amount: Decimal, count: int) -> Decimal:
+        return (self.rate * sales_amount + self.fixed * count).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One transaction of a settled batch, as far as reconciliation cares."""
+
+    transaction_id: int
+    kind: str  # SALE, REFUND, VOID, AUTHORIZATION (captured), ...
+    amount: Decimal
+    batch: int
+    original_id: int | None = None
+
+
+def money(value: Any) -> Decimal:
+    """PayTrace amounts arrive as JSON numbers (Decimal when streamed, float from a parsed body)."""
+    try:
+        return Decimal(str(value)).quantize(CENT)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+def settled_from(record: dict, batch: int) -> Settled:
+    original = record.get("original_transaction_id")
+    return Settled(int(record["transaction_id"]), str(record.get("transaction_type") or "").upper(),
+                   money(record.get("amount")), batch, int(original) if original else None)
+
+
+@dataclass
+class BatchSums:
+    """What the batch's items add up to, to hold against what PayTrace says the batch holds."""
+
+    count: int = 0
+    sales_count: int = 0
+    sales_amount: Decimal = Decimal("0.00")
+    refund_count: int = 0
+    refund_amount: Decimal = Decimal("0.00")
+
+    def add(self, t: Settled) -> None:
+        self.count += 1
+        if t.kind == "REFUND":
+            self.refund_count += 1
+            self.refund_amount += t.amount
+        else:
+            self.sales_count += 1
+            self.sales_amount += t.amount
+
+    @property
+    def net(self) -> Decimal:
+        return self.sales_amount - self.refund_amount
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"transaction_count": self.count, "sales_count": self.sales_count,
+                "sales_amount": str(self.sales_amount), "refund_count": self.refund_count,
+                "refund_amount": str(self.refund_amount), "net_amount": str(self.net)}
+
+
+TOTAL_FIELDS = ("transaction_count", "sales_count", "sales_amount", "refund_count", "refund_amount", "net_amount")
+
+
+def total_differences(paytrace: dict, items: dict) -> list[str]:
+    """Each batch total PayTrace reports that the items do not add up to, as `field: said vs summed`."""
+    out = []
+    for name in TOTAL_FIELDS:
+        if name not in paytrace:
+            continue  # a key PayTrace did not send ([I] names) is not a mismatch
+        said, summed = paytrace[name], items[name]
+        if "amount" in name:
+            said, summed = money(said), money(summed)
+        else:
+            said, summed = int(said), int(summed)
+        if said != summed:
+            out.append(f"{name}: PayTrace {said}, items {summed}")
+    if {"sales_amount", "refund_amount", "net_amount"} <= set(paytrace):
+        inner = money(paytrace["sales_amount"]) - money(paytrace["refund_amount"])
+        if inner != money(paytrace["net_amount"]):
+            out.append(f"net_amount {money(paytrace['net_amount'])} is not sales - refunds ({inner})")
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """Our sync run of one transaction and the ERP keys its steps recorded."""
+
+    run_id: int
+    status: str
+    current_step: str | None
+    last_error: str | None
+    steps: dict[str, str | None]  # done step -> ERP key
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one settled transaction compares; `then` says what to do about it."""
+
+    item_class: str
+    found: Decimal | None
+    detail: str
+    then: str  # nothing | repair (send its sync) | wait (its sync is running) | review
+
+
+def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocument]]) -> Verdict:
+    """Compare one settled transaction with our ledger and what the ERP holds for its references."""
+    synced = ledger is not None and ledger.status == "succeeded"
+    if t.kind == "REFUND":
+        if synced:
+            return Verdict(MATCHED, t.amount, f"refund posted by run {ledger.run_id}", "nothing")
+        of = f" of PT{t.original_id}" if t.original_id else ""
+        return Verdict(REFUND, None, f"refund{of} for {t.amount} settled; not posted by paysync's sale flow",
+                       "review")
+    if t.kind == "VOID":
+        return Verdict(VOID, None, f"a void for {t.amount} settled in the batch", "review")
+    payments, journals = docs.get("payment", []), docs.get("journal", [])
+    found = payments[0].amount if payments else None
+    for kind, found_docs in (("payment", payments), ("journal", journals)):
+        ref = reference(t.transaction_id, kind)
+        if len(found_docs) > 1:
+            return Verdict(STATUS, found, f"{len(found_docs)} {kind} documents carry {ref}", "review")
+        if found_docs and found_docs[0].amount is not None and found_docs[0].amount != t.amount:
+            return Verdict(AMOUNT, found_docs[0].amount,
+                           f"{kind} {ref} is {found_docs[0].amount}, PayTrace settled {t.amount}", "review")
+    missing = [reference(t.transaction_id, kind) for kind in SALE_DOCUMENTS if not docs.get(kind)]
+    if not missing:
+        note = "" if ledger is not None else "in the ERP, but no sync run of ours"
+        return Verdict(MATCHED, found, note, "nothing")
+    absent = ", ".join(missing)
+    if ledger is None:
+        return Verdict(MISSING, found, f"{absent} not in the ERP and never synced", "repair")
+    if ledger.status in ("pending", "running"):
+        return Verdict(MISSING, found, f"{absent} not yet in the ERP; run {ledger.run_id} is at "
+                                       f"{ledger.current_step or 'its start'}", "wait")
+    if ledger.status == "dead":
+        return Verdict(MISSING, found, f"{absent} not in the ERP; run {ledger.run_id} was dead-lettered at "
+                                       f"{ledger.current_step}: {(ledger.last_error or '')[:300]}", "review")
+    if ledger.status == "skipped":
+        return Verdict(STATUS, found, f"our run {ledger.run_id} skipped it ({ledger.last_error or 'declined'}) "
+                                      f"but PayTrace settled it", "review")
+    keys = ", ".join(f"{k}={v}" for k, v in sorted(ledger.steps.items()))
+    return Verdict(MISSING, found, f"{absent} not in the ERP although run {ledger.run_id} recorded them "
+                                   f"({keys}): removed in the ERP?", "review")
+
+
+def settlement_entry(batch: int, day: date, net: Decimal, fees: Decimal, *, bank: str, clearing: str,
+                     fee_account: str = "") -> JournalEntry:
+    """Dr bank (the deposit) and fees, Cr card clearing (what the batch's sales put there)."""
+    text = f"PayTrace batch {batch} settlement"
+    lines = [JournalLine(bank, net - fees, f"{text}: deposit")]
+    if fees:
+        lines.append(JournalLine(fee_account, fees, f"{text}: processing fees"))
+    lines.append(JournalLine(clearing, -net, f"{text}: card clearing"))
+    return JournalEntry(settlement_reference(batch), day, text, tuple(lines))
+
+
+def settlement_reference(batch: int) -> str:
+    return f"PTB{batch}-SET"
+
+
+def subject_reference(subject: str) -> str:
+    """The reference a person searches for: PT<txn>, PTB<batch>, PTB<batch>-SET."""
+    tag, rest = subject[0], subject[1:]
+    return {"T": f"PT{rest}", "B": f"PTB{rest}", "J": f"PTB{rest}-SET"}.get(tag, subject)
+
+
+def day_for(now: datetime, timezone: str, hour: int, minute: int, days_back: int = 0) -> date:
+    """The merchant-local day a scheduled run reconciles: the date its scheduled time fell on.
+
+    Read from the schedule, not from the wall clock, so a run delayed past midnight (still inside
+    its expiry) reconciles the day it was meant for.
+    """
+    local = now.astimezone(ZoneInfo(timezone))
+    return (local - timedelta(hours=hour, minutes=minute)).date() - timedelta(days=days_back)
