@@ -215,5 +215,36 @@ def review_resolve(item_id: int, note: str, who: str) -> None:
     console.print(f"review item {item.id} ({item.kind} {item.reference}) resolved by {item.resolved_by}")
 
 
+@main.group()
+def mapping() -> None:
+    """Mapping files: the rules that turn PayTrace records into ERP documents (docs/mapping.md)."""
+
+
+@mapping.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--samples", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A JSON file of PayTrace export records to translate.")
+@click.option("--sandbox", "sandbox_count", type=int, default=4, show_default=True,
+              help="Without --samples: make this many sales on a private PayTrace sandbox and translate them.")
+def mapping_check(file: Path, samples: Path | None, sandbox_count: int) -> None:
+    """Validate FILE, then show the exact ERP documents it would write (a dry run: nothing is posted)."""
+    from cli.mapping import check, load_samples, sandbox_samples
+
+    records = load_samples(samples) if samples else sandbox_samples(sandbox_count)
+    sys.exit(check(file, records, console))
+
+
+@mapping.command("suggest")
+@click.argument("paytrace_record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("erp_entity", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--min-score", default=50, show_default=True)
+def mapping_suggest(paytrace_record: Path, erp_entity: Path, min_score: int) -> None:
+    """Propose field matches between a PayTrace record and an ERP entity (JSON files), scored."""
+    from cli.mapping import suggest
+
+    suggest(json.loads(paytrace_record.read_text()), json.loads(erp_entity.read_text()), console,
+            min_score=min_score)
+
+
 if __name__ == "__main__":
     main()

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import logging
+
 from celery import Celery
+from celery.signals import worker_init
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 
@@ -115,3 +118,20 @@ def make_celery(settings: Settings) -> Celery:
 
 
 celery_app = make_celery(get_settings())
+
+
+@worker_init.connect
+def refuse_half_configured(**_) -> None:
+    """Before a worker consumes anything, its settings and mapping must be whole, or it exits.
+
+    SettingsError and MappingError list every mistake at once. Connected here, with the app,
+    so it is in place before the worker starts (the task modules load later).
+    """
+    from config.mapping import MappingError, active_mapping
+    from config.settings import SettingsError
+
+    try:
+        active_mapping(get_settings())
+    except (SettingsError, MappingError) as exc:
+        logging.getLogger("paysync.alert").critical("worker refused to start: %s", exc)
+        raise SystemExit(2) from exc

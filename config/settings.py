@@ -143,6 +143,9 @@ class Settings:
     merchant_timezone: str
     currency: str
     home: Path
+    #: Directory of mapping files (config/mappings by default); the one for PAYSYNC_ERP and this
+    #: PayTrace account is the one the workers post with.
+    mappings_dir: Path | None = None
     # -- nightly reconciliation (flows/settlement.py) ------------------------------------
     reconcile_hour: int = 21  # merchant-local wall clock; after PayTrace's 8 PM Pacific batch close
     reconcile_minute: int = 30
@@ -288,6 +291,7 @@ def _read(env: Env) -> Settings:
         reconcile_fee_rate=env.decimal("RECONCILE_FEE_RATE", Decimal("0"), validate=Range(min=0, max=1)),
         reconcile_fee_fixed=env.decimal("RECONCILE_FEE_FIXED", Decimal("0"), validate=Range(min=0)),
         reconcile_fee_account=env.str("RECONCILE_FEE_ACCOUNT", ""),
+        mappings_dir=Path(mappings) if (mappings := env.str("PAYSYNC_MAPPINGS", "")) else None,
     )
     errors: dict[str, list[str]] = {}
     try:

@@ -80,6 +80,8 @@ class StepLedger(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # host:pid of the process that claimed the step; a dead claimer's step can be taken over.
     claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # sha256 of the mapping file the document was written with (config/mapping.checksum).
+    mapping_checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

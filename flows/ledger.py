@@ -48,7 +48,7 @@ def _claimer_dead(claimed_by: str | None) -> bool:
 
 
 def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[], tuple[str, str | None]],
-             lease_seconds: float) -> str:
+             lease_seconds: float, mapping_checksum: str | None = None) -> str:
     """Do `action` once for (run, step) and return the ERP key it produced (or produced before).
 
     `action` returns (erp key, erp reference number); it must itself be idempotent on the
@@ -77,7 +77,7 @@ def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[],
     with session_scope(db_url) as s:
         s.execute(update(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == step)
                   .values(status="done", erp_ref=erp_key, erp_reference_number=erp_number,
-                          completed_at=utcnow(), last_error=None))
+                          completed_at=utcnow(), last_error=None, mapping_checksum=mapping_checksum))
     return erp_key
 
 

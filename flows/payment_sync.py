@@ -38,6 +38,8 @@ class FlowContext:
     erp: ErpConnector
     rules: transform.PostingRules
     lease_seconds: float
+    #: The mapping file the rules came from, recorded on every ledger row it writes.
+    mapping_checksum: str | None = None
 
 
 class RunFinished(Exception):
@@ -75,7 +77,7 @@ def _post(ctx: FlowContext, run: SyncRun, step: str, ensure: Callable[[], ErpDoc
         doc = ensure()
         return doc.key, doc.reference
 
-    run_step(ctx.db_url, run.id, step, _key(run, step), action, ctx.lease_seconds)
+    run_step(ctx.db_url, run.id, step, _key(run, step), action, ctx.lease_seconds, ctx.mapping_checksum)
 
 
 def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None) -> None:
@@ -113,7 +115,7 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
     customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
-             lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds)
+             lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds, ctx.mapping_checksum)
 
 
 def create_sales_order(ctx: FlowContext, run_id: int) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from config.mapping import MappingError, active_mapping, posting_rules
 from config.settings import Settings, get_settings
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
@@ -15,8 +16,12 @@ _contexts: dict[int, FlowContext] = {}
 def build_context(settings: Settings) -> FlowContext:
     gateway = PayTraceGateway(PayTraceClient(PayTraceConfig.from_settings(settings)))
     erp = build_connector(settings.erp, settings)
-    return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp,
-                       rules=erp.posting_rules(settings.merchant_timezone), lease_seconds=settings.task_time_limit + 30)
+    mapping = active_mapping(settings)
+    if mapping.references.max_length > erp.max_reference_length:
+        raise MappingError(mapping.source, [f"references.max_length {mapping.references.max_length} exceeds what "
+                                            f"{settings.erp} keeps ({erp.max_reference_length})"])
+    return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, rules=posting_rules(mapping),
+                       lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum)
 
 
 def flow_context() -> FlowContext:

@@ -18,6 +18,7 @@ from workers import deadletter, poller
 from workers.context import flow_context
 
 log = logging.getLogger("paysync.tasks")
+
 #: Database hiccups (a restart, a lost connection, a lost insert race) and a step that ran out of
 #: time are worth another try; the ledger makes the repeat safe.
 TRANSIENT = (RetriableError, OperationalError, IntegrityError, SoftTimeLimitExceeded)

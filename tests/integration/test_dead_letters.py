@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from cli.traffic import make_sales, push_webhook
+from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
 from connectors.paytrace.config import PayTraceConfig
@@ -24,9 +25,14 @@ def paysync(stack, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60)
 
 
-def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory):
-    # given paysync configured to sell an item that Sage 50 does not have
-    stack = stack_factory(SAGE50_DEFAULT_ITEM="GADGET-9")
+def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_path):
+    # given a mapping file (the finance team's) that sells an item Sage 50 does not have
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    shipped = (DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml").read_text()
+    assert "  default: PAYMENT\n" in shipped
+    (mappings / "paytrace-sage50.yaml").write_text(shipped.replace("  default: PAYMENT\n", "  default: GADGET-9\n"))
+    stack = stack_factory(PAYSYNC_MAPPINGS=str(mappings))
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
     client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
