@@ -59,6 +59,12 @@ class SyncRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Facts of the transaction kept as columns (set when it is fetched) so the anomaly screen can
+    # ask "this customer's usual amount" and "this card's last ten minutes" with an index.
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    customer_key: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    card_profile: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     steps: Mapped[list["StepLedger"]] = relationship(back_populates="run", order_by="StepLedger.id")
 

@@ -16,7 +16,7 @@ from connectors.paytrace import PayTraceGateway
 from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import transform
+from flows import anomalies, transform
 from flows.ledger import run_step, step_refs
 from schemas.domain import ErpDocument, GatewayTransaction
 from schemas.masking import mask_payload
@@ -40,6 +40,8 @@ class FlowContext:
     lease_seconds: float
     #: The mapping file the rules came from, recorded on every ledger row it writes.
     mapping_checksum: str | None = None
+    #: The mapping's word on whether an anomaly flag holds a payment back (default: it does not).
+    flags_block_posting: bool = False
 
 
 class RunFinished(Exception):
@@ -99,16 +101,23 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
     # event is only a hint, so its run starts without a record and reads it here.
     record = run.transaction or mask_payload(ctx.gateway.transaction(run.transaction_id))
     txn = load_transaction(record, ctx.rules.timezone)  # refuses a malformed record, with every field
+    customer_key = transform.customer_id_for(txn)
     with session_scope(ctx.db_url) as s:
         row = s.get(SyncRun, run_id)
         row.transaction = record
         row.status = "running"
+        row.amount, row.customer_key, row.paid_at = txn.amount, customer_key, txn.created_at
+        row.card_profile = anomalies.card_profile(txn)
     if txn.is_declined:
         _finish(ctx, run_id, "skipped", f"declined ({txn.status_message or 'not approved'}): nothing to post")
         raise RunFinished("skipped")
     if txn.transaction_type not in SYNCED_TYPES:
         raise PermanentError(f"transaction type {txn.transaction_type} is not synced by the sale flow",
                              system="paysync", operation="route")
+    screening = anomalies.screen(ctx.db_url, run_id, txn, customer_key)
+    if screening.flagged and ctx.flags_block_posting:
+        # The mapping says a flag holds the payment: a dead letter a person replays once satisfied.
+        raise PermanentError(f"held for review: {screening.reasons()}", system="paysync", operation="screen")
 
 
 def upsert_customer(ctx: FlowContext, run_id: int) -> None:

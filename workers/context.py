@@ -21,7 +21,8 @@ def build_context(settings: Settings) -> FlowContext:
         raise MappingError(mapping.source, [f"references.max_length {mapping.references.max_length} exceeds what "
                                             f"{settings.erp} keeps ({erp.max_reference_length})"])
     return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, rules=posting_rules(mapping),
-                       lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum)
+                       lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum,
+                       flags_block_posting=mapping.policies.flags_block_posting)
 
 
 def flow_context() -> FlowContext:
