@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
-from connectors.errors import RetriableError, SkippableError
+from connectors.errors import ConnectorError, RetriableError, SkippableError
 from flows import intake, payment_sync
 from flows.payment_sync import RunFinished
 from workers import deadletter, poller
@@ -103,8 +103,15 @@ def start_run(run_id: int, erp: str, from_step: str | None = None) -> None:
 # -- beat jobs -------------------------------------------------------------------------------
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.poll_paytrace")
 def poll_paytrace(self) -> int:
+    """Read PayTrace's export; a failed poll is not retried or dead-lettered: the next tick is its retry."""
     settings = get_settings()
-    new_ids = self.guarded(lambda: poller.poll_once(settings, flow_context().gateway), step="poll") or []
+    try:
+        new_ids = poller.poll_once(settings, flow_context().gateway)
+    except (ConnectorError, SchemaError, OperationalError) as exc:
+        # One alert per tick while PayTrace (or the database) is down or refuses our credentials;
+        # the cursor has not moved, so the next poll's window still covers everything.
+        logging.getLogger("paysync.alert").error("ALERT poll of PayTrace failed: %s", deadletter.reason_for(exc))
+        return 0
     for inbox_id in new_ids:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if new_ids:

@@ -74,3 +74,25 @@ def test_a_malformed_export_row_is_kept_for_a_dead_letter_not_dropped(pg_url):
         kinds = sorted(r.event_type for r in s.query(InboxEvent).all())
     assert kinds == ["export.invalid", "export.sale"]
     assert poll_once(settings, OneBadRow(), now=datetime(2026, 11, 21, 12, 1, tzinfo=timezone.utc)) == []
+
+
+def test_a_poll_while_paytrace_is_down_alerts_and_leaves_the_cursor_for_the_next_tick(pg_url, monkeypatch, caplog):
+    from cli import runtime
+    from config.settings import get_settings
+    from db.models import DeadLetter, PollerCursor
+    from workers import context, tasks
+
+    upgrade(pg_url)
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    monkeypatch.setenv("PAYTRACE_BASE_URL", f"http://127.0.0.1:{runtime.free_port()}")
+    monkeypatch.setenv("HTTP_RETRIES", "0")
+    get_settings.cache_clear()
+    context._contexts.clear()
+    try:
+        assert tasks.poll_paytrace.run() == 0  # the task's own body, called directly (no broker involved)
+    finally:
+        get_settings.cache_clear()
+        context._contexts.clear()
+    assert "ALERT poll of PayTrace failed" in caplog.text
+    with session_scope(pg_url) as s:
+        assert s.query(DeadLetter).count() == 0 and s.query(PollerCursor).count() == 0
