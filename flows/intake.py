@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from connectors.errors import PermanentError
-from db.models import InboxEvent, SyncRun
+from db.models import DeadLetter, InboxEvent, SyncRun
 from db.session import session_scope
 from db.types import utcnow
 
@@ -47,6 +47,17 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
             return Routing(event.run_id, pending)
         run = s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace",
                                              SyncRun.transaction_id == event.transaction_id, SyncRun.erp == erp))
+        if run is not None and run.status == "dead" and run.transaction is None:
+            # The run died before PayTrace ever showed us the transaction (a push that outran the
+            # export, a PayTrace outage). This event is new word of it: start the run again.
+            run.status, run.finished_at, run.updated_at = "pending", None, utcnow()
+            if event.source == "poller":
+                run.transaction = event.payload.get("record")
+            for letter in s.scalars(select(DeadLetter).where(DeadLetter.run_id == run.id,
+                                                              DeadLetter.status == "open")):
+                letter.status, letter.replayed_at = "superseded", utcnow()
+            event.run_id, event.status = run.id, "routed"
+            return Routing(run.id, True)
         if run is not None:
             event.run_id, event.status, event.processed_at = run.id, "duplicate", utcnow()
             return Routing(run.id, False)

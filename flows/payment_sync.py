@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from connectors.base import ErpConnector
-from connectors.errors import PermanentError
+from connectors.errors import NotFoundError, PermanentError, RetriableError
 from connectors.paytrace import PayTraceGateway
 from db.models import SyncRun
 from db.session import session_scope
@@ -91,6 +91,19 @@ def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None)
         run.last_error = note
 
 
+def _authoritative(ctx: FlowContext, transaction_id: int) -> dict:
+    """PayTrace's own record of a transaction a push named.
+
+    A push can outrun PayTrace's export, so "not found" is retried (with the usual backoff) before
+    it becomes a dead letter; if the export shows it later, the poller's row revives the run.
+    """
+    try:
+        return ctx.gateway.transaction(transaction_id)
+    except NotFoundError as exc:
+        raise RetriableError(f"transaction {transaction_id} not in PayTrace's export (yet): {exc.message}",
+                             system=exc.system, operation=exc.operation, status=exc.status) from exc
+
+
 # -- the steps, in the order they run --------------------------------------------------------
 def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
     """Read the authoritative transaction from PayTrace; decide whether there is anything to post."""
@@ -99,7 +112,7 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         raise RunFinished(run.status)
     # A row the poller took from the export API is already authoritative (DESIGN.md); a pushed
     # event is only a hint, so its run starts without a record and reads it here.
-    record = run.transaction or mask_payload(ctx.gateway.transaction(run.transaction_id))
+    record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id))
     txn = load_transaction(record, ctx.rules.timezone)  # refuses a malformed record, with every field
     customer_key = transform.customer_id_for(txn)
     with session_scope(ctx.db_url) as s:

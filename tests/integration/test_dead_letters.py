@@ -7,7 +7,7 @@ import sys
 import pytest
 import requests
 
-from cli.traffic import make_sales, push_webhook
+from cli.traffic import Sale, make_sales, push_webhook
 from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
@@ -71,3 +71,29 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_pat
     assert_erp_exactly(stack.erp_summary(), sales)
     again = paysync(stack, "dlq", "replay", str(letters[0].id))
     assert again.returncode != 0 and "not open" in (again.stdout + again.stderr)
+
+
+def test_a_push_that_outruns_paytrace_dies_then_the_poller_revives_it(stack_factory):
+    # given a webhook naming a transaction PayTrace does not show yet (the sandbox's next id)
+    stack = stack_factory(RETRY_MAX_ATTEMPTS="3", RETRY_BACKOFF_BASE="0.1", RETRY_BACKOFF_MAX="0.5",
+                          POLL_INTERVAL_SECONDS="2")
+    stack.start_ingress()
+    stack.start_worker("w1")
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    [first] = make_sales(client, 1, seed=5, decline_every=0)
+    early = Sale(first.transaction_id + 1, first.amount, False, first.customer)
+    assert push_webhook(stack.ingress_url, stack.webhook_secret, early).status_code == 202
+    assert wait_for_runs(stack.database_url, [early.transaction_id], timeout=60, statuses=("dead",)) == 1
+    with session_scope(stack.database_url) as s:
+        [letter] = s.query(DeadLetter).all()
+    assert "not in PayTrace's export" in letter.reason and letter.context["exhausted"]
+    # when the sale then happens and the poller (beat) reads it from the export
+    [late] = make_sales(client, 1, seed=6, decline_every=0)
+    assert late.transaction_id == early.transaction_id
+    stack.start_beat()
+    # then the run is revived, posted once, and the old letter is marked superseded
+    assert wait_for_runs(stack.database_url, [late.transaction_id], timeout=60, statuses=("succeeded",)) == 1, \
+        dump_logs(stack)
+    assert_erp_exactly(stack.erp_summary(), [first, late])
+    with session_scope(stack.database_url) as s:
+        assert [l.status for l in s.query(DeadLetter).all()] == ["superseded"]
