@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -127,7 +128,7 @@ def _report(console: Console, stack: Stack, database_url: str, made, home: Path)
     for col in ("id", "run", "step", "reason"):
         dead.add_column(col)
     for letter in letters:
-        dead.add_row(str(letter.id), str(letter.run_id), letter.step or "", letter.reason)
+        dead.add_row(str(letter.id), str(letter.run_id), letter.step or "", escape(letter.reason))
     console.print(dead if letters else "dead letters: none")
     report = home / "demo-runs.csv"
     with open(report, "w", newline="") as fh:

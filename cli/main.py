@@ -71,7 +71,7 @@ def dlq_list(show_all: bool) -> None:
         table.add_column(col)
     for l in letters:
         table.add_row(str(l.id), l.status, l.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(l.run_id or ""),
-                      l.step or "", l.reason)
+                      l.step or "", escape(l.reason))  # a reason's [brackets] are text, not markup
     console.print(table if letters else "no dead letters")
 
 

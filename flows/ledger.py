@@ -57,14 +57,17 @@ def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[],
     """
     me = claimer()
     try:
-        claimed, done_ref = _claim(db_url, run_id, step, key, me, lease_seconds)
+        claimed, done_ref, wait = _claim(db_url, run_id, step, key, me, lease_seconds)
     except IntegrityError:
         # A concurrent delivery inserted the row between our look and our insert: look again.
-        claimed, done_ref = _claim(db_url, run_id, step, key, me, lease_seconds)
+        claimed, done_ref, wait = _claim(db_url, run_id, step, key, me, lease_seconds)
     if done_ref is not None:
         return done_ref
     if not claimed:
-        raise StepBusy(f"step {step} of run {run_id} is being run by another worker", retry_after=2.0,
+        # Come back when the other claim's lease runs out (at the latest): if its holder died on
+        # another host, that is when the step becomes ours. Tasks do not count this against the
+        # retry budget, since the lease bounds it.
+        raise StepBusy(f"step {step} of run {run_id} is being run by another worker", retry_after=wait,
                        system="paysync", operation=step)
     try:
         erp_key, erp_number = action()
@@ -81,10 +84,11 @@ def run_step(db_url: str, run_id: int, step: str, key: str, action: Callable[[],
     return erp_key
 
 
-def _claim(db_url: str, run_id: int, step: str, key: str, me: str, lease_seconds: float) -> tuple[bool, str | None]:
+def _claim(db_url: str, run_id: int, step: str, key: str, me: str,
+           lease_seconds: float) -> tuple[bool, str | None, float]:
     """One transaction: write the ledger row claimed by us, or claim the existing one if free.
 
-    Returns (claimed, the ERP key if the step is already done).
+    Returns (claimed, the ERP key if the step is already done, seconds until a foreign claim expires).
     """
     now = utcnow()
     with session_scope(db_url) as s:
@@ -95,7 +99,7 @@ def _claim(db_url: str, run_id: int, step: str, key: str, me: str, lease_seconds
             s.flush()
             claimed = True
         elif row.status == "done":
-            return False, row.erp_ref or ""
+            return False, row.erp_ref or "", 0.0
         else:
             stale = now - timedelta(seconds=lease_seconds)
             free = row.status in ("pending", "failed") or (
@@ -109,7 +113,9 @@ def _claim(db_url: str, run_id: int, step: str, key: str, me: str, lease_seconds
         if claimed:
             s.execute(update(SyncRun).where(SyncRun.id == run_id)
                       .values(current_step=step, status="running", updated_at=now))
-        return claimed, None
+            return True, None, 0.0
+        expires = row.started_at + timedelta(seconds=lease_seconds)
+        return False, None, max(2.0, (expires - now).total_seconds())
 
 
 def _release(db_url: str, run_id: int, step: str, me: str, *, status: str, error: str) -> None:

@@ -12,7 +12,7 @@ from typing import Callable
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from config.settings import Settings, get_settings
@@ -30,6 +30,46 @@ def celery_enqueue(inbox_id: int) -> None:
     from config.celery import INGEST_QUEUE, celery_app
 
     celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+
+
+MAX_DEPTH = 32
+
+
+def parse_json_object(body: bytes) -> dict:
+    """The body as a JSON object that every layer below can store, or ValueError saying why."""
+    def refuse_constant(name: str):
+        raise ValueError(f"{name} is not a JSON number")
+
+    try:
+        payload = json.loads(body, parse_constant=refuse_constant)
+    except RecursionError:
+        raise ValueError("body is nested too deeply") from None
+    except ValueError as exc:  # includes undecodable bytes
+        raise ValueError(f"body is not JSON: {str(exc)[:80]}") from None
+    if not isinstance(payload, dict):
+        raise ValueError("body is not a JSON object")
+    _check_storable(payload, 0)
+    return payload
+
+
+def _check_storable(value, depth: int) -> None:
+    """No NUL characters or lone surrogates (PostgreSQL refuses them), no absurd nesting."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"body is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_storable(key, depth + 1)
+            _check_storable(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_storable(item, depth + 1)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("body holds a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("body holds an unpaired surrogate") from None
 
 
 def _problem(status: int, reason: str, **extra):
@@ -51,8 +91,13 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         try:
             inbox_id, created = store_event(db_url, source=source, event_id=event_id, event_type=event_type,
                                             transaction_id=transaction_id, payload=payload)
+        except DataError as exc:
+            # The database refuses this content (a value it cannot store): the sender must change
+            # it, so a retry-later answer would only loop. The log keeps the reason, not the data.
+            log.warning("inbox refused %s event %s: %s", source, event_id, type(exc.orig).__name__)
+            return _problem(400, "payload holds a value that cannot be stored")
         except SQLAlchemyError:
-            log.exception("inbox write failed for %s event %s", source, event_id)
+            log.error("inbox write failed for %s event %s; answering 503", source, event_id)
             return _problem(503, "storage unavailable; retry later")
         if not created:
             return jsonify({"status": "duplicate", "inbox_id": inbox_id}), 200
@@ -65,18 +110,21 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
     @app.post("/webhooks/paytrace")
     def webhook():
-        body = request.get_data(cache=False)
+        # Read at most one byte past the limit. A chunked body has no Content-Length to refuse early,
+        # and werkzeug would silently cut it at the limit, so it is read from the server's own stream.
+        source = request.stream if request.content_length is not None else request.environ["wsgi.input"]
+        body = source.read(settings.max_body_bytes + 1)
+        if len(body) > settings.max_body_bytes:
+            return too_large(None)
         try:
             event_id = verify(body, request.headers, [s.reveal() for s in settings.webhook_secrets],
                               tolerance=settings.webhook_tolerance_seconds)
         except SignatureError as exc:
             return _problem(401, str(exc))
         try:
-            payload = json.loads(body)
-        except ValueError:  # includes undecodable bytes
-            payload = None
-        if not isinstance(payload, dict):
-            return _problem(400, "body is not a JSON object")
+            payload = parse_json_object(body)
+        except ValueError as exc:
+            return _problem(400, str(exc))
         try:
             event = WebhookEventSchema().load(payload)
         except ValidationError as exc:
@@ -127,7 +175,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
 
     @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_exc):
+    def too_large(_exc=None):
         return _problem(413, f"body larger than {settings.max_body_bytes} bytes")
 
     @app.errorhandler(HTTPException)

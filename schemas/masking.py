@@ -9,14 +9,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Keys whose values are sensitive authentication data whatever they look like.
-_SECRET_KEYS = frozenset(
-    {"csc", "cvv", "cvv2", "cvc", "cvc2", "cid", "card_code", "security_code", "encrypted_csc",
-     "swipe", "encrypted_swipe", "track", "track1", "track2", "track_data", "pin", "pin_block"}
-)
+# Keys whose values are sensitive authentication data whatever they look like: exact names, and
+# fragments that mark a name as one (`cvv_number`, `CardSecurityCode`, `track2_data`). Matching a
+# fragment over-redacts now and then (a parcel's tracking number): that is the safe side.
+_SECRET_KEYS = frozenset({"cid", "pin", "track", "swipe"})
+_SECRET_FRAGMENTS = ("cvv", "cvc", "csc", "securitycode", "security_code", "cardcode", "card_code", "track1",
+                     "track2", "track_data", "trackdata", "encrypted_swipe", "pin_block", "pinblock")
 # Keys that hold a full card or account number; their value is truncated, not kept.
 _NUMBER_KEYS = frozenset({"number", "card_number", "pan", "account_number", "cc_number", "encrypted_number"})
-_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,}\d(?!\d)")
+# Digits with up to three separators of any usual kind between them (spaces, tabs, no-break
+# spaces, dots, dashes, underscores, slashes): "4111  1111.1111-1111" is still a card number.
+_SEPARATORS = r"[\s\u00a0.\-_/]{0,3}"
+_DIGIT_RUN = re.compile(rf"(?<!\d)(?:\d{_SEPARATORS}){{12,}}\d(?!\d)")
 REDACTED = "[redacted]"
 
 
@@ -31,7 +35,17 @@ def luhn_ok(digits: str) -> bool:
 
 
 def looks_like_pan(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and digits[0] in "3456" and luhn_ok(digits)
+    """Any Luhn-valid run of 13 to 19 digits, whatever its first digit.
+
+    Brands come and go (Mastercard's 2-series since 2017, UnionPay's 62/81): masking every
+    Luhn-valid run costs a few false positives and never lets a new range through.
+    """
+    return 13 <= len(digits) <= 19 and luhn_ok(digits)
+
+
+def _secret_key(key: str) -> bool:
+    k = key.lower()
+    return k in _SECRET_KEYS or any(f in k for f in _SECRET_FRAGMENTS)
 
 
 def truncate_pan(digits: str) -> str:
@@ -71,24 +85,31 @@ def _mask_number_value(value: Any) -> Any:
 
 
 def mask_payload(value: Any) -> Any:
-    """A deep copy of `value` that holds no PAN, CSC or track data."""
+    """A deep copy of `value` that holds no PAN, CSC or track data (in values or in keys)."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             k = str(key).lower()
-            if k in _SECRET_KEYS:
-                out[key] = REDACTED if item not in (None, "") else item
+            safe_key = mask_text(key) if isinstance(key, str) else key
+            if _secret_key(k):
+                out[safe_key] = REDACTED if item not in (None, "") else item
             elif k in _NUMBER_KEYS and isinstance(item, (str, int)):
-                out[key] = _mask_number_value(item)
+                out[safe_key] = _mask_number_value(item)
             else:
-                out[key] = mask_payload(item)
+                out[safe_key] = mask_payload(item)
         return out
     if isinstance(value, list):
         return [mask_payload(v) for v in value]
     if isinstance(value, str):
         return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 10**12:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value >= 10**12:
         return mask_text(str(value)) if _hides_pan(str(value)) else value
+    if isinstance(value, float) and abs(value) >= 1e12:
+        # A card number sent as a JSON number arrives as a float; its digits are what count.
+        digits = f"{value:.0f}"
+        return mask_text(digits) if _hides_pan(digits) else value
     return value
 
 
@@ -98,13 +119,15 @@ def find_card_data(value: Any, path: str = "$") -> list[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             k = str(key).lower()
-            if (k in _SECRET_KEYS or k in _NUMBER_KEYS) and item not in (None, "") and mask_payload({key: item}) != {key: item}:
-                hits.append(f"{path}.{key}")
+            if (isinstance(key, str) and mask_text(key) != key) or ((_secret_key(k) or k in _NUMBER_KEYS)
+                                                                  and item not in (None, "")
+                                                                  and mask_payload({key: item}) != {key: item}):
+                hits.append(f"{path}.{mask_text(str(key))}")  # the path itself must not carry the number
             else:
-                hits.extend(find_card_data(item, f"{path}.{key}"))
+                hits.extend(find_card_data(item, f"{path}.{mask_text(str(key))}"))
     elif isinstance(value, list):
         for i, item in enumerate(value):
             hits.extend(find_card_data(item, f"{path}[{i}]"))
-    elif mask_payload(value) != value:
+    elif value == value and mask_payload(value) != value:  # NaN equals nothing, itself included
         hits.append(path)
     return hits

@@ -13,6 +13,7 @@ from config.settings import get_settings
 from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, RetriableError, SkippableError
 from flows import intake, payment_sync
+from flows.ledger import StepBusy
 from flows.payment_sync import RunFinished
 from workers import deadletter, poller
 from workers.context import flow_context
@@ -43,14 +44,15 @@ class PaysyncTask(Task):
             return None
         except TRANSIENT as exc:
             attempt = self.request.retries + 1
-            if attempt >= settings.retry_max_attempts:
+            busy = isinstance(exc, StepBusy)  # bounded by the other claim's lease, not by the budget
+            if attempt >= settings.retry_max_attempts and not busy:
                 self._dead_letter(exc, run_id, inbox_id, step, attempt, exhausted=True)
                 return None
             wait = compute_backoff(attempt, base=settings.retry_backoff_base, cap=settings.retry_backoff_max,
                                    retry_after=getattr(exc, "retry_after", None))
             log.warning("retry %s run=%s inbox=%s attempt=%d in %.3fs retry_after=%s: %s", self.name, run_id,
                         inbox_id, attempt, wait, getattr(exc, "retry_after", None), deadletter.reason_for(exc))
-            raise self.retry(exc=exc, countdown=wait, max_retries=settings.retry_max_attempts)
+            raise self.retry(exc=exc, countdown=wait, max_retries=None if busy else settings.retry_max_attempts)
         except (SchemaError, Exception) as exc:  # permanent, or a bug: a person must look
             self._dead_letter(exc, run_id, inbox_id, step, self.request.retries + 1, exhausted=False)
             return None

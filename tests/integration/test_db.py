@@ -65,9 +65,29 @@ def test_two_concurrent_claims_of_one_step_reach_the_erp_once(db_url):
     for t in threads:
         t.join()
     assert len(calls) == 1 and len(errors) == 1
+    assert 50 < errors[0].retry_after <= 60  # come back when the other claim's lease would run out
     with session_scope(db_url) as s:
         row = s.query(StepLedger).one()
         assert row.status == "done" and row.erp_ref == "KEY-1"
     # and a later delivery of the same step is a no-op that returns the recorded key
     assert run_step(db_url, run_id, "sales_order", "1:sales_order", action, lease_seconds=60) == "KEY-1"
     assert len(calls) == 1
+
+
+def test_a_claim_left_by_a_process_on_another_host_is_taken_over_when_its_lease_runs_out(db_url):
+    from datetime import timedelta
+
+    from db.types import utcnow
+
+    with session_scope(db_url) as s:
+        run = SyncRun(gateway="paytrace", transaction_id=2, erp="sage50", status="running")
+        s.add(run)
+        s.flush()
+        s.add(StepLedger(run_id=run.id, step="invoice", idempotency_key="2:invoice", status="running",
+                         claimed_by="another-host:4242", attempts=1, started_at=utcnow() - timedelta(seconds=50)))
+        run_id = run.id
+    with pytest.raises(RetriableError) as busy:
+        run_step(db_url, run_id, "invoice", "2:invoice", lambda: ("K", "R"), lease_seconds=60)
+    assert 2 <= busy.value.retry_after <= 11
+    # once the lease has run out, the step is ours
+    assert run_step(db_url, run_id, "invoice", "2:invoice", lambda: ("K2", "R2"), lease_seconds=40) == "K2"

@@ -54,7 +54,8 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_pat
         assert letter.context["status"] == 422
     listing = paysync(stack, "dlq", "list")
     assert listing.returncode == 0, listing.stderr
-    assert "GADGET-9" in listing.stdout
+    flat = " ".join(listing.stdout.split())
+    assert "GADGET-9" in flat and "[field ItemID]" in flat.replace("│ ", "").replace(" │", ""), listing.stdout
     shown = paysync(stack, "dlq", "show", str(letters[0].id))
     assert '"step": "create_sales_order"' in shown.stdout
     assert stack.erp_summary()["sales_orders"] == []

@@ -1,6 +1,8 @@
 """No PAN, CSC or track data survives mask_payload; ids and masked numbers do."""
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, strategies as st
 
 from schemas.masking import find_card_data, looks_like_pan, luhn_ok, mask_payload, mask_text
@@ -35,10 +37,21 @@ def _luhn_complete(prefix: str) -> str:
     raise AssertionError
 
 
-@given(st.sampled_from("3456"), st.text("0123456789", min_size=11, max_size=17), st.text(max_size=20),
-       st.text(max_size=20))
-def test_no_luhn_valid_pan_survives_in_any_text(first, middle, before, after):
+@given(st.sampled_from("123456789"), st.text("0123456789", min_size=11, max_size=17), st.text(max_size=20),
+       st.text(max_size=20), st.sampled_from(["", " ", "  ", "-", ".", "\u00a0", "\t", "_", "/"]))
+def test_no_luhn_valid_pan_survives_in_any_text(first, middle, before, after, sep):
     pan = _luhn_complete(first + middle)
-    masked = mask_payload({"note": f"{before} {pan} {after}", "n": [pan]})
-    assert pan not in str(masked)
+    spaced = sep.join(pan[i:i + 4] for i in range(0, len(pan), 4))
+    masked = mask_payload({"note": f"{before} {spaced} {after}", "n": [pan], pan: "as a key"})
+    flat = re.sub(r"\D", "", str(masked))
+    assert pan not in flat
     assert looks_like_pan(pan)
+
+
+def test_mastercard_two_series_keys_and_floats_are_masked():
+    out = mask_payload({"note": "2221000000000009", "2221 0000 0000 0009": 1, "f": 4111111111111111.0,
+                        "cvv_number": "123", "CardSecurityCode": "999", "phone": "5095551234"})
+    assert "2221000000000009" not in str(out).replace(" ", "") and "4111111111111111" not in str(out)
+    assert out["cvv_number"] == out["CardSecurityCode"] == "[redacted]" and out["phone"] == "5095551234"
+    # and the audit paths never carry the number either
+    assert all("2221000000000009" not in p for p in find_card_data({"2221000000000009": {"x": 1}}))
