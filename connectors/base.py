@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Iterable
 
 from connectors.errors import PermanentError
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
+from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund, Reversal,
+                            SalesOrder)
 
 
 class ErpConnector(ABC):
@@ -50,6 +51,40 @@ class ErpConnector(ABC):
 
     def close(self) -> None:
         """Release connections."""
+
+    # -- the payment lifecycle: refunds, voids, declines (docs/connectors.md) ----------------
+    # `find` also answers for the kinds "credit_memo", "refund" and "reversal".
+    def _create_credit_memo(self, memo: CreditMemo) -> ErpDocument:
+        """Write a credit memo against `memo.invoice_ref`. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot write credit memos")
+
+    def _create_refund(self, refund: Refund) -> ErpDocument:
+        """Pay money back, settling `refund.credit_memo_ref`. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot write customer refunds")
+
+    def _create_reversal(self, reversal: Reversal) -> ErpDocument:
+        """Reverse the receipt `reversal.payment_ref`; its invoice's open amount comes back. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot reverse receipts")
+
+    def set_status(self, kind: str, key: str, status: str) -> None:
+        """Mark a sales order or invoice with a (mapped) status, e.g. a declined payment's. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot mark a {kind}'s status")
+
+    def status_of(self, kind: str, key: str) -> str:
+        """The status a sales order or invoice carries now. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read a {kind}'s status")
+
+    def ensure_credit_memo(self, memo: CreditMemo) -> ErpDocument:
+        return self._existing("credit_memo", memo.reference, memo.customer_id, memo.amount) \
+            or self._create_credit_memo(memo)
+
+    def ensure_refund(self, refund: Refund) -> ErpDocument:
+        return self._existing("refund", refund.reference, refund.customer_id, refund.amount) \
+            or self._create_refund(refund)
+
+    def ensure_reversal(self, reversal: Reversal) -> ErpDocument:
+        return self._existing("reversal", reversal.reference, reversal.customer_id, reversal.amount) \
+            or self._create_reversal(reversal)
 
     # -- may be overridden ----------------------------------------------------------------
     def list_documents(self, kind: str, day: date) -> Iterable[ErpDocument]:

@@ -149,3 +149,42 @@ class PostingRules:
     default_item: str
     payment_method: str
     timezone: str = "America/Los_Angeles"
+
+
+@dataclass(frozen=True)
+class CreditMemo:
+    """A refund recorded against the invoice it credits (its lines say what is credited)."""
+
+    reference: str
+    customer_id: str
+    date: date
+    invoice_ref: str  # ERP key of the invoice it credits
+    lines: tuple[OrderLine, ...]
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money paid back to the customer, settling a credit memo (out of the receipt account)."""
+
+    reference: str
+    customer_id: str
+    date: date
+    amount: Decimal
+    credit_memo_ref: str  # ERP key of the credit memo it settles
+    cash_account: str
+    method: str
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A receipt undone (a void before settlement): the invoice it paid is open again."""
+
+    reference: str
+    customer_id: str
+    date: date
+    amount: Decimal
+    payment_ref: str  # ERP key of the receipt to reverse
