@@ -44,7 +44,7 @@ class SyncRun(Base):
 
     __tablename__ = "sync_run"
     __table_args__ = (
-        UniqueConstraint("gateway", "transaction_id", "erp", name="uq_sync_run_txn"),
+        UniqueConstraint("gateway", "transaction_id", "erp", "kind", name="uq_sync_run_txn_kind"),
         Index("ix_sync_run_status_updated", "status", "updated_at"),
     )
 
@@ -52,6 +52,8 @@ class SyncRun(Base):
     gateway: Mapped[str] = mapped_column(String(20), default="paytrace")
     transaction_id: Mapped[int] = mapped_column(BigId)
     erp: Mapped[str] = mapped_column(String(20))
+    #: What the run posts for the transaction: "sale", "refund" or "void" (a voided sale keeps its id).
+    kind: Mapped[str] = mapped_column(String(20), default="sale", server_default="sale")
     status: Mapped[str] = mapped_column(String(20), default="pending")
     transaction: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     current_step: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -65,6 +67,8 @@ class SyncRun(Base):
     customer_key: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     card_profile: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: For a refund, the sale it gives money back from.
+    parent_transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
 
     steps: Mapped[list["StepLedger"]] = relationship(back_populates="run", order_by="StepLedger.id")
 

@@ -13,27 +13,52 @@ from db.types import utcnow
 
 @dataclass(frozen=True)
 class Routing:
-    """What to do with an inbox event: start the run's chain, or nothing (a repeat)."""
+    """What to do with an inbox event: start the run's chain (and any predecessor's), or nothing."""
 
     run_id: int | None
     start: bool
+    kind: str = "sale"
+    #: A predecessor run created with this one (a void's sale nobody had synced): start it too.
+    also: tuple[tuple[int, str], ...] = ()
+
+
+#: Export record types and webhook event types -> the kind of run they call for.
+RECORD_KINDS = {"REFUND": "refund", "VOID": "void"}
+WEBHOOK_KINDS = {"transaction.refund": "refund", "transaction.void": "void", "chargeback": "chargeback"}
+
+
+def kind_of(event: InboxEvent) -> str:
+    """Which run an event is about: a refund and a void are runs of their own; the rest are sales."""
+    record = event.payload.get("record") if isinstance(event.payload, dict) else None
+    if isinstance(record, dict):
+        return RECORD_KINDS.get(str(record.get("transaction_type") or "").upper(), "sale")
+    if event.source == "reconcile":
+        return RECORD_KINDS.get(event.event_type.rsplit(".", 1)[-1].upper(), "sale")
+    return WEBHOOK_KINDS.get(event.event_type, "sale")
+
+
+def _find_run(s, transaction_id: int, erp: str, kind: str) -> SyncRun | None:
+    return s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace", SyncRun.transaction_id == transaction_id,
+                                          SyncRun.erp == erp, SyncRun.kind == kind))
 
 
 def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
-    """Attach the event to its run, creating the run if it is the first word of its transaction.
+    """Attach the event to its run, creating the run if it is the first word of it.
 
-    The run and the inbox row's link to it commit together, so a crash right after leaves the
-    row marked `routed` and its redelivery starts the chain instead of calling itself a repeat.
-    A concurrent first delivery from another source loses on the run's unique key and raises
-    IntegrityError, which the task retries: the second time it finds the run and stands down.
+    One run per (transaction, kind): a sale, each refund (its own transaction id), and a void
+    (the sale's id, kind "void"). The run and the inbox row's link to it commit together, so a
+    crash right after leaves the row `routed` and its redelivery starts the chain instead of
+    calling itself a repeat. A concurrent first delivery from another source loses on the run's
+    unique key and raises IntegrityError, which the task retries: then it finds the run.
     """
     with session_scope(db_url) as s:
         event = s.get(InboxEvent, inbox_id)
         if event is None:
             raise PermanentError(f"inbox event {inbox_id} does not exist", system="paysync", operation="route")
         event.attempts += 1
+        kind = kind_of(event)
         if event.status in ("done", "duplicate"):
-            return Routing(event.run_id, False)
+            return Routing(event.run_id, False, kind)
         if event.transaction_id is None:
             event.status = "invalid"
             event.processed_at = utcnow()
@@ -44,31 +69,39 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
             pending = run is not None and run.status == "pending"
             if not pending:
                 event.status, event.processed_at = "done", utcnow()
-            return Routing(event.run_id, pending)
-        run = s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace",
-                                             SyncRun.transaction_id == event.transaction_id, SyncRun.erp == erp))
+            return Routing(event.run_id, pending, run.kind if run else kind)
+        # Only export rows are authoritative records; pushed hints leave it for the fetch step.
+        # (A chargeback's record is its case, read from this inbox event by the chargeback flow.)
+        record = event.payload.get("record") if event.source == "poller" else None
+        run = _find_run(s, event.transaction_id, erp, kind)
         if run is not None and run.status == "dead" and run.transaction is None:
             # The run died before PayTrace ever showed us the transaction (a push that outran the
             # export, a PayTrace outage). This event is new word of it: start the run again.
             run.status, run.finished_at, run.updated_at = "pending", None, utcnow()
-            if event.source == "poller":
-                run.transaction = event.payload.get("record")
+            run.transaction = record
             for letter in s.scalars(select(DeadLetter).where(DeadLetter.run_id == run.id,
                                                               DeadLetter.status == "open")):
                 letter.status, letter.replayed_at = "superseded", utcnow()
             event.run_id, event.status = run.id, "routed"
-            return Routing(run.id, True)
+            return Routing(run.id, True, kind)
         if run is not None:
             event.run_id, event.status, event.processed_at = run.id, "duplicate", utcnow()
-            return Routing(run.id, False)
-        # Only export rows are authoritative records; pushed hints leave it for the fetch step.
-        record = event.payload.get("record") if event.source == "poller" else None
-        run = SyncRun(gateway="paytrace", transaction_id=event.transaction_id, erp=erp, status="pending",
+            return Routing(run.id, False, kind)
+        also: tuple[tuple[int, str], ...] = ()
+        if kind == "void" and _find_run(s, event.transaction_id, erp, "sale") is None:
+            # Voided before anyone synced the sale: the sale is posted first, then reversed, so
+            # the books show what happened (and the invoice open again, as for any void).
+            sale = SyncRun(gateway="paytrace", transaction_id=event.transaction_id, erp=erp, kind="sale",
+                           status="pending", transaction=None)
+            s.add(sale)
+            s.flush()
+            also = ((sale.id, "sale"),)
+        run = SyncRun(gateway="paytrace", transaction_id=event.transaction_id, erp=erp, kind=kind, status="pending",
                       transaction=record)
         s.add(run)
         s.flush()
         event.run_id, event.status = run.id, "routed"
-        return Routing(run.id, True)
+        return Routing(run.id, True, kind, also)
 
 
 def mark_started(db_url: str, inbox_id: int) -> None:

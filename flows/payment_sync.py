@@ -7,7 +7,7 @@ run id: state lives in the database. The Celery wrappers in workers/tasks.py fol
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from connectors.base import ErpConnector
@@ -24,8 +24,11 @@ from schemas.paytrace import load_transaction
 
 log = logging.getLogger(__name__)
 
-#: What becomes of a gateway transaction type in the spine; others wait for the lifecycle flows.
-SYNCED_TYPES = frozenset({"SALE", "SETTLED", "PENDING"})
+#: Export types a sale run posts; a sale voided before we synced it is still posted (its void run
+#: then reverses it), so the books show what happened.
+SYNCED_TYPES = frozenset({"SALE", "SETTLED", "PENDING", "VOID"})
+#: The export type each other kind of run must find.
+KIND_TYPES = {"refund": "REFUND", "void": "VOID"}
 TERMINAL = frozenset({"succeeded", "skipped", "dead"})
 
 
@@ -42,6 +45,10 @@ class FlowContext:
     mapping_checksum: str | None = None
     #: The mapping's word on whether an anomaly flag holds a payment back (default: it does not).
     flags_block_posting: bool = False
+    #: PayTrace status (voided, refunded, ...) -> the invoice status word the mapping gives it.
+    statuses: dict[str, str] = field(default_factory=dict)
+    #: Where a chargeback's cost is booked (the mapping's accounts.chargeback).
+    chargeback_account: str = ""
 
 
 class RunFinished(Exception):
@@ -115,12 +122,20 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
     record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id))
     txn = load_transaction(record, ctx.rules.timezone)  # refuses a malformed record, with every field
     customer_key = transform.customer_id_for(txn)
+    parent = record.get("original_transaction_id") if run.kind == "refund" else None
     with session_scope(ctx.db_url) as s:
         row = s.get(SyncRun, run_id)
         row.transaction = record
         row.status = "running"
         row.amount, row.customer_key, row.paid_at = txn.amount, customer_key, txn.created_at
         row.card_profile = anomalies.card_profile(txn)
+        row.parent_transaction_id = int(parent) if str(parent or "").isdigit() else None
+    if run.kind != "sale":
+        if txn.transaction_type != KIND_TYPES[run.kind]:
+            # A push that named the wrong kind: the poller's own record creates the right run.
+            raise PermanentError(f"transaction {txn.transaction_id} is a {txn.transaction_type}, not a "
+                                 f"{KIND_TYPES[run.kind]}", system="paysync", operation="route")
+        return
     if txn.is_declined:
         _finish(ctx, run_id, "skipped", f"declined ({txn.status_message or 'not approved'}): nothing to post")
         raise RunFinished("skipped")

@@ -16,7 +16,8 @@ from schemas.domain import (Customer, GatewayTransaction, JournalEntry, JournalL
 __all__ = ["PostingRules", "reference", "customer_for", "sales_order_for", "invoice_for", "payment_for",
            "journal_for"]
 
-STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE"}
+STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE",
+              "credit_memo": "CM", "refund": "RFD", "void": "VD", "void_journal": "VJE", "chargeback": "CB"}
 
 
 def reference(transaction_id: int, step: str) -> str:
@@ -43,7 +44,8 @@ def customer_for(txn: GatewayTransaction, max_length: int = 20) -> Customer:
                     email=txn.email, address=txn.billing)
 
 
-def _local_date(txn: GatewayTransaction, rules: PostingRules):
+def local_date(txn: GatewayTransaction, rules: PostingRules):
+    """The merchant's calendar day of the transaction: what documents are dated."""
     return txn.created_at.astimezone(ZoneInfo(rules.timezone)).date()
 
 
@@ -54,17 +56,17 @@ def _lines(txn: GatewayTransaction, rules: PostingRules) -> tuple[OrderLine, ...
 
 
 def sales_order_for(txn: GatewayTransaction, customer_id: str, rules: PostingRules) -> SalesOrder:
-    return SalesOrder(reference(txn.transaction_id, "sales_order"), customer_id, _local_date(txn, rules),
+    return SalesOrder(reference(txn.transaction_id, "sales_order"), customer_id, local_date(txn, rules),
                       _lines(txn, rules))
 
 
 def invoice_for(txn: GatewayTransaction, customer_id: str, order_key: str | None, rules: PostingRules) -> SalesOrder:
-    return SalesOrder(reference(txn.transaction_id, "invoice"), customer_id, _local_date(txn, rules),
+    return SalesOrder(reference(txn.transaction_id, "invoice"), customer_id, local_date(txn, rules),
                       _lines(txn, rules), order_ref=order_key)
 
 
 def payment_for(txn: GatewayTransaction, customer_id: str, invoice_key: str, rules: PostingRules) -> Payment:
-    return Payment(reference(txn.transaction_id, "payment"), customer_id, _local_date(txn, rules), txn.amount,
+    return Payment(reference(txn.transaction_id, "payment"), customer_id, local_date(txn, rules), txn.amount,
                    invoice_key, rules.cash_account, rules.payment_method)
 
 
@@ -73,7 +75,7 @@ def journal_for(txn: GatewayTransaction, rules: PostingRules) -> JournalEntry:
     card = f"{txn.card_brand} {txn.masked_card[-4:]}".strip() if txn.masked_card else txn.card_brand
     text = f"PayTrace {txn.transaction_id} {card}"
     return JournalEntry(
-        reference(txn.transaction_id, "journal"), _local_date(txn, rules), text,
+        reference(txn.transaction_id, "journal"), local_date(txn, rules), text,
         (JournalLine(rules.clearing_account, txn.amount, text),
          JournalLine(rules.cash_account, -txn.amount, text)),
     )

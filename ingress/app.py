@@ -19,7 +19,7 @@ from config.settings import Settings, get_settings
 from db.inbox import mark_enqueued, store_event
 from db.session import get_engine
 from ingress.signatures import SignatureError, verify
-from schemas.events import SilentPostSchema, WebhookEventSchema, parse_silent_post
+from schemas.events import ChargebackSchema, SilentPostSchema, WebhookEventSchema, parse_silent_post
 from schemas.masking import find_card_data
 
 log = logging.getLogger("paysync.ingress")
@@ -108,8 +108,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             log.exception("enqueue failed for inbox %s; the sweeper will send it", inbox_id)
         return jsonify({"status": "accepted", "inbox_id": inbox_id}), 202
 
-    @app.post("/webhooks/paytrace")
-    def webhook():
+    def signed_json(schema):
+        """Read, verify and validate a signed JSON push: (event id, payload, loaded) or an error answer."""
         # Read at most one byte past the limit. A chunked body has no Content-Length to refuse early,
         # and werkzeug would silently cut it at the limit, so it is read from the server's own stream.
         source = request.stream if request.content_length is not None else request.environ["wsgi.input"]
@@ -126,10 +126,27 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         except ValueError as exc:
             return _problem(400, str(exc))
         try:
-            event = WebhookEventSchema().load(payload)
+            return event_id, payload, schema().load(payload)
         except ValidationError as exc:
             return _problem(400, "invalid event", fields=exc.normalized_messages())
+
+    @app.post("/webhooks/paytrace")
+    def webhook():
+        answer = signed_json(WebhookEventSchema)
+        if not isinstance(answer, tuple) or len(answer) != 3:
+            return answer
+        event_id, payload, event = answer
         return accept("webhook", event_id, event["type"], event["data"]["transaction_id"], payload)
+
+    @app.post("/webhooks/chargebacks")
+    def chargeback():
+        """A chargeback case pushed by the processor's portal or a case tool, signed like the webhooks."""
+        answer = signed_json(ChargebackSchema)
+        if not isinstance(answer, tuple) or len(answer) != 3:
+            return answer
+        _, payload, case = answer
+        # The case id is the idempotency key: the same case pushed twice (or also imported) is one.
+        return accept("chargeback", f"cb:{case['case_id']}", "chargeback", case["transaction_id"], payload)
 
     @app.post("/webhooks/paytrace/silent-post")
     def silent_post():

@@ -64,3 +64,16 @@ class SilentPostSchema(Schema):
     ORDERID = fields.Str(load_default="")
     APPCODE = fields.Str(load_default="")
     APPMSG = fields.Str(load_default="")
+
+
+class ChargebackSchema(Schema):
+    """A chargeback case (PayTrace has no chargeback API: a CSV export or a signed push brings it)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    case_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
+    transaction_id = fields.Int(required=True, strict=False, validate=validate.Range(min=1, max=MAX_TRANSACTION_ID))
+    amount = fields.Decimal(required=True, places=2, validate=validate.Range(min=0.01), as_string=True)
+    reason = fields.Str(load_default="", validate=validate.Length(max=200))
+    date = fields.Date(load_default=None, allow_none=True)

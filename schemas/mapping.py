@@ -33,7 +33,8 @@ PAYTRACE_STATUSES = ("approved", "authorized", "settled", "declined", "voided", 
 ROUNDING_RULES = tuple(sorted(name for name in vars(decimal) if name.startswith("ROUND_")))
 #: Step -> the code today's flow puts in its references (flows/transform.py STEP_CODES), then lifecycle steps.
 DEFAULT_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE",
-                 "credit_memo": "CM", "refund": "RFD", "void": "VD", "chargeback": "CB", "on_account": "OA"}
+                 "credit_memo": "CM", "refund": "RFD", "void": "VD", "void_journal": "VJE", "chargeback": "CB",
+                 "on_account": "OA"}
 DEFAULT_PATTERN = "PT{transaction_id}-{code}"
 PATTERN_FIELDS = ("transaction_id", "code")
 LINK_SOURCES = ("invoice_id", "customer_reference_id", "description")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from config.mapping import MappingError, active_mapping, posting_rules
+from config.mapping import MappingError, account_for, active_mapping, posting_rules, status_for
+from schemas.mapping import PAYTRACE_STATUSES
 from config.settings import Settings, get_settings
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
@@ -22,7 +23,9 @@ def build_context(settings: Settings) -> FlowContext:
                                             f"{settings.erp} keeps ({erp.max_reference_length})"])
     return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, rules=posting_rules(mapping),
                        lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum,
-                       flags_block_posting=mapping.policies.flags_block_posting)
+                       flags_block_posting=mapping.policies.flags_block_posting,
+                       statuses={name: status_for(mapping, name).invoice for name in PAYTRACE_STATUSES},
+                       chargeback_account=account_for(mapping, "chargeback"))
 
 
 def flow_context() -> FlowContext:

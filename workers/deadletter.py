@@ -43,6 +43,7 @@ def record(db_url: str, *, task_name: str, exc: BaseException, run_id: int | Non
             if run is not None:
                 run.status, run.last_error, run.finished_at = "dead", reason, utcnow()
                 context["transaction_id"] = run.transaction_id
+                context["kind"] = run.kind  # replay resumes the right flow
         letter = DeadLetter(run_id=run_id, inbox_id=inbox_id, task_name=task_name, step=step, reason=reason,
                             error_type=type(exc).__name__, context=context, status="open", replay_count=0,
                             created_at=utcnow())

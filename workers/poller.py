@@ -80,14 +80,14 @@ def touch_events(settings: Settings, inbox_ids: list[int]) -> None:
             row.enqueued_at = utcnow()
 
 
-def stalled_runs(settings: Settings, now: datetime | None = None) -> list[tuple[int, str | None]]:
+def stalled_runs(settings: Settings, now: datetime | None = None) -> list[tuple[int, str | None, str]]:
     """Runs not finished whose last sign of life is older than the stall limit, with their step."""
     now = now or utcnow()
     stall = now - timedelta(seconds=settings.sweep_stall_seconds)
     with session_scope(settings.database_url) as s:
-        rows = s.execute(select(SyncRun.id, SyncRun.current_step).where(
+        rows = s.execute(select(SyncRun.id, SyncRun.current_step, SyncRun.kind).where(
             SyncRun.status.in_(("pending", "running")), SyncRun.updated_at < stall,
         ).order_by(SyncRun.id).limit(1000)).all()
         for run in s.scalars(select(SyncRun).where(SyncRun.id.in_([r[0] for r in rows]))):
             run.updated_at = now  # one re-kick per stall period, not one per sweep
-        return [(r[0], r[1]) for r in rows]
+        return [(r[0], r[1], r[2]) for r in rows]

@@ -12,7 +12,7 @@ from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, RetriableError, SkippableError
-from flows import intake, payment_sync
+from flows import chargebacks, intake, lifecycle, payment_sync  # noqa: F401  (chargebacks registers its kind)
 from flows.ledger import StepBusy
 from flows.payment_sync import RunFinished
 from workers import deadletter, poller
@@ -73,7 +73,9 @@ def ingest_event(self, inbox_id: int) -> int | None:
     if routing is None or routing.run_id is None:
         return None
     if routing.start:
-        start_run(routing.run_id, settings.erp)
+        for run_id, kind in routing.also:  # a predecessor created with it (a void's unsynced sale)
+            start_run(run_id, settings.erp, kind=kind)
+        start_run(routing.run_id, settings.erp, kind=routing.kind)
         intake.mark_started(settings.database_url, inbox_id)
     return routing.run_id
 
@@ -91,12 +93,16 @@ def _step_task(step):
 
 STEP_TASKS = tuple(_step_task(step) for step in payment_sync.STEPS)
 TASK_BY_STEP = {step.__name__: task for step, task in zip(payment_sync.STEPS, STEP_TASKS)}
+for _steps in lifecycle.STEPS_BY_KIND.values():  # refunds and voids: their own steps, same house rules
+    for _step in _steps:
+        if _step.__name__ not in TASK_BY_STEP:
+            TASK_BY_STEP[_step.__name__] = _step_task(_step)
 
 
-def start_run(run_id: int, erp: str, from_step: str | None = None) -> None:
+def start_run(run_id: int, erp: str, from_step: str | None = None, kind: str = "sale") -> None:
     """Send the run's remaining steps as one chain: fetch on `ingest`, ERP steps on `erp.<kind>`."""
     sigs = []
-    for step in payment_sync.steps_from(from_step):
+    for step in lifecycle.resume_steps(kind, from_step):
         queue = INGEST_QUEUE if step is payment_sync.fetch_transaction else erp_queue(erp)
         sigs.append(TASK_BY_STEP[step.__name__].si(run_id).set(queue=queue))
     chain(*sigs).apply_async()
@@ -130,8 +136,8 @@ def sweep_inbox(self) -> dict:
     if events:
         poller.touch_events(settings, events)
     runs = poller.stalled_runs(settings)
-    for run_id, step in runs:
-        start_run(run_id, settings.erp, from_step=step)
+    for run_id, step, kind in runs:
+        start_run(run_id, settings.erp, from_step=step, kind=kind)
     if events or runs:
         log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs))
     return {"events": len(events), "runs": len(runs)}
@@ -152,7 +158,7 @@ def replay(letter_id: int) -> int | None:
     settings = get_settings()
     letter = deadletter.prepare_replay(settings.database_url, letter_id)
     if letter.run_id is not None:
-        start_run(letter.run_id, settings.erp, from_step=letter.step)
+        start_run(letter.run_id, settings.erp, from_step=letter.step, kind=letter.context.get("kind", "sale"))
         return letter.run_id
     if letter.inbox_id is not None:
         ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)

@@ -38,9 +38,14 @@ class Sage50Client:
     def put(self, path: str, body: dict) -> dict:
         return self._send("PUT", path, json=body)
 
+    def patch(self, path: str, body: dict) -> dict:
+        return self._send("PATCH", path, json=body)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict:
         operation = f"{method} {path.split('?')[0]}"
-        response = self.http.request(method, path, operation=operation, idempotent=method in ("GET", "PUT"),
+        # A PATCH here only sets note fields to a value: sending it twice is harmless.
+        response = self.http.request(method, path, operation=operation,
+                                     idempotent=method in ("GET", "PUT", "PATCH"),
                                      **kwargs)
         if response.status_code < 300:
             return response.json()

@@ -21,9 +21,16 @@ class Sage50Config:
     payment_method: str = "Credit Card"
     timeout: float = 10.0
     retries: int = 2
+    #: [I] Where a sales order's or invoice's status word is kept: one of the transaction's note
+    #: fields (Sage 50's own order/invoice status is coded: open/closed/paid). Settable per site
+    #: with SAGE50_STATUS_FIELD when Sage50Settings carries `status_field`.
+    status_field: str = "InternalNote"
+    #: The longest status word the mapping file may give (docs/sage50-bridge-api.md "Statuses").
+    status_max_length: int = 20
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Sage50Config":
         s = settings.sage50
         return cls(s.base_url, s.api_key, s.cash_account, s.clearing_account, s.default_item,
-                   s.payment_method, s.timeout, settings.http_retries)
+                   s.payment_method, s.timeout, settings.http_retries,
+                   status_field=getattr(s, "status_field", None) or cls.status_field)

@@ -10,10 +10,12 @@ from connectors.errors import NotFoundError, SkippableError
 from connectors.sage50 import mapping
 from connectors.sage50.client import Sage50Client
 from connectors.sage50.config import MAX_REFERENCE_LENGTH, Sage50Config
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
+from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund,
+                            Reversal, SalesOrder)
 
 _PATHS = {"sales_order": "/v1/sales_orders", "invoice": "/v1/invoices", "payment": "/v1/payments",
-          "journal": "/v1/journal_entries"}
+          "journal": "/v1/journal_entries", "credit_memo": "/v1/credit_memos",
+          "refund": "/v1/customer_refunds", "reversal": "/v1/receipt_voids"}
 
 
 class Sage50Connector(ErpConnector):
@@ -70,6 +72,26 @@ class Sage50Connector(ErpConnector):
 
     def _create_journal(self, entry: JournalEntry) -> ErpDocument:
         return mapping.document("journal", self.client.post("/v1/journal_entries", mapping.journal_body(entry)))
+
+    # -- the payment lifecycle (docs/sage50-bridge-api.md "Credit memos" .. "Statuses") ---------
+    def _create_credit_memo(self, memo: CreditMemo) -> ErpDocument:
+        return mapping.document("credit_memo", self.client.post(_PATHS["credit_memo"], mapping.credit_memo_body(memo)))
+
+    def _create_refund(self, refund: Refund) -> ErpDocument:
+        return mapping.document("refund", self.client.post(_PATHS["refund"], mapping.refund_body(refund)))
+
+    def _create_reversal(self, reversal: Reversal) -> ErpDocument:
+        return mapping.document("reversal", self.client.post(_PATHS["reversal"], mapping.reversal_body(reversal)))
+
+    def set_status(self, kind: str, key: str, status: str) -> None:
+        collection = mapping.status_collection(kind)
+        body = mapping.status_body(status, self.config.status_field, self.config.status_max_length)
+        self.client.patch(f"/v1/{collection}/{quote(key, safe='')}", body)
+
+    def status_of(self, kind: str, key: str) -> str:
+        collection = mapping.status_collection(kind)
+        return mapping.status_from(self.client.get(f"/v1/{collection}/{quote(key, safe='')}"),
+                                   self.config.status_field)
 
     def close(self) -> None:
         self.client.close()

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+from connectors.errors import ValidationError
+from schemas.domain import CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal, SalesOrder
+
+#: Our kinds of document that carry a status, and the bridge collection each lives in.
+STATUS_KINDS = {"sales_order": "sales_orders", "invoice": "invoices"}
 
 
 def money(value: Decimal) -> str:
@@ -54,6 +58,67 @@ def journal_body(j: JournalEntry) -> dict:
         "Lines": [{"AccountID": l.account, "Amount": money(l.amount), "Description": l.description[:160]}
                   for l in j.lines],
     }
+
+
+def _lines(lines) -> list[dict]:
+    return [{"ItemID": l.item_id, "Quantity": str(l.quantity), "UnitPrice": money(l.unit_price),
+             "Description": l.description[:160]} for l in lines]
+
+
+def credit_memo_body(m: CreditMemo) -> dict:
+    """A Sage 50 credit memo applied to one invoice (docs/sage50-bridge-api.md "Credit memos")."""
+    return {
+        "CustomerID": m.customer_id,
+        "ReferenceNumber": m.reference,
+        "Date": m.date.isoformat(),
+        "ApplyToInvoiceKey": m.invoice_ref,
+        "Lines": _lines(m.lines),
+    }
+
+
+def refund_body(r: Refund) -> dict:
+    """Cash paid back out of `cash_account`, settling (part of) a credit memo."""
+    return {
+        "CustomerID": r.customer_id,
+        "ReferenceNumber": r.reference,
+        "Date": r.date.isoformat(),
+        "CashAccount": r.cash_account,
+        "PaymentMethod": r.method,
+        "CreditMemoKey": r.credit_memo_ref,
+        "Amount": money(r.amount),
+    }
+
+
+def reversal_body(v: Reversal) -> dict:
+    """A void of the whole receipt `payment_ref`; the bridge refuses an Amount that is not the receipt's."""
+    return {
+        "ReceiptKey": v.payment_ref,
+        "ReferenceNumber": v.reference,
+        "Date": v.date.isoformat(),
+        "CustomerID": v.customer_id,
+        "Amount": money(v.amount),
+    }
+
+
+def status_collection(kind: str) -> str:
+    """The bridge collection of a kind that takes a status; anything else is refused."""
+    if kind not in STATUS_KINDS:
+        raise ValidationError(f"only a sales order or an invoice carries a status, not a {kind!r}",
+                              field="kind", system="sage50", operation="set_status")
+    return STATUS_KINDS[kind]
+
+
+def status_body(status: str, field: str, max_length: int = 20) -> dict:
+    """The PATCH that writes a status word into the configured note field ([I], see config)."""
+    status = status.strip()
+    if not status or len(status) > max_length:
+        raise ValidationError(f"status {status!r} must be 1 to {max_length} characters",
+                              field="status", system="sage50", operation="set_status")
+    return {field: status}
+
+
+def status_from(record: dict, field: str) -> str:
+    return str(record.get(field) or "")
 
 
 def _dec(value) -> Decimal | None:

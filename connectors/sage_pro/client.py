@@ -18,6 +18,9 @@ from db.session import normalize_url
 # The fields paysync reads or writes, as VFP types: C(n) character, N(p,s) numeric, Y currency
 # (four decimals), D date, M memo. Names are [C] for the six documented tables (sage.md §3);
 # widths the reference does not give, and all of arcash and gltran, are [I] (docs/sage-pro.md).
+# The lifecycle columns are [I] too: armast.APPLYTO (the invoice a credit memo credits),
+# somast/armast.USTATUS (a free-text user status field), arcash.TRANTYPE (receipt, refund or
+# reversal) and arcash.REVCASH (the receipt a reversal undoes). A site renames them with SAGEPRO_COLUMNS.
 Y = ("Y", 19, 4)
 _AUDIT = (("ADDUSER", "C", 4), ("ADDDATE", "D"), ("ADDTIME", "C", 8))
 _LOCKS = (("LCKSTAT", "C", 1), ("LCKUSER", "C", 4), ("LCKDATE", "D"), ("LCKTIME", "C", 8))
@@ -27,24 +30,26 @@ SPEC: dict[str, tuple] = {
                ("PHONE", "C", 20), ("EMAIL", "M"), ("BALANCE", *Y), ("ONORDER", *Y), ("LPYMT", *Y), ("LASTPAY", "D"),
                ("LSALE", *Y), ("CUSTGEN", "C", 20), *_AUDIT, *_LOCKS),
     "somast": (("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("ORDAMT", *Y),
-               ("PONUM", "C", 20), ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), *_AUDIT, *_LOCKS),
+               ("PONUM", "C", 20), ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("USTATUS", "C", 20),
+               *_AUDIT, *_LOCKS),
     "sotran": (("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20),
                ("DESCRIP", "C", 40), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3),
                ("EXTPRICE", *Y), ("RQDATE", "D"), ("SOSTAT", "C", 1), *_AUDIT),
-    "armast": (("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARSTAT", "C", 1), ("ORNUM", "C", 10),
-               ("PONUM", "C", 20), ("INVAMT", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y), ("DTEPAID", "D"),
-               *_AUDIT, *_LOCKS),
+    "armast": (("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
+               ("ORNUM", "C", 10), ("PONUM", "C", 20), ("INVAMT", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y),
+               ("DTEPAID", "D"), ("APPLYTO", "C", 8), ("USTATUS", "C", 20), *_AUDIT, *_LOCKS),
     "artran": (("INVNO", "C", 8), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("PONUM", "C", 20), ("ITEM", "C", 20),
                ("DESCRIP", "C", 40), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3),
-               ("EXTPRICE", *Y), ("INVDTE", "D"), ("ADDUSER", "C", 4)),
+               ("EXTPRICE", *Y), ("ARTYPE", "C", 1), ("INVDTE", "D"), ("ADDUSER", "C", 4)),
     "icitem": (("ITEM", "C", 20), ("ITMDESC", "C", 40), ("IONHAND", "N", 12, 3), ("PRICE", *Y)),
     "arcash": (("CASHNO", "C", 8), ("CUSTNO", "C", 6), ("INVNO", "C", 8), ("DTEPAID", "D"), ("PAIDAMT", *Y),
-               ("REFNO", "C", 20), ("PAYCODE", "C", 10), ("CASHACCT", "C", 24), *_AUDIT),
+               ("REFNO", "C", 20), ("PAYCODE", "C", 10), ("CASHACCT", "C", 24), ("TRANTYPE", "C", 1),
+               ("REVCASH", "C", 8), *_AUDIT),
     "gltran": (("TRANNO", "C", 10), ("TRANLINE", "C", 4), ("GLACNT", "C", 24), ("TRANDATE", "D"), ("DEBIT", *Y),
                ("CREDIT", *Y), ("REF", "C", 20), ("DESCRIP", "C", 40), ("SOURCE", "C", 2), *_AUDIT),
 }
 #: Character keys Sage Pro stores right-justified, left-padded with spaces ([C] for SONO; [I] others).
-RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE"})
+RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "APPLYTO", "REVCASH"})
 
 # The error policy as a table: what a database answer means for the caller. Checked in order.
 _RETRIABLE_SQLSTATES = {"55P03", "40001", "40P01", "57014", "57P01", "57P03"}  # lock timeout, serialization,

@@ -31,6 +31,11 @@ class SageProConfig:
     payment_method: str = "CC"
     lock_timeout_seconds: float = 5.0
     user: str = "PSYN"  # ADDUSER is C(4): who wrote the row, as Sage Pro's own audit columns show it
+    # The payment lifecycle (docs/sage-pro.md). [I] codes: ARTYPE of a credit memo in armast/artran,
+    # TRANTYPE of an arcash refund and reversal (a receipt's TRANTYPE is blank, as rows written before).
+    credit_memo_type: str = "C"
+    refund_type: str = "R"
+    reversal_type: str = "V"
 
     def __post_init__(self) -> None:
         problems = []
@@ -41,6 +46,10 @@ class SageProConfig:
                 problems.append(f"not a SQL name: {name!r}")
         if self.order_reference not in ("PONUM", "REF"):
             problems.append(f"order_reference must be PONUM or REF, got {self.order_reference!r}")
+        codes = (self.credit_memo_type, self.refund_type, self.reversal_type)
+        if any(len(c) != 1 or not c.strip() for c in codes) or len(set(codes[1:])) != 2:
+            problems.append(f"credit_memo_type, refund_type and reversal_type are one character each, the last two "
+                            f"distinct, got {codes!r}")
         if len(self.user) > 4 or self.lock_timeout_seconds <= 0:
             problems.append("user is at most 4 characters and lock_timeout_seconds positive")
         if problems:

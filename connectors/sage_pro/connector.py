@@ -15,10 +15,15 @@ from connectors.errors import NotFoundError, PermanentError, RetriableError, Val
 from connectors.sage_pro import mapping
 from connectors.sage_pro.client import SageProClient
 from connectors.sage_pro.config import SYSTEM, SageProConfig
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, PostingRules, SalesOrder
+from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund, Reversal,
+                            SalesOrder)
 
 #: The date column of each kind's rows, for list_documents.
-_DATES = {"sales_order": "SODATE", "invoice": "INVDTE", "payment": "DTEPAID", "journal": "TRANDATE"}
+_DATES = {"sales_order": "SODATE", "invoice": "INVDTE", "payment": "DTEPAID", "journal": "TRANDATE",
+          "credit_memo": "INVDTE", "refund": "DTEPAID", "reversal": "DTEPAID"}
+#: The documents set_status / status_of mark: kind -> (table, key column). Both tables' own status
+#: fields (SOSTAT, ARSTAT) are coded C(1), so the free-text word goes to the [I] user field USTATUS.
+_STATUS_TABLES = {"sales_order": ("somast", "SONO"), "invoice": ("armast", "INVNO")}
 #: Tries at a free CUSTNO when the hash of a customer id clashes with another customer's.
 _CUSTNO_ATTEMPTS = 50
 
@@ -34,7 +39,17 @@ class SageProConnector(ErpConnector):
         self.tables = self.client.tables
         # kind -> (base table, column carrying our reference). [I] which columns: docs/sage-pro.md.
         self.references = {"sales_order": ("somast", config.order_reference), "invoice": ("armast", "PONUM"),
-                           "payment": ("arcash", "REFNO"), "journal": ("gltran", "REF")}
+                           "payment": ("arcash", "REFNO"), "journal": ("gltran", "REF"),
+                           "credit_memo": ("armast", "PONUM"), "refund": ("arcash", "REFNO"),
+                           "reversal": ("arcash", "REFNO")}
+        # armast holds invoices and credit memos (ARTYPE), arcash receipts, refunds and reversals (TRANTYPE [I]):
+        # kind -> the condition on the type column that tells its rows from the table's other kinds.
+        armast, arcash = self.tables["armast"], self.tables["arcash"]
+        memo = mapping.fit(armast.c.ARTYPE, config.credit_memo_type)
+        refund, reversal = (mapping.fit(arcash.c.TRANTYPE, code) for code in (config.refund_type, config.reversal_type))
+        self.types = {"invoice": armast.c.ARTYPE != memo, "credit_memo": armast.c.ARTYPE == memo,
+                      "payment": arcash.c.TRANTYPE.not_in([refund, reversal]), "refund": arcash.c.TRANTYPE == refund,
+                      "reversal": arcash.c.TRANTYPE == reversal}
         # A reference must fit every column it is written to (PONUM C(20) [I], ...).
         self.max_reference_length = min(self.tables[b].c[c].info["width"] for b, c in self.references.values())
 
@@ -104,6 +119,8 @@ class SageProConnector(ErpConnector):
             rows = conn.execute(select(table).where(condition).order_by(table.c.TRANNO, table.c.TRANLINE))
             return mapping.journal_documents({c.key: r._mapping[c] for c in table.c} for r in rows)
         key = table.c[mapping.DOCUMENTS[kind][1]]
+        if kind in self.types:
+            condition = condition & self.types[kind]
         rows = conn.execute(select(table, arcust.c.CUSTGEN).outerjoin(arcust, arcust.c.CUSTNO == table.c.CUSTNO)
                             .where(condition).order_by(key))
         return [mapping.document(kind, {c.key: r._mapping[c] for c in table.c}, column, r._mapping[arcust.c.CUSTGEN])
@@ -115,7 +132,7 @@ class SageProConnector(ErpConnector):
             raise RetriableError(f"{kind} {reference} was written concurrently; retry to read it back",
                                  system=SYSTEM, operation=kind)
 
-    def _items(self, conn: Connection, doc: SalesOrder, operation: str) -> dict[str, str]:
+    def _items(self, conn: Connection, doc: SalesOrder | CreditMemo, operation: str) -> dict[str, str]:
         """Each line's item must exist in icitem (the tables would take any); returns their descriptions."""
         if not doc.lines:
             raise ValidationError(f"{doc.reference} has no lines", field="lines", system=SYSTEM, operation=operation)
@@ -192,7 +209,7 @@ class SageProConnector(ErpConnector):
             customer = self._customer(conn, payment.customer_id, op)
             invno = mapping.fit(armast.c.INVNO, payment.invoice_ref)
             invoice = self.client.one(conn, "armast", for_update=True, INVNO=invno)
-            if invoice is None:
+            if invoice is None or invoice["ARTYPE"] == mapping.fit(armast.c.ARTYPE, self.config.credit_memo_type):
                 raise NotFoundError(f"invoice {payment.invoice_ref} is not in {self.config.table('armast')}",
                                     system=SYSTEM, operation=op)
             if invoice["CUSTNO"] != customer["CUSTNO"]:
@@ -226,6 +243,148 @@ class SageProConnector(ErpConnector):
             rows = mapping.gl_rows(gltran, entry, tranno, datetime.now(), self.config.user)
             conn.execute(insert(gltran), rows)
         return mapping.journal_documents(rows)[0]
+
+    # -- the payment lifecycle (docs/sage-pro.md "Credit memos, refunds, reversals, statuses") ------
+    def _document(self, conn: Connection, base: str, key_column: str, key: str, customer: dict, field: str,
+                  what: str, operation: str, wanted=None) -> dict:
+        """The row `key` of `base`, locked: missing is NotFoundError; another customer's, or not of the
+        `wanted` type, is a ValidationError on `field`; a row a user has open is retriable."""
+        table = self.tables[base]
+        row = self.client.one(conn, base, for_update=True, **{key_column: mapping.fit(table.c[key_column], key)})
+        if row is None:
+            raise NotFoundError(f"{what} {key} is not in {self.config.table(base)}", system=SYSTEM, operation=operation)
+        if wanted is not None and not wanted(row):
+            raise ValidationError(f"{self.config.table(base)} {key_column} {key} is not a {what}", field=field,
+                                  system=SYSTEM, operation=operation)
+        if row["CUSTNO"] != customer["CUSTNO"]:
+            raise ValidationError(f"{what} {key} is not customer {customer['CUSTGEN'].strip()}'s", field=field,
+                                  system=SYSTEM, operation=operation)
+        if "LCKSTAT" in row:
+            self.client.check_unlocked(base, row, operation)
+        return row
+
+    def _is_memo(self, row: dict) -> bool:
+        return row["ARTYPE"] == mapping.fit(self.tables["armast"].c.ARTYPE, self.config.credit_memo_type)
+
+    def _is_receipt(self, row: dict) -> bool:
+        return row["TRANTYPE"].strip() not in (self.config.refund_type, self.config.reversal_type)
+
+    def _create_credit_memo(self, memo: CreditMemo) -> ErpDocument:
+        """armast/artran rows of the credit memo ARTYPE against an invoice, never crediting more than the
+        invoice less its earlier credit memos; the customer's balance drops by the credit."""
+        op, armast, arcust = "credit_memo", self.tables["armast"], self.tables["arcust"]
+        amount = mapping.money(memo.amount)
+        if amount <= 0:
+            raise ValidationError(f"credit memo amount {amount} must be positive", field="amount", system=SYSTEM,
+                                  operation=op)
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, memo.customer_id, op)
+            invoice = self._document(conn, "armast", "INVNO", memo.invoice_ref, customer, "invoice_ref", "invoice",
+                                     op, wanted=lambda row: not self._is_memo(row))
+            descriptions = self._items(conn, memo, op)
+            self.client.lock_table(conn, "armast")  # numbering, and no other memo against this invoice meanwhile
+            self._recheck(conn, op, memo.reference)
+            earlier = conn.execute(select(armast.c.INVAMT).where(self.types["credit_memo"],
+                                                                 armast.c.APPLYTO == invoice["INVNO"])).mappings()
+            room = mapping.credit_room(invoice, earlier)
+            if amount > room:
+                raise ValidationError(f"credit memo {amount} exceeds what invoice {memo.invoice_ref} can still be "
+                                      f"credited ({room})", field="amount", system=SYSTEM, operation=op)
+            invno = self.client.next_number(conn, "armast", "INVNO")
+            header, lines = mapping.credit_memo_rows(self.tables, memo, invno, customer["CUSTNO"], invoice["INVNO"],
+                                                     self.config.credit_memo_type, descriptions, datetime.now(),
+                                                     self.config.user)
+            conn.execute(insert(armast), [header])
+            conn.execute(insert(self.tables["artran"]), lines)
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"])
+                         .values(BALANCE=mapping.money(customer["BALANCE"]) - amount))
+        return mapping.document(op, header, "PONUM", customer["CUSTGEN"])
+
+    def _create_refund(self, refund: Refund) -> ErpDocument:
+        """An arcash row of the refund TRANTYPE paying the credit memo's open credit out of the cash account."""
+        op, armast, arcust, arcash = "refund", self.tables["armast"], self.tables["arcust"], self.tables["arcash"]
+        amount = mapping.money(refund.amount)
+        if amount <= 0:
+            raise ValidationError(f"refund amount {amount} must be positive", field="amount", system=SYSTEM,
+                                  operation=op)
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, refund.customer_id, op)
+            memo = self._document(conn, "armast", "INVNO", refund.credit_memo_ref, customer, "credit_memo_ref",
+                                  "credit memo", op, wanted=self._is_memo)
+            remaining = -mapping.money(memo["BALANCE"])
+            if amount > remaining:
+                raise ValidationError(f"refund {amount} exceeds the {remaining} left on credit memo "
+                                      f"{refund.credit_memo_ref}", field="amount", system=SYSTEM, operation=op)
+            self.client.lock_table(conn, "arcash")
+            self._recheck(conn, op, refund.reference)
+            cashno = self.client.next_number(conn, "arcash", "CASHNO")
+            row = mapping.refund_row(arcash, refund, cashno, customer["CUSTNO"], memo["INVNO"], self.config.refund_type,
+                                     datetime.now(), self.config.user)
+            conn.execute(insert(arcash), [row])
+            on_memo, on_customer = mapping.settled(memo, customer, row["PAIDAMT"])
+            conn.execute(update(armast).where(armast.c.INVNO == memo["INVNO"]).values(**on_memo))
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
+        return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
+
+    def _create_reversal(self, reversal: Reversal) -> ErpDocument:
+        """An arcash row of the reversal TRANTYPE negating a receipt: its invoice and the customer owe it again."""
+        op, armast, arcust, arcash = "reversal", self.tables["armast"], self.tables["arcust"], self.tables["arcash"]
+        with self.client.transaction(op) as conn:
+            customer = self._customer(conn, reversal.customer_id, op)
+            receipt = self._document(conn, "arcash", "CASHNO", reversal.payment_ref, customer, "payment_ref",
+                                     "receipt", op, wanted=self._is_receipt)
+            if mapping.money(reversal.amount) != mapping.money(receipt["PAIDAMT"]):
+                raise ValidationError(f"reversal {mapping.money(reversal.amount)} is not the receipt's "
+                                      f"{mapping.money(receipt['PAIDAMT'])}", field="amount", system=SYSTEM, operation=op)
+            invoice = self.client.one(conn, "armast", for_update=True, INVNO=receipt["INVNO"])
+            if invoice is None:
+                raise NotFoundError(f"invoice {receipt['INVNO'].strip()} of receipt {reversal.payment_ref} is gone",
+                                    system=SYSTEM, operation=op)
+            self.client.check_unlocked("armast", invoice, op)
+            self.client.lock_table(conn, "arcash")
+            self._recheck(conn, op, reversal.reference)
+            done = conn.execute(select(arcash.c.REFNO).where(self.types["reversal"],
+                                                             arcash.c.REVCASH == receipt["CASHNO"])).first()
+            if done is not None:
+                raise ValidationError(f"receipt {reversal.payment_ref} is already reversed by {done[0].strip()}",
+                                      field="payment_ref", system=SYSTEM, operation=op)
+            cashno = self.client.next_number(conn, "arcash", "CASHNO")
+            row = mapping.reversal_row(arcash, reversal, cashno, receipt, self.config.reversal_type, datetime.now(),
+                                       self.config.user)
+            conn.execute(insert(arcash), [row])
+            on_invoice, on_customer = mapping.settled(invoice, customer, row["PAIDAMT"])
+            if on_invoice["PAIDAMT"] <= 0:
+                on_invoice["DTEPAID"] = mapping.EMPTY_DATE  # nothing paid on it any more
+            conn.execute(update(armast).where(armast.c.INVNO == invoice["INVNO"]).values(**on_invoice))
+            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
+        return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
+
+    def _status_row(self, conn: Connection, kind: str, key: str, for_update: bool) -> tuple[str, str, dict]:
+        if kind not in _STATUS_TABLES:
+            raise ValidationError(f"only sales orders and invoices carry a status, not {kind}", field="kind",
+                                  system=SYSTEM, operation="status")
+        base, key_column = _STATUS_TABLES[kind]
+        table = self.tables[base]
+        row = self.client.one(conn, base, for_update=for_update, **{key_column: mapping.fit(table.c[key_column], key)})
+        if row is None or (kind == "invoice" and self._is_memo(row)):
+            raise NotFoundError(f"{kind} {key} is not in {self.config.table(base)}", system=SYSTEM, operation="status")
+        return base, key_column, row
+
+    def set_status(self, kind: str, key: str, status: str) -> None:
+        """Write the mapped status word to the [I] USTATUS user field (SOSTAT/ARSTAT are coded and left alone)."""
+        with self.client.transaction(f"set_status {kind}") as conn:
+            base, key_column, row = self._status_row(conn, kind, key, for_update=True)
+            table = self.tables[base]
+            value = mapping.status_value(table.c.USTATUS, status)
+            if row["USTATUS"] == value:
+                return
+            self.client.check_unlocked(base, row, f"set_status {kind}")
+            conn.execute(update(table).where(table.c[key_column] == row[key_column]).values(USTATUS=value))
+
+    def status_of(self, kind: str, key: str) -> str:
+        with self.client.transaction(f"status_of {kind}") as conn:
+            _, _, row = self._status_row(conn, kind, key, for_update=False)
+            return row["USTATUS"].strip()
 
     def close(self) -> None:
         self.client.close()

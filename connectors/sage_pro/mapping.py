@@ -15,7 +15,7 @@ from sqlalchemy import Column, Table
 
 from connectors.errors import ValidationError
 from connectors.sage_pro.config import SYSTEM
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+from schemas.domain import CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal, SalesOrder
 
 #: [I] The empty date. VFP writes CTOD('  /  /  '); the SQL Server edition cannot store that, and
 #: SQL Server reads '' as 1900-01-01, so that day means "no date" (docs/sage-pro.md).
@@ -23,7 +23,7 @@ EMPTY_DATE = date(1900, 1, 1)
 CENT = Decimal("0.01")
 # Besides document numbers, the values that must never be cut short: a truncated item, account or
 # reference would silently point at something else.
-_STRICT = frozenset({"ITEM", "PONUM", "REF", "REFNO", "CUSTGEN", "GLACNT"})
+_STRICT = frozenset({"ITEM", "PONUM", "REF", "REFNO", "CUSTGEN", "GLACNT", "USTATUS"})
 #: [I] Sage Pro's GL source code for a general journal entry.
 JOURNAL_SOURCE = "GJ"
 #: [I] SOSTAT of an order its invoice has billed ("C" closed; blank is open).
@@ -179,16 +179,24 @@ def gl_rows(table: Table, entry: JournalEntry, tranno: str, now: datetime, user:
             for n, l in enumerate(entry.lines, 1)]
 
 
-# kind -> (base table, key column, amount column, amount-due column)
-DOCUMENTS = {"sales_order": ("somast", "SONO", "ORDAMT", None), "invoice": ("armast", "INVNO", "INVAMT", "BALANCE"),
-             "payment": ("arcash", "CASHNO", "PAIDAMT", None)}
+# kind -> (base table, key column, amount column, amount-due column, sign). Credit memos, refunds and
+# reversals are stored negative [I] (they lower what the customer owes, or pay money out), and reported
+# positive, as the domain documents carry them.
+DOCUMENTS = {"sales_order": ("somast", "SONO", "ORDAMT", None, 1), "invoice": ("armast", "INVNO", "INVAMT", "BALANCE", 1),
+             "payment": ("arcash", "CASHNO", "PAIDAMT", None, 1),
+             "credit_memo": ("armast", "INVNO", "INVAMT", "BALANCE", -1),
+             "refund": ("arcash", "CASHNO", "PAIDAMT", None, -1), "reversal": ("arcash", "CASHNO", "PAIDAMT", None, -1)}
+
+
+def _signed(sign: int, value) -> Decimal:
+    return money(value) if sign > 0 else -money(value)  # unary minus: never "-0.00"
 
 
 def document(kind: str, row: dict, reference_column: str, xref: str | None) -> ErpDocument:
     """A header row as the ErpDocument the base connector compares; keys without their padding."""
-    _, key, amount, due = DOCUMENTS[kind]
+    _, key, amount, due, sign = DOCUMENTS[kind]
     return ErpDocument(kind=kind, key=row[key].strip(), reference=row[reference_column].strip(),
-                       amount=money(row[amount]), amount_due=money(row[due]) if due else None,
+                       amount=_signed(sign, row[amount]), amount_due=_signed(sign, row[due]) if due else None,
                        customer_id=customer_id_of(row.get("CUSTNO", ""), xref))
 
 
@@ -200,3 +208,61 @@ def journal_documents(rows: Iterable[dict]) -> list[ErpDocument]:
     return [ErpDocument(kind="journal", key=tranno, reference=lines[0]["REF"].strip(),
                         amount=sum((money(l["DEBIT"]) for l in lines), Decimal("0.00")))
             for tranno, lines in entries.items()]
+
+
+# -- the payment lifecycle: credit memos, refunds, reversals, statuses (docs/sage-pro.md) ----------
+def credit_memo_rows(tables: dict[str, Table], memo: CreditMemo, invno: str, custno: str, applyto: str,
+                     artype: str, descriptions: dict, now: datetime, user: str) -> tuple[dict, list[dict]]:
+    """A credit memo is an armast/artran document of its own ARTYPE [I code], its amounts negative [I]:
+    INVAMT = BALANCE = -amount (an open credit), APPLYTO [I column] the invoice it credits, quantities returned."""
+    armast, artran = tables["armast"], tables["artran"]
+    amount = money(memo.amount)
+    header = full_row(armast, {"INVNO": invno, "CUSTNO": custno, "INVDTE": memo.date, "ARTYPE": artype,
+                               "PONUM": memo.reference, "INVAMT": -amount, "BALANCE": -amount, "APPLYTO": applyto,
+                               **stamp(armast, now, user)})
+    lines = [full_row(artran, {"INVNO": invno, "TRANLINE": str(n), "CUSTNO": custno, "PONUM": memo.reference,
+                               "ITEM": l.item_id, "DESCRIP": l.description or descriptions.get(l.item_id, ""),
+                               "PRICE": l.unit_price, "QTYORD": -l.quantity, "QTYSHP": -l.quantity,
+                               "EXTPRICE": -l.amount, "ARTYPE": artype, "INVDTE": memo.date, **stamp(artran, now, user)})
+             for n, l in enumerate(memo.lines, 1)]
+    return header, lines
+
+
+def credit_room(invoice: dict, earlier_memos: Iterable[dict]) -> Decimal:
+    """What an invoice can still be credited: its amount less what its earlier credit memos credited."""
+    return money(invoice["INVAMT"]) + sum((money(m["INVAMT"]) for m in earlier_memos), Decimal("0.00"))
+
+
+def refund_row(table: Table, r: Refund, cashno: str, custno: str, memo_invno: str, trantype: str,
+               now: datetime, user: str) -> dict:
+    """An arcash row paying money out (PAIDAMT negative [I]) against the credit memo it settles."""
+    return full_row(table, {"CASHNO": cashno, "CUSTNO": custno, "INVNO": memo_invno, "DTEPAID": r.date,
+                            "PAIDAMT": -money(r.amount), "REFNO": r.reference, "PAYCODE": r.method,
+                            "CASHACCT": r.cash_account, "TRANTYPE": trantype, **stamp(table, now, user)})
+
+
+def reversal_row(table: Table, v: Reversal, cashno: str, receipt: dict, trantype: str, now: datetime,
+                 user: str) -> dict:
+    """An arcash row undoing a receipt: the same invoice, account and pay code, PAIDAMT negated, REVCASH
+    naming the receipt [I]. The receipt row itself stays, as posted cash receipts do."""
+    return full_row(table, {"CASHNO": cashno, "CUSTNO": receipt["CUSTNO"], "INVNO": receipt["INVNO"],
+                            "DTEPAID": v.date, "PAIDAMT": -money(receipt["PAIDAMT"]), "REFNO": v.reference,
+                            "PAYCODE": receipt["PAYCODE"], "CASHACCT": receipt["CASHACCT"], "TRANTYPE": trantype,
+                            "REVCASH": receipt["CASHNO"], **stamp(table, now, user)})
+
+
+def settled(document_row: dict, customer: dict, paid: Decimal) -> tuple[dict, dict]:
+    """armast and arcust changes of an arcash row of signed `paid` applied to a document (a refund's is
+    negative and raises a credit memo's negative balance to zero; a reversal's reopens its invoice)."""
+    paid = money(paid)
+    return ({"PAIDAMT": money(document_row["PAIDAMT"]) + paid, "BALANCE": money(document_row["BALANCE"]) - paid},
+            {"BALANCE": money(customer["BALANCE"]) - paid})
+
+
+def status_value(column: Column, status: str) -> str:
+    """A free-text status for the [I] USTATUS user field: at most its width, never cut."""
+    text = (status or "").strip()
+    if len(text) > column.info["width"]:
+        raise ValidationError(f"status {text!r} is longer than {column.info['width']} characters", field="status",
+                              system=SYSTEM, operation="set_status")
+    return text.ljust(column.info["width"])

@@ -34,6 +34,19 @@ class SageX3Layout:
     journal_header: str = "GAS0_1"
     journal_lines_group: str = "GAS1_1"
     journal_type: str = "ODT"  # GACCENTRY.TYP, the entry type code
+    # -- the payment lifecycle (docs/sage-x3.md "Credit memos, refunds, reversals, statuses") --
+    # A credit memo is a sales invoice (same SIH publication and SINVOICE class) of a credit-note type.
+    credit_memo_type: str = "CRN"  # [I] SIVTYP of the folder's credit-note invoice type
+    credit_memo_origin_field: str = "SIHORINUM"  # [I] SIH0_1 field naming the invoice credited
+    # Refunds and reversals are payment entries (same PAY publication and PAYMENTH class) whose
+    # payment transaction says what they are; the codes are a site's set-up.
+    refund_type: str = "RFDCB"  # [I] disbursement transaction paying a credit note back
+    reversal_type: str = "RVSCB"  # [I] transaction cancelling one receipt
+    receipt_document_type: str = "PAY"  # [I] VCRTYP a reversal line uses to name the receipt
+    open_item_class: str = "GACCDUDATE"  # [C] table; [I] as an api1 class: open amounts for amount_due
+    # ORDSTA / INVSTA are coded menus X3 sets itself: a free-text mark needs a user field [I].
+    status_field: str = "YPAYSTA"
+    status_length: int = 20
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any] | None) -> "SageX3Layout":

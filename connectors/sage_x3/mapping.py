@@ -10,7 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
-from schemas.domain import Customer, ErpDocument, JournalEntry, Payment, SalesOrder
+from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal,
+                            SalesOrder)
 
 _CODE_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 _COUNTRY_BY_CURRENCY = {"CAD": "CA"}
@@ -120,6 +121,61 @@ def journal_object(j: JournalEntry, cfg: SageX3Config) -> dict[str, Any]:
                                       for l in j.lines]}
 
 
+# ---- the payment lifecycle ---------------------------------------------------------------------
+def credit_memo_object(m: CreditMemo, cfg: SageX3Config) -> dict[str, Any]:
+    """A sales invoice of the credit-note type [I], naming the invoice it credits [I]."""
+    lay = cfg.layout
+    return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": lay.credit_memo_type, "NUM": "", "INVREF": m.reference,
+                       "INVDAT": x3_date(m.date), "BPCINV": m.customer_id, "CUR": cfg.currency,
+                       lay.credit_memo_origin_field: m.invoice_ref},
+            "SIH4_1": [{"ITMREF": l.item_id, "ITMDES1": l.description[:30], "QTY": format(l.quantity, "f"),
+                        "GROPRI": money(l.unit_price)} for l in m.lines]}
+
+
+def _payment_entry(cfg: SageX3Config, typ: str, customer_id: str, when, amount: Decimal, reference: str,
+                   description: str, method: str, line: dict[str, str]) -> dict[str, Any]:
+    lay = cfg.layout
+    return {lay.payment_header: {lay.payment_type_field: typ, "FCY": cfg.sales_site, "BPR": customer_id,
+                                 "BAN": cfg.bank, "ACCDAT": x3_date(when), "CUR": cfg.currency,
+                                 "AMTCUR": money(amount), "REF": reference, "DES": description[:50],
+                                 **({lay.payment_method_field: method[:10]} if method else {})},
+            lay.payment_lines: [{**line, lay.payment_line_amount: money(amount)}]}
+
+
+def refund_object(r: Refund, cfg: SageX3Config) -> dict[str, Any]:
+    """A payment entry of the refund transaction [I]: money out of bank BAN, settling the credit note.
+    Like a receipt, it posts to the bank's own account, so Refund.cash_account is not sent."""
+    return _payment_entry(cfg, cfg.layout.refund_type, r.customer_id, r.date, r.amount, r.reference,
+                          f"PayTrace refund {r.reference}", r.method,
+                          {"VCRTYP": cfg.layout.credit_memo_type, "VCRNUM": r.credit_memo_ref})
+
+
+def reversal_object(v: Reversal, cfg: SageX3Config) -> dict[str, Any]:
+    """A payment entry of the reversal transaction [I] naming the receipt it cancels, in full."""
+    return _payment_entry(cfg, cfg.layout.reversal_type, v.customer_id, v.date, v.amount, v.reference,
+                          f"PayTrace reversal {v.reference}", "",
+                          {"VCRTYP": cfg.layout.receipt_document_type, "VCRNUM": v.payment_ref})
+
+
+# kind -> (publication setting, header group, key field) for the documents a status marks.
+STATUS_TARGETS = {"sales_order": ("pub_sales_order", "SOH0_1", "SOHNUM"), "invoice": ("pub_invoice", "SIH0_1", "NUM")}
+
+
+def status_object(kind: str, status: str, layout: SageX3Layout) -> dict[str, Any]:
+    """The `modify` body marking an order or invoice: only the user field [I] changes."""
+    return {STATUS_TARGETS[kind][1]: {layout.status_field: status}}
+
+
+def open_amount(rows: list[dict[str, Any]]) -> Decimal | None:
+    """What is still open on a document: its open items' AMTCUR less PAYCUR (X3 may split one
+    document into several due dates, hence the sum); None when X3 holds no open item for it."""
+    if not rows:
+        return None
+    total = sum((Decimal(str(r.get("AMTCUR") or 0)) - Decimal(str(r.get("PAYCUR") or 0)) for r in rows),
+                Decimal("0"))
+    return total.quantize(Decimal("0.01"))
+
+
 def field_names(obj: dict[str, Any]) -> list[str]:
     """Every field an object sends, so an error message can be matched to the field it names."""
     names: list[str] = []
@@ -155,7 +211,9 @@ def _xml_fields(parent: ET.Element) -> dict[str, Any]:
 def key_of(kind: str, result: dict[str, Any], layout: SageX3Layout) -> str:
     """The number X3 assigned to a saved document."""
     group, name = {"sales_order": ("SOH0_1", "SOHNUM"), "invoice": ("SIH0_1", "NUM"),
-                   "payment": (layout.payment_header, "NUM"), "journal": (layout.journal_header, "NUM")}[kind]
+                   "credit_memo": ("SIH0_1", "NUM"), "payment": (layout.payment_header, "NUM"),
+                   "refund": (layout.payment_header, "NUM"), "reversal": (layout.payment_header, "NUM"),
+                   "journal": (layout.journal_header, "NUM")}[kind]
     return str((result.get(group) or {}).get(name) or "")
 
 
@@ -165,10 +223,12 @@ def _dec(value: Any) -> Decimal | None:
 
 def reference_field(kind: str) -> str:
     """The header field carrying our external reference (sage.md §1.4)."""
-    return {"sales_order": "CUSORDREF", "invoice": "INVREF", "payment": "REF", "journal": "REF"}[kind]
+    return {"sales_order": "CUSORDREF", "invoice": "INVREF", "credit_memo": "INVREF", "payment": "REF",
+            "refund": "REF", "reversal": "REF", "journal": "REF"}[kind]
 
 
-def document(kind: str, record: dict[str, Any], layout: SageX3Layout) -> ErpDocument:
+def document(kind: str, record: dict[str, Any], layout: SageX3Layout,
+             amount_due: Decimal | None = None) -> ErpDocument:
     """An api1 resource (a `$details` one for journals) as the ErpDocument the base connector compares."""
     if kind == "journal":
         debit = sum((Decimal(str(l.get("AMTCUR"))) for l in record.get(layout.journal_lines) or []
@@ -176,9 +236,26 @@ def document(kind: str, record: dict[str, Any], layout: SageX3Layout) -> ErpDocu
         return ErpDocument(kind, str(record.get("NUM")), record.get("REF", ""), amount=debit)
     key, amount, customer = {"sales_order": ("SOHNUM", layout.order_amount, "BPCORD"),
                              "invoice": ("NUM", layout.invoice_amount, "BPCINV"),
-                             "payment": ("NUM", "AMTCUR", "BPR")}[kind]
+                             "credit_memo": ("NUM", layout.invoice_amount, "BPCINV"),
+                             "payment": ("NUM", "AMTCUR", "BPR"), "refund": ("NUM", "AMTCUR", "BPR"),
+                             "reversal": ("NUM", "AMTCUR", "BPR")}[kind]
     return ErpDocument(kind, str(record.get(key)), record.get(reference_field(kind), ""),
-                       amount=_dec(record.get(amount)), customer_id=record.get(customer))
+                       amount=_dec(record.get(amount)), amount_due=amount_due, customer_id=record.get(customer))
+
+
+def is_kind(kind: str, record: dict[str, Any], layout: SageX3Layout) -> bool:
+    """Whether a SINVOICE / PAYMENTH resource is of `kind`: credit memos share the invoice class and
+    refunds and reversals the payment class; their type code tells them apart."""
+    if kind in ("invoice", "credit_memo"):
+        return (str(record.get("SIVTYP", "")) == layout.credit_memo_type) == (kind == "credit_memo")
+    typ = str(record.get(layout.payment_type_field, ""))
+    if kind == "refund":
+        return typ == layout.refund_type
+    if kind == "reversal":
+        return typ == layout.reversal_type
+    if kind == "payment":
+        return typ not in (layout.refund_type, layout.reversal_type)
+    return True
 
 
 def where_eq(field: str, value: str) -> str:

@@ -23,6 +23,9 @@ _TRANSACTION_FILTERS = {
     "invoices": ("reference_number", "customer_id"),
     "payments": ("reference_number", "customer_id"),
     "journal_entries": ("reference_number",),
+    "credit_memos": ("reference_number", "customer_id"),
+    "customer_refunds": ("reference_number", "customer_id"),
+    "receipt_voids": ("reference_number", "customer_id"),
 }
 
 
@@ -203,9 +206,21 @@ def create_app(
         "invoices": lambda body: state.create_invoice(body, faults.records_in_use()),
         "payments": lambda body: state.create_payment(body, faults.records_in_use()),
         "journal_entries": state.create_journal_entry,
+        "credit_memos": lambda body: state.create_credit_memo(body, faults.records_in_use()),
+        "customer_refunds": lambda body: state.create_customer_refund(body, faults.records_in_use()),
+        "receipt_voids": lambda body: state.create_receipt_void(body, faults.records_in_use()),
     }
     for kind in _TRANSACTION_FILTERS:
         _add_transaction_routes(app, state, kind, creators[kind])
+
+    # ---- notes: the one edit a posted sales order or invoice takes (docs: "Statuses") -------
+    def _patch_notes(kind: str) -> Callable[[str], Response]:
+        def view(key: str) -> Response:
+            return jsonify(state.update_notes(kind, key, _body(), faults.records_in_use()))
+        return view
+
+    for kind in ("sales_orders", "invoices"):
+        app.add_url_rule(f"/v1/{kind}/<key>", f"patch_{kind}", _patch_notes(kind), methods=["PATCH"])
 
     # ---- sandbox-only control endpoints (no api key: they are not part of the agent) -------
     @app.get("/_sandbox/state")

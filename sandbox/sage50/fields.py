@@ -276,3 +276,22 @@ def journal_lines(body: dict[str, Any]) -> tuple[list[dict[str, Any]], Decimal]:
             "Lines",
         )
     return lines, debits
+
+
+# The note fields a Sage 50 sales order or invoice carries (its Note / Statement Note / Internal
+# Note boxes). The SDK property names are [I]; the bridge takes them in a PATCH, the only edit it
+# allows on a posted transaction. Their length limit is [I] too.
+NOTE_FIELDS = ("CustomerNote", "StatementNote", "InternalNote")
+NOTE_MAX = 2000
+
+
+def note_changes(body: dict[str, Any]) -> dict[str, str]:
+    """Validate a PATCH of note fields: at least one, each a string of at most NOTE_MAX characters."""
+    reject_unknown(body, NOTE_FIELDS)
+    if not body:
+        raise bad_request(f"send at least one of {', '.join(NOTE_FIELDS)}")
+    changes = {}
+    for name in body:
+        value = string(body, name, max_len=NOTE_MAX)
+        changes[name] = value or ""
+    return changes

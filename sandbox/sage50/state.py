@@ -23,6 +23,8 @@ from .fields import (
     journal_lines,
     money,
     not_found,
+    note_changes,
+    NOTE_FIELDS,
     reference,
     reject_unknown,
     string,
@@ -52,7 +54,8 @@ SEED_PRODUCTS = (
     ("SERVICE", "Professional services", "100.00"),
     ("WIDGET-1", "Widget, standard", "25.00"),
 )
-KINDS = ("sales_orders", "invoices", "payments", "journal_entries")
+KINDS = ("sales_orders", "invoices", "payments", "journal_entries",
+         "credit_memos", "customer_refunds", "receipt_voids")
 
 
 def in_use_error(customer_id: str) -> SageError:
@@ -147,7 +150,7 @@ class Sage50State:
     @staticmethod
     def _record_out(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
         out = dict(rec)
-        for name in ("Amount", "AmountDue"):
+        for name in ("Amount", "AmountDue", "AppliedToInvoice"):
             if name in out:
                 out[name] = fmt_money(out[name])
         if kind == "payments":
@@ -157,6 +160,13 @@ class Sage50State:
             ]
         elif kind == "journal_entries":
             out["Lines"] = [dict(ln, Amount=fmt_money(ln["Amount"])) for ln in rec["Lines"]]
+        elif kind == "receipt_voids":
+            out["InvoiceLines"] = [
+                {"InvoiceKey": ln["InvoiceKey"], "AmountPaid": fmt_money(ln["AmountPaid"])}
+                for ln in rec["InvoiceLines"]
+            ]
+        elif kind == "customer_refunds":
+            pass
         else:
             out["Lines"] = [
                 dict(ln, Quantity=fmt_quantity(ln["Quantity"]), UnitPrice=fmt_money(ln["UnitPrice"]))
@@ -319,6 +329,7 @@ class Sage50State:
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
                 "Date": date_, "Lines": lines, "Amount": amount,
+                **{name: "" for name in NOTE_FIELDS},
             }
             return self._store("sales_orders", rec)
 
@@ -344,6 +355,7 @@ class Sage50State:
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
                 "Date": date_, "SalesOrderKey": order_key, "Lines": lines,
                 "Amount": amount, "AmountDue": amount,
+                **{name: "" for name in NOTE_FIELDS},
             }
             self.customers[customer_id]["Balance"] += amount
             return self._store("invoices", rec)
@@ -391,7 +403,7 @@ class Sage50State:
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
                 "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
-                "InvoiceLines": applied, "Amount": total,
+                "InvoiceLines": applied, "Amount": total, "IsVoided": False, "VoidKey": None,
             }
             return self._store("payments", rec)
 
@@ -411,6 +423,158 @@ class Sage50State:
                 "Description": description, "Lines": lines, "Amount": debits,
             }
             return self._store("journal_entries", rec)
+
+    # ---- the payment lifecycle: credit memos, customer refunds, receipt voids, notes -------
+    # Sage 50's Credit Memos task enters a credit against one invoice ("Apply to Invoice"); the
+    # credit lowers that invoice's open amount as far as it is still open and the rest stays open
+    # on the credit memo (a credit on the customer's account) until a refund settles it [I].
+    def _credited(self, invoice_key: str) -> Decimal:
+        return sum(
+            (m["Amount"] for m in self.records["credit_memos"].values()
+             if m["ApplyToInvoiceKey"] == invoice_key),
+            Decimal(0),
+        )
+
+    def create_credit_memo(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "ApplyToInvoiceKey", "Lines"))
+        customer_id = string(body, "CustomerID", required=True)
+        ref, date_, lines = reference(body), day(body), item_lines(body)
+        invoice_key = string(body, "ApplyToInvoiceKey", required=True)
+        with self.lock:
+            self._check_customer(customer_id, in_use)
+            invoice = self.records["invoices"].get(invoice_key)
+            if invoice is None:
+                raise invalid(f"Invoice '{invoice_key}' was not found", "ApplyToInvoiceKey")
+            if invoice["CustomerID"] != customer_id:
+                raise invalid(
+                    f"Invoice '{invoice_key}' belongs to customer '{invoice['CustomerID']}', "
+                    f"not '{customer_id}'",
+                    "ApplyToInvoiceKey",
+                )
+            amount = self._priced_lines(lines)
+            if amount <= 0:
+                raise invalid("a credit memo must credit more than 0.00", "Lines")
+            creditable = invoice["Amount"] - self._credited(invoice_key)
+            if amount > creditable:
+                raise invalid(
+                    f"credit memo Amount {fmt_money(amount)} is more than the {fmt_money(creditable)} "
+                    f"still creditable on invoice '{invoice['ReferenceNumber']}' (Key {invoice_key}: "
+                    f"Amount {fmt_money(invoice['Amount'])} minus earlier credit memos)",
+                    "Amount",
+                )
+            applied = min(amount, invoice["AmountDue"])
+            invoice["AmountDue"] -= applied
+            self.customers[customer_id]["Balance"] -= amount
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "ApplyToInvoiceKey": invoice_key, "Lines": lines, "Amount": amount,
+                "AppliedToInvoice": applied, "AmountDue": amount - applied,
+            }
+            return self._store("credit_memos", rec)
+
+    def create_customer_refund(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(
+            body,
+            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "CreditMemoKey",
+             "Amount"),
+        )
+        customer_id = string(body, "CustomerID", required=True)
+        ref, date_ = reference(body), day(body)
+        cash_account = string(body, "CashAccount", required=True)
+        method = string(body, "PaymentMethod")
+        memo_key = string(body, "CreditMemoKey", required=True)
+        amount = money(body.get("Amount"), "Amount")
+        if amount <= 0:
+            raise invalid(f"Amount must be greater than zero (got {amount})", "Amount")
+        with self.lock:
+            self._check_customer(customer_id, in_use)
+            if cash_account not in self.accounts:
+                raise invalid(f"Account '{cash_account}' was not found", "CashAccount")
+            memo = self.records["credit_memos"].get(memo_key)
+            if memo is None:
+                raise invalid(f"Credit memo '{memo_key}' was not found", "CreditMemoKey")
+            if memo["CustomerID"] != customer_id:
+                raise invalid(
+                    f"Credit memo '{memo_key}' belongs to customer '{memo['CustomerID']}', "
+                    f"not '{customer_id}'",
+                    "CreditMemoKey",
+                )
+            if amount > memo["AmountDue"]:
+                raise invalid(
+                    f"refund Amount {fmt_money(amount)} is more than the {fmt_money(memo['AmountDue'])} "
+                    f"left on credit memo '{memo['ReferenceNumber']}' (Key {memo_key})",
+                    "Amount",
+                )
+            memo["AmountDue"] -= amount
+            self.customers[customer_id]["Balance"] += amount
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
+                "CreditMemoKey": memo_key, "Amount": amount,
+            }
+            return self._store("customer_refunds", rec)
+
+    def create_receipt_void(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
+        reject_unknown(body, ("ReceiptKey", "ReferenceNumber", "Date", "CustomerID", "Amount"))
+        receipt_key = string(body, "ReceiptKey", required=True)
+        ref, date_ = reference(body), day(body)
+        customer_given = string(body, "CustomerID", default=None)
+        amount_given = money(body["Amount"], "Amount") if body.get("Amount") is not None else None
+        with self.lock:
+            receipt = self.records["payments"].get(receipt_key)
+            if receipt is None:
+                raise invalid(f"Receipt '{receipt_key}' was not found", "ReceiptKey")
+            customer_id = receipt["CustomerID"]
+            if customer_given is not None and customer_given != customer_id:
+                raise invalid(
+                    f"Receipt '{receipt_key}' belongs to customer '{customer_id}', not '{customer_given}'",
+                    "CustomerID",
+                )
+            self._check_customer(customer_id, in_use)
+            if receipt["IsVoided"]:
+                raise invalid(
+                    f"Receipt '{receipt['ReferenceNumber']}' (Key {receipt_key}) is already voided "
+                    f"by {receipt['VoidKey']}",
+                    "ReceiptKey",
+                )
+            if amount_given is not None and amount_given != receipt["Amount"]:
+                raise invalid(
+                    f"a void reverses the whole receipt ({fmt_money(receipt['Amount'])}), "
+                    f"not {fmt_money(amount_given)}",
+                    "Amount",
+                )
+            if date_ < receipt["Date"]:
+                raise invalid(f"the void date {date_} is before the receipt's date {receipt['Date']}", "Date")
+            for line in receipt["InvoiceLines"]:
+                self.records["invoices"][line["InvoiceKey"]]["AmountDue"] += line["AmountPaid"]
+            self.customers[customer_id]["Balance"] += receipt["Amount"]
+            rec = {
+                "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
+                "Date": date_, "ReceiptKey": receipt_key, "CashAccount": receipt["CashAccount"],
+                "InvoiceLines": [dict(line) for line in receipt["InvoiceLines"]],
+                "Amount": receipt["Amount"],
+            }
+            receipt["IsVoided"], receipt["VoidKey"] = True, rec["Key"]
+            return self._store("receipt_voids", rec)
+
+    def update_notes(
+        self, kind: str, key: str, body: dict[str, Any], in_use: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        """The one edit a posted sales order or invoice takes here: its note fields [I]."""
+        changes = note_changes(body)
+        with self.lock:
+            rec = self.records[kind].get(key)
+            if rec is None:
+                raise not_found(f"No {kind[:-1].replace('_', ' ')} with Key '{key}'")
+            if rec["CustomerID"] in in_use:
+                raise SageError(
+                    423, "RecordInUseException",
+                    f"{kind[:-1].replace('_', ' ').capitalize()} '{rec['ReferenceNumber']}' is open in "
+                    f"Sage 50 on another workstation",
+                    "Key",
+                )
+            rec.update(changes)
+            return self._record_out(kind, rec)
 
     def _store(self, kind: str, rec: dict[str, Any]) -> dict[str, Any]:
         """Caller holds the lock: the record is written only after every check passed."""

@@ -17,7 +17,13 @@ from sqlalchemy import CHAR, Column, Date, MetaData, Numeric, PrimaryKeyConstrai
 EMPTY_DATE = date(1900, 1, 1)
 
 #: Character keys that Sage Pro stores right-justified, padded on the left with spaces.
-RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE"})
+RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "APPLYTO", "REVCASH"})
+
+# The payment lifecycle, all [I] (no public source documents Sage Pro's codes for them):
+#: armast/artran ARTYPE of a credit memo: an AR document of its own type, amounts negative.
+CREDIT_MEMO = "C"
+#: arcash TRANTYPE: blank a receipt, R a refund paid out against a credit memo, V a receipt reversed.
+REFUND, REVERSAL = "R", "V"
 
 Y = ("Y", 19, 4)
 AUDIT = (("ADDUSER", "C", 4), ("ADDDATE", "D"), ("ADDTIME", "C", 8))
@@ -35,7 +41,9 @@ FIELDS: dict[str, tuple] = {
     "somast": (
         ("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("SHIPVIA", "C", 12),
         ("CSHIPNO", "C", 4), ("PTERMS", "C", 20), ("ORDAMT", *Y), ("SHPAMT", *Y), ("PONUM", "C", 20),
-        ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("SOTRACK", "C", 10), *AUDIT, *LOCKS),
+        ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("SOTRACK", "C", 10),
+        # [I] a user field holding a free-text status word (SOSTAT is a one-letter code).
+        ("USTATUS", "C", 20), *AUDIT, *LOCKS),
     "sotran": (
         ("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20), ("DESCRIP", "C", 40),
         ("COST", *Y), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3), ("EXTPRICE", *Y),
@@ -43,7 +51,9 @@ FIELDS: dict[str, tuple] = {
     "armast": (
         ("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
         ("ORNUM", "C", 10), ("PONUM", "C", 20), ("SOTRACK", "C", 10), ("PTERMS", "C", 20), ("INVAMT", *Y),
-        ("TAX", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y), ("DTEPAID", "D"), *AUDIT, *LOCKS),
+        ("TAX", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y), ("DTEPAID", "D"),
+        # [I] APPLYTO: the INVNO a credit memo (ARTYPE C) credits; USTATUS: free-text status user field.
+        ("APPLYTO", "C", 8), ("USTATUS", "C", 20), *AUDIT, *LOCKS),
     "artran": (
         ("INVNO", "C", 8), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("PONUM", "C", 20), ("ITEM", "C", 20),
         ("DESCRIP", "C", 40), ("LOCTID", "C", 6), ("SERIAL", "C", 20), ("COST", *Y), ("PRICE", *Y),
@@ -52,10 +62,13 @@ FIELDS: dict[str, tuple] = {
     "icitem": (
         ("ITEM", "C", 20), ("ITMDESC", "C", 40), ("IONHAND", "N", 12, 3), ("PRICE", *Y),
         ("COMCODE", "C", 6), *LOCKS),
-    # [I] Not publicly documented: one row per cash receipt applied to one invoice.
+    # [I] Not publicly documented: one row per cash receipt applied to one invoice (or refund paid
+    # against one credit memo, or reversal of one receipt: PAIDAMT negative for both).
     "arcash": (
         ("CASHNO", "C", 8), ("CUSTNO", "C", 6), ("INVNO", "C", 8), ("DTEPAID", "D"), ("PAIDAMT", *Y),
-        ("REFNO", "C", 20), ("PAYCODE", "C", 10), ("CASHACCT", "C", 24), *AUDIT),
+        ("REFNO", "C", 20), ("PAYCODE", "C", 10), ("CASHACCT", "C", 24),
+        # [I] TRANTYPE: blank receipt, R refund, V reversal; REVCASH: the CASHNO a reversal undoes.
+        ("TRANTYPE", "C", 1), ("REVCASH", "C", 8), *AUDIT),
     # [I] Not publicly documented: one row per journal line, lines of one entry share TRANNO.
     "gltran": (
         ("TRANNO", "C", 10), ("TRANLINE", "C", 4), ("GLACNT", "C", 24), ("TRANDATE", "D"), ("DEBIT", *Y),

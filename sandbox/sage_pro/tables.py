@@ -11,10 +11,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Iterable, Iterator
 
-from sqlalchemy import Engine, create_engine, func, insert, select, update
+from sqlalchemy import Engine, create_engine, func, inspect, insert, select, update
 from sqlalchemy.engine import make_url
 
 from .seed import rows as seed_rows
+from .rules import violations
 from .schema import FIELDS, KEYS, RIGHT_JUSTIFIED, blank_row, metadata_for, table_name, width
 
 
@@ -44,10 +45,31 @@ def install(url: str, company: str = "01", seed: bool = True) -> None:
     metadata = metadata_for(company)
     with _engine(url) as engine, engine.begin() as conn:
         metadata.create_all(conn)
+        _add_missing_columns(conn, metadata)
         if not seed or conn.scalar(select(func.count()).select_from(_table(company, "arcust"))):
             return
         for base, rows in seed_rows().items():
             conn.execute(insert(metadata.tables[table_name(base, company)]), rows)
+
+
+def _add_missing_columns(conn, metadata) -> None:
+    """An older company (before the lifecycle columns) gets the new columns, blank, as a VFP MODIFY STRUCTURE would."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {c["name"].lower() for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name.lower() in have:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = column.server_default.arg
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind} "
+                                 f"NOT NULL DEFAULT '{default}'")
+
+
+def check(url: str, company: str = "01") -> list[str]:
+    """The Sage Pro rules the company's rows break (sandbox/sage_pro/rules.py); [] when all hold."""
+    return violations(state(url, company))
 
 
 def state(url: str, company: str = "01") -> dict[str, list[dict]]:

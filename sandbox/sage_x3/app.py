@@ -227,6 +227,10 @@ def _dispatch(state: X3State, faults: Faults, pubs: dict[str, str], call: soap.C
                 key = dict(call.keys).get("BPCNUM", "")
                 result = rules.modify_customer(state, key, parse_object(call.params.get("objectXml")),
                                                faults.locked())
+            elif call.operation == "modify" and kind in ("orders", "invoices"):
+                key = dict(call.keys).get(rules.GROUPS[kind][2][0], "")
+                result = rules.modify_document(state, kind, key, parse_object(call.params.get("objectXml")),
+                                               faults.locked())
             elif call.operation == "query":
                 header = rules.GROUPS[kind][0]
                 size = int(call.params.get("listSize") or 20)

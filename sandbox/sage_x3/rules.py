@@ -3,7 +3,9 @@
 Every refusal is a type-3 message that starts with the field it is about ("ITMREF : X : Record does
 not exist"), the way X3 reports a web-service validation error; nothing is written unless the
 whole object passes. The payment (PAY) and journal (GAS) screen groups are this sandbox's own
-model: sage.md marks them [I].
+model: sage.md marks them [I]. So is the lifecycle: credit notes as invoices of a credit-note type
+naming their origin (SIHORINUM), refunds and reversals as payment entries of their own transaction,
+and the YPAYSTA user field for a free-text status (docs/sage-x3.md).
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from .state import (BANKS, COUNTRIES, CURRENCIES, ENTRY_TYPES, INVOICE_TYPES, JOURNALS, LANGUAGES, ORDER_TYPES,
-                    PAYMENT_TYPES, SITES, X3State)
+from .state import (ALL_PAYMENT_TYPES, BANKS, COUNTRIES, CREDIT_NOTE_TYPES, CURRENCIES, ENTRY_TYPES, INVOICE_TYPES,
+                    JOURNALS, LANGUAGES, ORDER_TYPES, PAYMENT_TYPES, REFUND_TYPES, REVERSAL_TYPES, SITES,
+                    STATUS_FIELD, STATUS_LENGTH, X3State)
 
 ERROR = 3
 CENT = Decimal("0.01")
@@ -20,6 +23,7 @@ LOCKED = "Locked record"
 MISSING = "Record does not exist"
 EXISTS = "Record that already exists"
 REF_MAX = 30
+ORIGIN_FIELD = "SIHORINUM"  # [I] the credit note's header field naming the invoice it credits
 # kind -> (header group, lines table, key fields)
 GROUPS = {
     "customers": ("BPC0_1", "BPAC_1", ("BPCNUM",)),
@@ -225,7 +229,7 @@ def save_order(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     total = _money(sum((l["AMTNOTLIN"] for l in lines), Decimal("0")))
     rec = {"SOH0_1": {"SALFCY": site, "SOHTYP": typ, "SOHNUM": num, "CUSORDREF": ref,
                       "BPCORD": customer["BPC0_1"]["BPCNUM"], "BPCINV": customer["BPC0_1"]["BPCNUM"],
-                      "ORDDAT": when.strftime("%Y%m%d"), "CUR": cur},
+                      "ORDDAT": when.strftime("%Y%m%d"), "CUR": cur, STATUS_FIELD: ""},
            "SOH1_1": {"ORDSTA": 1, "ALLSTA": allsta, "INVSTA": 1, "DLVSTA": 1},
            "SOH2_1": {"STOFCY": stofcy}, "SOH4_3": {"ORDNOT": total, "ORDATI": total},
            "SOH4_1": lines, "ADXTEC": X3State.stamp()}
@@ -257,14 +261,26 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     ref = _text(h, "INVREF", REF_MAX)
     if _text(h, "NUM", 20):
         raise Refusal("NUM : numbering is automatic for this invoice type")
+    credit_note = typ in CREDIT_NOTE_TYPES
+    origin = _credited_invoice(st, h, bpc) if credit_note else None
+    if not credit_note and _text(h, ORIGIN_FIELD, 20):
+        raise Refusal(f"{ORIGIN_FIELD} : only a credit note names an origin invoice")
     lines = _lines(st, obj, "SIH4_1")
     billed = []
     for i, line in enumerate(lines, 1):
         line.pop("_item")
         sohnum = _text(line.pop("_row"), "SOHNUM", 15)
         line["SOHNUM"] = sohnum
+        if sohnum and credit_note:
+            raise Refusal(f"SIH4_1 line {i} : SOHNUM : {sohnum} : a credit note does not bill an order")
         if sohnum:
             billed.append((line, *_bill_order_line(st, line, sohnum, bpc, f"SIH4_1 line {i} : ")))
+    total = _money(sum((l["AMTNOTLIN"] for l in lines), Decimal("0")))
+    if origin is not None:
+        left = _left_to_credit(st, origin)
+        if total > left:  # checked before anything is written
+            raise Refusal(f"AMTNOT : {total} : greater than the amount left to credit {left} on invoice "
+                          f"{origin['SIH0_1']['NUM']}")
     for line, order, oline in billed:  # all lines passed: draw on the orders, consume allocated stock
         oline["INVQTY"] += line["QTY"]
         used = min(oline["ALLQTY"], line["QTY"])
@@ -277,20 +293,46 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
         done = all(l["INVQTY"] >= l["QTY"] for l in order["SOH4_1"])
         order["SOH1_1"].update(INVSTA=3 if done else 2, ORDSTA=2 if done else 1)
     num = st.next_number(typ, site, when)
-    total = _money(sum((l["AMTNOTLIN"] for l in lines), Decimal("0")))
-    rec = {"SIH0_1": {"SALFCY": site, "SIVTYP": typ, "NUM": num, "INVREF": ref, "INVDAT": when.strftime("%Y%m%d"),
-                      "BPCINV": bpc, "CUR": cur},
-           "SIH4_3": {"INVNOT": total, "INVATI": total}, "SIH4_1": lines, "ADXTEC": X3State.stamp()}
+    header = {"SALFCY": site, "SIVTYP": typ, "NUM": num, "INVREF": ref, "INVDAT": when.strftime("%Y%m%d"),
+              "BPCINV": bpc, "CUR": cur, STATUS_FIELD: ""}
+    if origin is not None:
+        header[ORIGIN_FIELD] = origin["SIH0_1"]["NUM"]
+    rec = {"SIH0_1": header, "SIH4_3": {"INVNOT": total, "INVATI": total}, "SIH4_1": lines, "ADXTEC": X3State.stamp()}
     st.records["invoices"][num] = rec
+    # The open item (GACCDUDATE): an invoice is owed to us (SNS 1), a credit note owed back (SNS -1).
     st.open_items[num] = {"TYP": typ, "NUM": num, "BPR": bpc, "CUR": cur, "DUDDAT": when.strftime("%Y%m%d"),
-                          "AMTCUR": total, "PAYCUR": Decimal("0.00")}
+                          "SNS": -1 if credit_note else 1, "AMTCUR": total, "PAYCUR": Decimal("0.00")}
     return rec
+
+
+def _credited_invoice(st: X3State, h: dict, bpc: str) -> dict:
+    """The invoice a credit note credits: it must exist, be an invoice, and be the same customer's."""
+    num = _text(h, ORIGIN_FIELD, 20, mandatory=True)
+    inv = st.records["invoices"].get(num)
+    if inv is None:
+        raise Refusal(f"{ORIGIN_FIELD} : {num} : {MISSING}")
+    if inv["SIH0_1"]["SIVTYP"] in CREDIT_NOTE_TYPES:
+        raise Refusal(f"{ORIGIN_FIELD} : {num} : is a credit note, not an invoice")
+    if inv["SIH0_1"]["BPCINV"] != bpc:
+        raise Refusal(f"{ORIGIN_FIELD} : {num} : invoice of customer {inv['SIH0_1']['BPCINV']}, not {bpc}")
+    return inv
+
+
+def _left_to_credit(st: X3State, inv: dict) -> Decimal:
+    """The invoice's amount less what earlier credit notes against it credited."""
+    num = inv["SIH0_1"]["NUM"]
+    credited = sum((r["SIH4_3"]["INVNOT"] for r in st.records["invoices"].values()
+                    if r["SIH0_1"].get(ORIGIN_FIELD) == num), Decimal("0.00"))
+    return inv["SIH4_3"]["INVNOT"] - credited
 
 
 # ---- receipts and journal entries --------------------------------------------------------------
 def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
+    """A payment entry (PAY). Its transaction decides what it is [I]: a receipt (money in, applied to
+    invoices), a refund (money out of the bank, settling credit notes) or a reversal (cancels one
+    receipt: each invoice it paid opens again by what it paid, the bank gives the money back)."""
     h = _group(obj, "PAY0_1")
-    typ = _choice(h, "PAYTYP", PAYMENT_TYPES)
+    typ = _choice(h, "PAYTYP", ALL_PAYMENT_TYPES)
     customer = _customer(st, h, "BPR", locked)
     bpr = customer["BPC0_1"]["BPCNUM"]
     bank = BANKS.get(_choice(h, "BAN", BANKS))
@@ -300,8 +342,31 @@ def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     if cur != bank["CUR"]:
         raise Refusal(f"CUR : {cur} : bank {bank['BAN']} is kept in {bank['CUR']}")
     amount = _positive(h, "AMTCUR")
+    rows = _table(obj, "PAY1_1")
+    if typ in REVERSAL_TYPES:
+        applied, effect = _reversal_lines(st, rows, bpr, amount)
+    else:
+        applied, effect = _applied_lines(st, rows, bpr, credit=typ in REFUND_TYPES)
+    if applied and sum(a["AMTLIN"] for a in applied) != amount:
+        raise Refusal(f"AMTCUR : {amount} : differs from the total of the lines "
+                      f"{sum(a['AMTLIN'] for a in applied)}")
+    num = st.next_number("PAY", site, when)
+    effect(num)  # every check passed: now the open items move
+    sign = 1 if typ in PAYMENT_TYPES else -1  # money in or out of the bank
+    st.bank_balances[bank["BAN"]] = st.bank_balances.get(bank["BAN"], Decimal("0.00")) + sign * amount
+    rec = {"PAY0_1": {"PAYTYP": typ, "FCY": site, "NUM": num, "BPR": bpr, "BPANAM": customer["BPC0_1"]["BPCNAM"],
+                      "BAN": bank["BAN"], "ACCDAT": when.strftime("%Y%m%d"), "CUR": cur, "AMTCUR": amount,
+                      "AMTBAN": amount, "SNS": sign, "REF": _text(h, "REF", REF_MAX), "DES": _text(h, "DES", 50),
+                      "PAM": _text(h, "PAM", 10), "REVNUM": ""},
+           "PAY1_1": applied, "ADXTEC": X3State.stamp()}
+    st.records["payments"][num] = rec
+    return rec
+
+
+def _applied_lines(st: X3State, rows: list[dict], bpr: str, credit: bool):
+    """Receipt lines (invoices, SNS 1) or refund lines (credit notes, SNS -1), each at most what is open."""
     applied, open_left = [], {}
-    for i, row in enumerate(_table(obj, "PAY1_1"), 1):
+    for i, row in enumerate(rows, 1):
         where = f"PAY1_1 line {i} : "
         vcr = _text(row, "VCRNUM", 20, mandatory=True, where=where)
         item = st.open_items.get(vcr)
@@ -312,25 +377,50 @@ def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
         vtyp = _text(row, "VCRTYP", 5, where=where) or item["TYP"]
         if vtyp != item["TYP"]:
             raise Refusal(f"{where}VCRTYP : {vtyp} : {vcr} is of type {item['TYP']}")
+        if (item.get("SNS", 1) == -1) != credit:
+            what = "a credit note: only a refund settles it" if not credit else "not a credit note"
+            raise Refusal(f"{where}VCRNUM : {vcr} : {what}")
         line_amount = _positive(row, "AMTLIN", where)
         left = open_left.get(vcr, item["AMTCUR"] - item["PAYCUR"])
         if line_amount > left:
             raise Refusal(f"{where}AMTLIN : {line_amount} : greater than the open amount {left} of {vcr}")
         open_left[vcr] = left - line_amount
         applied.append({"VCRTYP": vtyp, "VCRNUM": vcr, "AMTLIN": line_amount})
-    if applied and sum(a["AMTLIN"] for a in applied) != amount:
-        raise Refusal(f"AMTCUR : {amount} : differs from the total of the lines "
-                      f"{sum(a['AMTLIN'] for a in applied)}")
-    for a in applied:
-        st.open_items[a["VCRNUM"]]["PAYCUR"] += a["AMTLIN"]
-    num = st.next_number("PAY", site, when)
-    rec = {"PAY0_1": {"PAYTYP": typ, "FCY": site, "NUM": num, "BPR": bpr, "BPANAM": customer["BPC0_1"]["BPCNAM"],
-                      "BAN": bank["BAN"], "ACCDAT": when.strftime("%Y%m%d"), "CUR": cur, "AMTCUR": amount,
-                      "AMTBAN": amount, "REF": _text(h, "REF", REF_MAX), "DES": _text(h, "DES", 50),
-                      "PAM": _text(h, "PAM", 10)},
-           "PAY1_1": applied, "ADXTEC": X3State.stamp()}
-    st.records["payments"][num] = rec
-    return rec
+
+    def effect(num: str) -> None:
+        for a in applied:
+            st.open_items[a["VCRNUM"]]["PAYCUR"] += a["AMTLIN"]
+    return applied, effect
+
+
+def _reversal_lines(st: X3State, rows: list[dict], bpr: str, amount: Decimal):
+    """One line naming the receipt (VCRTYP PAY): same customer, not reversed yet, reversed in full."""
+    if len(rows) != 1:
+        raise Refusal("PAY1_1 : VCRNUM : a reversal names exactly one receipt")
+    where = "PAY1_1 line 1 : "
+    vcr = _text(rows[0], "VCRNUM", 20, mandatory=True, where=where)
+    receipt = st.records["payments"].get(vcr)
+    if receipt is None or receipt["PAY0_1"]["PAYTYP"] not in PAYMENT_TYPES:
+        raise Refusal(f"{where}VCRNUM : {vcr} : {MISSING}" if receipt is None
+                      else f"{where}VCRNUM : {vcr} : not a receipt")
+    head = receipt["PAY0_1"]
+    if head["BPR"] != bpr:
+        raise Refusal(f"{where}VCRNUM : {vcr} : receipt of {head['BPR']}, not {bpr}")
+    if head.get("REVNUM"):
+        raise Refusal(f"{where}VCRNUM : {vcr} : already reversed by {head['REVNUM']}")
+    vtyp = _text(rows[0], "VCRTYP", 5, where=where) or "PAY"
+    if vtyp != "PAY":
+        raise Refusal(f"{where}VCRTYP : {vtyp} : {vcr} is of type PAY")
+    line_amount = _positive(rows[0], "AMTLIN", where)
+    if line_amount != head["AMTCUR"] or amount != head["AMTCUR"]:
+        raise Refusal(f"{where}AMTLIN : {line_amount} : a receipt is reversed in full ({head['AMTCUR']})")
+    applied = [{"VCRTYP": "PAY", "VCRNUM": vcr, "AMTLIN": line_amount}]
+
+    def effect(num: str) -> None:
+        for line in receipt["PAY1_1"]:  # the invoices it paid open again by what it paid
+            st.open_items[line["VCRNUM"]]["PAYCUR"] -= line["AMTLIN"]
+        head["REVNUM"] = num
+    return applied, effect
 
 
 def save_journal(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
@@ -363,6 +453,30 @@ def save_journal(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
                       "REF": _text(h, "REF", REF_MAX), "CUR": cur, "DESVCR": _text(h, "DESVCR", 50)},
            "GAS1_1": lines, "ADXTEC": X3State.stamp()}
     st.records["journals"][f"{typ}~{num}"] = rec
+    return rec
+
+
+def modify_document(st: X3State, kind: str, key: str, obj: dict, locked: frozenset[str]) -> dict:
+    """modify on an order (SOHNUM) or invoice (NUM): only the free-text user field [I] may change;
+    X3's own statuses (ORDSTA, INVSTA...) are coded menus its processes set, and a validated
+    invoice's other fields are closed to modification."""
+    header_id, _, (key_name,) = GROUPS[kind]
+    rec = st.records[kind].get(key)
+    if rec is None:
+        raise Refusal(f"{key_name} : {key} : {MISSING}")
+    customer = rec[header_id].get("BPCORD") or rec[header_id].get("BPCINV")
+    if customer in locked:
+        raise Refusal(f"{key_name} : {key} : {LOCKED} (customer {customer} in use by ADMIN on another workstation)")
+    changes = {}
+    for gid, value in obj.items():
+        if gid != header_id or not isinstance(value, dict):
+            raise Refusal(f"{gid} : Modification not allowed")
+        for name in value:
+            if name != STATUS_FIELD:
+                raise Refusal(f"{name} : Modification not allowed")
+        changes[STATUS_FIELD] = _text(value, STATUS_FIELD, STATUS_LENGTH)
+    rec[header_id].update(changes)
+    rec["ADXTEC"] = X3State.stamp()
     return rec
 
 

@@ -13,7 +13,19 @@ CURRENCIES = ("USD", "CAD", "EUR", "GBP")
 LANGUAGES = ("ENG", "FRA", "SPA")
 ORDER_TYPES = ("SON", "SOI")
 INVOICE_TYPES = ("INV", "CRN")
-PAYMENT_TYPES = ("RCPCB", "RCPCHQ", "RCPTRF")
+# Invoice types whose category is "credit note" [I]: X3 enters credit memos in the invoice object
+# (GESSIH) under a credit-note type; their open item is a credit (SNS -1).
+CREDIT_NOTE_TYPES = ("CRN",)
+PAYMENT_TYPES = ("RCPCB", "RCPCHQ", "RCPTRF")  # receipts: money in, applied to invoices
+# Payment transactions of this sandbox's own model [I] (X3's payment-transaction codes are site set-up):
+REFUND_TYPES = ("RFDCB",)  # a disbursement to a customer, settling a credit note; money out of the bank
+REVERSAL_TYPES = ("RVSCB",)  # the reversal (cancellation) of one receipt: its invoices open again
+ALL_PAYMENT_TYPES = PAYMENT_TYPES + REFUND_TYPES + REVERSAL_TYPES
+# Free-text user field [I] (X3 "specific" fields start with X/Y/Z) on SOH0_1 and SIH0_1: the mark
+# a person or an integration puts on an order or invoice; ORDSTA/INVSTA are coded menus paysync
+# must not write.
+STATUS_FIELD = "YPAYSTA"
+STATUS_LENGTH = 20
 JOURNALS = ("MISC", "SALES", "BANK")
 ENTRY_TYPES = ("ODT", "CLOSE")
 ACCOUNTS = (
@@ -49,7 +61,8 @@ class X3State:
         self.items: dict[str, dict[str, Any]] = {}
         self.stock: list[dict[str, Any]] = []
         self.records: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
-        self.open_items: dict[str, dict[str, Any]] = {}  # GACCDUDATE, by invoice NUM
+        self.open_items: dict[str, dict[str, Any]] = {}  # GACCDUDATE, by invoice / credit note NUM
+        self.bank_balances: dict[str, Decimal] = {ban: Decimal("0.00") for ban in BANKS}
         self.counters: Counter = Counter()
         self.requests: dict[str, Counter] = {}
         self.faults: Counter = Counter()
@@ -116,6 +129,16 @@ class X3State:
         with self.lock:
             self.saves[kind] += 1
 
+    def balances(self) -> dict[str, Decimal]:
+        """Each customer's balance as X3 derives it from its open items: invoices (SNS 1) owe,
+        credit notes (SNS -1) are owed back; what is paid or settled no longer counts."""
+        with self.lock:
+            out: dict[str, Decimal] = {}
+            for o in self.open_items.values():
+                left = (o["AMTCUR"] - o["PAYCUR"]) * int(o.get("SNS", 1))
+                out[o["BPR"]] = out.get(o["BPR"], Decimal("0.00")) + left
+            return out
+
     def stats(self) -> dict[str, Any]:
         with self.lock:
             return {"requests": {k: dict(v) for k, v in sorted(self.requests.items())},
@@ -126,8 +149,18 @@ class X3State:
         """Every table, money as strings; documents in the group form SOAP reads return."""
         with self.lock:
             out: dict[str, Any] = {kind: [_plain(r) for r in self.records[kind].values()] for kind in KINDS}
+            # Credit notes live in the invoice table and refunds/reversals in the payment table, as in
+            # X3; the state view lists each category on its own (the invoice/payment lists keep the rest).
+            sih = out.pop("invoices")
+            out["invoices"] = [r for r in sih if r["SIH0_1"]["SIVTYP"] not in CREDIT_NOTE_TYPES]
+            out["credit_memos"] = [r for r in sih if r["SIH0_1"]["SIVTYP"] in CREDIT_NOTE_TYPES]
+            pay = out.pop("payments")
+            out["payments"] = [r for r in pay if r["PAY0_1"]["PAYTYP"] in PAYMENT_TYPES]
+            out["refunds"] = [r for r in pay if r["PAY0_1"]["PAYTYP"] in REFUND_TYPES]
+            out["reversals"] = [r for r in pay if r["PAY0_1"]["PAYTYP"] in REVERSAL_TYPES]
             out.update(items=[_plain(i) for i in self.items.values()], stock=[_plain(s) for s in self.stock],
                        open_items=[_plain(o) for o in self.open_items.values()],
+                       balances=_plain(self.balances()), bank_balances=_plain(dict(self.bank_balances)),
                        accounts=list(self.accounts.values()), banks=list(BANKS.values()),
                        sites=[{"FCY": k, "FCYNAM": v} for k, v in SITES.items()], currencies=list(CURRENCIES),
                        numbers=dict(self.counters))
