@@ -9,6 +9,7 @@ from connectors.errors import PermanentError
 from db.models import DeadLetter, InboxEvent, SyncRun
 from db.session import session_scope
 from db.types import utcnow
+from flows.payment_sync import AUTHORIZED_ONLY
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,9 @@ class Routing:
 
 
 #: Export record types and webhook event types -> the kind of run they call for.
-RECORD_KINDS = {"REFUND": "refund", "VOID": "void"}
-WEBHOOK_KINDS = {"transaction.refund": "refund", "transaction.void": "void", "chargeback": "chargeback"}
+RECORD_KINDS = {"REFUND": "refund", "VOID": "void", "DECLINED": "decline"}
+WEBHOOK_KINDS = {"transaction.refund": "refund", "transaction.void": "void", "transaction.declined": "decline",
+                 "chargeback": "chargeback"}
 
 
 def kind_of(event: InboxEvent) -> str:
@@ -82,6 +84,15 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
             for letter in s.scalars(select(DeadLetter).where(DeadLetter.run_id == run.id,
                                                               DeadLetter.status == "open")):
                 letter.status, letter.replayed_at = "superseded", utcnow()
+            event.run_id, event.status = run.id, "routed"
+            return Routing(run.id, True, kind)
+        captured = isinstance(record, dict) and str(record.get("transaction_type")).upper() == "AUTHORIZATION" \
+            and str(record.get("status_code") or "N") != "N"
+        if run is not None and run.status == "skipped" and run.last_error == AUTHORIZED_ONLY and \
+                (captured or event.event_type == "transaction.capture"):
+            # An authorization we skipped has been captured: now there is a sale to post.
+            run.status, run.finished_at, run.updated_at, run.last_error = "pending", None, utcnow(), None
+            run.transaction = record if captured else None
             event.run_id, event.status = run.id, "routed"
             return Routing(run.id, True, kind)
         if run is not None:

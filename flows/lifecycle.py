@@ -12,6 +12,7 @@ keeps matching what the processor will settle. The sum of refunds never exceeds 
 """
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -21,9 +22,12 @@ from db.models import SyncRun
 from db.session import session_scope
 from flows import payment_sync, transform
 from flows.ledger import step_refs
+from flows.review import Finding, file_findings
 from flows.payment_sync import FlowContext, _finish, _post, _txn, fetch_transaction
 from schemas.domain import CreditMemo, GatewayTransaction, JournalEntry, JournalLine, OrderLine, Refund, Reversal
 from schemas.paytrace import load_transaction
+
+alert_log = logging.getLogger("paysync.alert")
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -127,18 +131,35 @@ def post_void_journal(ctx: FlowContext, run_id: int) -> None:
     _finish(ctx, run_id, "succeeded")
 
 
+# -- decline steps ---------------------------------------------------------------------------
+def mark_declined_order(ctx: FlowContext, run_id: int) -> None:
+    """The order the customer tried to pay for, marked with the mapped failed status; nothing to cash."""
+    run, txn, refs = _txn(ctx, run_id)
+    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
+    _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
+    _mark(ctx, "sales_order", step_refs(ctx.db_url, run_id).get("sales_order"), "declined")
+    reason = f"declined: {txn.status_message or 'not approved'} ({txn.amount} on {txn.masked_card or 'card'})"
+    alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, order.reference, reason)
+    file_findings(ctx.db_url, f"declined:{txn.created_at.date().isoformat()}", [Finding(
+        "declined", f"PT{txn.transaction_id}", reason, {"transaction_id": txn.transaction_id, "order": order.reference,
+                                                       "amount": str(txn.amount)})])
+    _finish(ctx, run_id, "succeeded", reason)
+
+
+DECLINE_STEPS = (fetch_transaction, payment_sync.upsert_customer, mark_declined_order)
 REFUND_STEPS = (fetch_transaction, credit_refund, pay_refund, post_refund_journal)
 VOID_STEPS = (fetch_transaction, reverse_receipt, post_void_journal)
 
 
 #: Every kind of run and its steps, in order; and, per kind, which flow step writes each ledger step.
-STEPS_BY_KIND = {"sale": payment_sync.STEPS, "refund": REFUND_STEPS, "void": VOID_STEPS}
+STEPS_BY_KIND = {"sale": payment_sync.STEPS, "refund": REFUND_STEPS, "void": VOID_STEPS, "decline": DECLINE_STEPS}
 # Chargebacks register themselves (flows.chargebacks imports this module).
 LEDGER_BY_KIND = {
     "sale": payment_sync.LEDGER_STEPS,
     "refund": {"credit_memo": "credit_refund", "refund": "pay_refund", "journal": "post_refund_journal"},
     "void": {"reversal": "reverse_receipt", "journal": "post_void_journal"},
     "chargeback": {"journal": "post_chargeback"},
+    "decline": {"customer": "upsert_customer", "sales_order": "mark_declined_order"},
 }
 
 

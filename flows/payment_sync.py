@@ -26,9 +26,11 @@ log = logging.getLogger(__name__)
 
 #: Export types a sale run posts; a sale voided before we synced it is still posted (its void run
 #: then reverses it), so the books show what happened.
-SYNCED_TYPES = frozenset({"SALE", "SETTLED", "PENDING", "VOID"})
+SYNCED_TYPES = frozenset({"SALE", "SETTLED", "PENDING", "VOID", "AUTHORIZATION"})
+#: What a run of an authorization that is not captured yet finishes with; a capture revives it.
+AUTHORIZED_ONLY = "authorized, not captured yet: posts when captured"
 #: The export type each other kind of run must find.
-KIND_TYPES = {"refund": "REFUND", "void": "VOID"}
+KIND_TYPES = {"refund": "REFUND", "void": "VOID", "decline": "DECLINED"}
 TERMINAL = frozenset({"succeeded", "skipped", "dead"})
 
 
@@ -142,6 +144,10 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
     if txn.transaction_type not in SYNCED_TYPES:
         raise PermanentError(f"transaction type {txn.transaction_type} is not synced by the sale flow",
                              system="paysync", operation="route")
+    if txn.transaction_type == "AUTHORIZATION" and txn.status_code == "N":
+        # Money is only held, not taken: nothing to post until the capture (status Y, then GB<n>).
+        _finish(ctx, run_id, "skipped", AUTHORIZED_ONLY)
+        raise RunFinished("skipped")
     screening = anomalies.screen(ctx.db_url, run_id, txn, customer_key)
     if screening.flagged and ctx.flags_block_posting:
         # The mapping says a flag holds the payment: a dead letter a person replays once satisfied.

@@ -46,8 +46,10 @@ def poll_once(settings: Settings, gateway: PayTraceGateway, now: datetime | None
                 new_ids.append(inbox_id)
             continue
         kind = str(record.get("transaction_type") or "UNKNOWN").upper()
+        if kind == "AUTHORIZATION" and str(record.get("status_code") or "N") != "N":
+            kind = "AUTHORIZATION:CAPTURED"  # the same id, captured since: new word of it
         inbox_id, created = store_event(settings.database_url, source="poller", event_id=f"{txn_id}:{kind}",
-                                        event_type=f"export.{kind.lower()}", transaction_id=txn_id,
+                                        event_type=f"export.{kind.split(':')[0].lower()}", transaction_id=txn_id,
                                         payload={"record": record})
         if created:
             new_ids.append(inbox_id)

@@ -39,13 +39,21 @@ def assert_erp_exactly(summary: dict, sales) -> None:
     Documents the ERP held before (seed data, references not ours) are left out.
     """
     approved = {s.transaction_id: s for s in sales if not s.declined}
-    expected = {"sales_orders": "SO", "invoices": "INV", "payments": "RCP", "journals": "JE"}
+    declined = {s.transaction_id for s in sales if s.declined}
+    expected = {"invoices": "INV", "payments": "RCP", "journals": "JE"}
     summary = {k: [r for r in v if r["reference"].startswith("PT")] if isinstance(v, list) else v
                for k, v in summary.items()}
     for kind, code in expected.items():
         have = Counter(r["reference"] for r in summary[kind])
         want = Counter({f"PT{t}-{code}": 1 for t in approved})
         assert have == want, f"{kind}: extra {have - want}, missing {want - have}"
+    # a declined payment leaves its order, marked with the mapped failed status, and nothing else
+    have = Counter(r["reference"] for r in summary["sales_orders"])
+    want = Counter({f"PT{t}-SO": 1 for t in (*approved, *declined)})
+    assert have == want, f"sales_orders: extra {have - want}, missing {want - have}"
+    for order in summary["sales_orders"]:
+        if "status" in order and int(order["reference"][2:-3]) in declined:
+            assert order["status"] == "Payment Failed", order
     invoices = {i["reference"]: i for i in summary["invoices"]}
     for payment in summary["payments"]:
         txn = int(payment["reference"][2:-4])

@@ -161,3 +161,38 @@ def test_chargebacks_by_csv_import_and_by_signed_push_post_once_and_go_for_revie
     with session_scope(stack.database_url) as s:
         cases = sorted(r.reference for r in s.query(ReviewItem).filter_by(kind="chargeback").all())
     assert cases == ["CB-1", "CB-3"]
+
+
+def test_an_authorization_posts_nothing_until_it_is_captured(stack_factory):
+    from cli.traffic import TEST_CARDS, Sale
+
+    stack = stack_factory(POLL_INTERVAL_SECONDS="2")  # the poller alone: PayTrace's export is the feed
+    stack.start_worker("w1")
+    stack.start_beat()
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    auth = client.transact("transactions/authorization/keyed", {
+        "amount": "64.20", "csc": "999", "billing_address": {"name": "Alan Turing", "zip": "99201"},
+        "credit_card": {"number": TEST_CARDS[0], "expiration_month": 12, "expiration_year": 2030}})
+    txn = int(auth["transaction_id"])
+    assert wait_kind(stack, txn, "sale") == "skipped"
+    assert stack.erp_summary()["invoices"] == []  # held money is not a sale yet
+    client.call("transactions/authorization/capture", {"transaction_id": txn})
+    assert wait_kind_status(stack, txn, "sale", "succeeded") == "succeeded", dump_logs(stack)
+    from tests.integration.erp_checks import assert_erp_exactly
+
+    assert_erp_exactly(stack.erp_summary(), [Sale(txn, Decimal("64.20"), False, "Alan Turing")])
+
+
+def wait_kind_status(stack, transaction_id: int, kind: str, wanted: str, timeout: float = 60) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout
+    status = "absent"
+    while time.monotonic() < deadline:
+        with session_scope(stack.database_url) as s:
+            run = s.query(SyncRun).filter_by(transaction_id=transaction_id, kind=kind).one_or_none()
+            status = run.status if run else "absent"
+        if status == wanted:
+            return status
+        time.sleep(0.3)
+    return status
