@@ -257,9 +257,9 @@ def import_chargebacks(file: Path) -> None:
             continue
         stored += 1
         try:
-            from config.celery import INGEST_QUEUE, celery_app
+            from config.celery import send_ingest
 
-            celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+            send_ingest(inbox_id)
             mark_enqueued(settings.database_url, inbox_id)
         except Exception as exc:  # stored: the sweeper sends it; say so rather than fail the import
             console.print(f"case {case['case_id']}: stored, queued later by the sweeper ({type(exc).__name__})")

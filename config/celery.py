@@ -13,7 +13,7 @@ from kombu import Exchange, Queue
 from config.queues import DEAD_LETTER_QUEUE, INGEST_QUEUE, RECONCILE_QUEUE, all_queues, erp_queue
 from config.settings import Settings, get_settings
 
-__all__ = ["celery_app", "make_celery", "INGEST_QUEUE", "DEAD_LETTER_QUEUE", "RECONCILE_QUEUE", "erp_queue",
+__all__ = ["celery_app", "make_celery", "send_ingest", "INGEST_QUEUE", "DEAD_LETTER_QUEUE", "RECONCILE_QUEUE", "erp_queue",
            "all_queues"]
 
 
@@ -118,6 +118,11 @@ def make_celery(settings: Settings) -> Celery:
 
 
 celery_app = make_celery(get_settings())
+
+
+def send_ingest(inbox_id: int) -> None:
+    """Hand a stored inbox event to the workers, by task name (the sender never loads the flows)."""
+    celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
 
 
 @worker_init.connect

@@ -196,14 +196,3 @@ STEPS = (fetch_transaction, upsert_customer, create_sales_order, create_invoice,
 #: Ledger step name -> the flow step that writes it, so a run resumes where it stopped.
 LEDGER_STEPS = {"customer": "upsert_customer", "sales_order": "create_sales_order", "invoice": "create_invoice",
                 "payment": "apply_receipt", "journal": "post_journal"}
-
-
-def steps_from(step_name: str | None) -> tuple:
-    """The steps still to run when resuming at `step_name` (a flow or ledger step name).
-
-    Steps before it are done; the ledger makes any done step a no-op anyway.
-    """
-    names = [f.__name__ for f in STEPS]
-    step_name = LEDGER_STEPS.get(step_name or "", step_name)
-    start = names.index(step_name) if step_name in names else 0
-    return STEPS[start:]

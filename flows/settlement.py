@@ -37,8 +37,7 @@ from db.session import session_scope
 from db.types import utcnow
 from flows import review
 from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER,
-                                    STATUS, TOTALS, UNKNOWN, BatchSums, Fees, LedgerView, Settled, classify, day_for,
-                                    money, settled_from, settlement_entry, settlement_reference, subject_reference,
+                                    STATUS, TOTALS, UNKNOWN, BatchSums, Fees, LedgerView, Settled, classify, money, settled_from, settlement_entry, settlement_reference, subject_reference,
                                     total_differences)
 from flows.transform import reference
 from schemas.domain import ErpDocument, PostingRules

@@ -27,9 +27,9 @@ Enqueue = Callable[[int], None]
 
 
 def celery_enqueue(inbox_id: int) -> None:
-    from config.celery import INGEST_QUEUE, celery_app
+    from config.celery import send_ingest
 
-    celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+    send_ingest(inbox_id)
 
 
 MAX_DEPTH = 32

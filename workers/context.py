@@ -38,10 +38,10 @@ def flow_context() -> FlowContext:
 
 # -- nightly reconciliation ------------------------------------------------------------------
 def enqueue_ingest(inbox_id: int) -> None:
-    """Send an inbox event to its normal sync by task name, as the ingress does."""
-    from config.celery import INGEST_QUEUE, celery_app
+    """Send an inbox event to its normal sync, as the ingress does."""
+    from config.celery import send_ingest
 
-    celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+    send_ingest(inbox_id)
 
 
 def _no_broker(inbox_id: int) -> None:

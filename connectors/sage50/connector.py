@@ -58,8 +58,6 @@ class Sage50Connector(ErpConnector):
             if str(item.get("Date", ""))[:10] == wanted:
                 yield mapping.document(kind, item)
 
-    def invoice(self, key: str) -> ErpDocument:
-        return mapping.document("invoice", self.client.get(f"/v1/invoices/{quote(key, safe='')}"))
 
     def _create_sales_order(self, order: SalesOrder) -> ErpDocument:
         return mapping.document("sales_order", self.client.post("/v1/sales_orders", mapping.order_body(order)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
 
 from .state import (ALL_PAYMENT_TYPES, BANKS, COUNTRIES, CREDIT_NOTE_TYPES, CURRENCIES, ENTRY_TYPES, INVOICE_TYPES,
                     JOURNALS, LANGUAGES, ORDER_TYPES, PAYMENT_TYPES, REFUND_TYPES, REVERSAL_TYPES, SITES,

@@ -1,7 +1,6 @@
 """The lifecycle part of the contract: credit memos, refunds, reversals and statuses, per ERP."""
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
 

@@ -8,7 +8,6 @@ import base64
 import json
 import re
 import secrets
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +17,6 @@ from sqlalchemy import text
 from standardwebhooks import Webhook
 
 from cli import runtime
-from cli.stack import wait_http
 from db.session import get_engine
 
 SECOND_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from config.celery import all_queues, celery_app
 from config.settings import get_settings
-from flows import payment_sync
+from flows import lifecycle, payment_sync
 from workers import tasks
 
 
 def test_tasks_follow_the_flow_steps_in_order():
     assert [t.name for t in tasks.STEP_TASKS] == [f"paysync.{s.__name__}" for s in payment_sync.STEPS]
-    assert [s.__name__ for s in payment_sync.steps_from("payment")] == ["apply_receipt", "post_journal"]
-    assert payment_sync.steps_from(None) == payment_sync.STEPS
+    assert [s.__name__ for s in lifecycle.resume_steps("sale", "payment")] == ["apply_receipt", "post_journal"]
+    assert lifecycle.resume_steps("sale", None) == payment_sync.STEPS
+    assert [s.__name__ for s in lifecycle.resume_steps("refund", "refund")] == ["pay_refund", "post_refund_journal"]
+    for steps in lifecycle.STEPS_BY_KIND.values():  # every step of every kind has its task
+        assert all(s.__name__ in tasks.TASK_BY_STEP for s in steps)
 
 
 def test_reliability_settings():
