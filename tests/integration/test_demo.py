@@ -22,3 +22,13 @@ def test_demo_runs_on_the_embedded_default_with_no_setup(tmp_path):
     assert "receipts applied" in out and "dead letters: none" in out
     assert (tmp_path / "demo" / "paysync.sqlite3").exists()
     assert (tmp_path / "demo" / "demo-runs.csv").read_text().count("succeeded") >= 20
+
+
+@pytest.mark.parametrize("erp,name", [("sage_x3", "Sage X3"), ("sage_pro", "Sage Pro")])
+def test_demo_runs_for_the_other_erps_too(tmp_path, erp, name):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_URL", "REDIS_URL", "PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_", "WEBHOOK_"))}
+    result = subprocess.run([sys.executable, "-m", "cli.main", "demo", "--erp", erp, "--sales", "12",
+                             "--home", str(tmp_path / "demo")], env=env, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"What {name} now holds" in result.stdout and "dead letters: none" in result.stdout
