@@ -8,13 +8,13 @@ commit can never duplicate a document, even when our ledger row is gone.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Iterable
 
 from connectors.errors import PermanentError
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund, Reversal,
-                            SalesOrder)
+from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
+                            PostingRules, Refund, Reversal, SalesOrder)
 
 
 class ErpConnector(ABC):
@@ -85,6 +85,46 @@ class ErpConnector(ABC):
     def ensure_reversal(self, reversal: Reversal) -> ErpDocument:
         return self._existing("reversal", reversal.reference, reversal.customer_id, reversal.amount) \
             or self._create_reversal(reversal)
+
+    # -- finding the invoice a payment pays, and the invoices falling due (docs/connectors.md) --
+    # A payment with `invoice_ref=None` is a receipt on account (unapplied cash): `_create_payment`
+    # must write it applied to nothing, and `find("payment", ...)` must still find it.
+    #: The invoice fields `find_invoices` can search (the names a mapping's references.links use).
+    invoice_link_fields: tuple[str, ...] = ()
+
+    def find_invoices(self, field: str, value: str) -> list[InvoiceInfo]:
+        """Every invoice (whoever wrote it) whose link `field` equals `value` exactly. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot search invoices")
+
+    def open_invoices(self, *, customer_id: str | None = None, amount: Decimal | None = None,
+                      dated_from: date | None = None, dated_to: date | None = None,
+                      due_by: date | None = None) -> Iterable[InvoiceInfo]:
+        """Invoices with something still due, narrowed by every filter given. Must be overridden.
+
+        `amount` matches the invoice total; `dated_*` its date (inclusive); `due_by` its due date
+        (on or before; an invoice without a due date is due on its date).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list open invoices")
+
+    def invoice_info(self, key: str) -> InvoiceInfo:
+        """One invoice by its ERP key, with what is due on it now (NotFoundError if none). Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read an invoice")
+
+    # -- customers, both ways (flows/customers.py) -------------------------------------------
+    def customer(self, customer_id: str) -> Customer | None:
+        """The ERP's customer `customer_id` as it is now, or None. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read customers")
+
+    def find_customers(self, *, email: str = "", name: str = "", postal_code: str = "") -> list[Customer]:
+        """Customers with this email (case-insensitive), or this name and postal code. Must be overridden."""
+        raise NotImplementedError(f"{type(self).__name__} cannot search customers")
+
+    def customers_changed_since(self, since: datetime | None) -> Iterable[CustomerChange]:
+        """Customers created or changed after `since` (every one when None), oldest change first.
+
+        Must be overridden. `changed_at` is the ERP's own clock, used as the next `since`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list changed customers")
 
     # -- may be overridden ----------------------------------------------------------------
     def list_documents(self, kind: str, day: date) -> Iterable[ErpDocument]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ class SalesOrder:
     date: date
     lines: tuple[OrderLine, ...]
     order_ref: str | None = None  # ERP key of the sales order an invoice bills
+    #: When the invoice falls due (None: the ERP's terms decide). Recurring billing charges on it.
+    due_date: date | None = None
+    #: The customer's own order number (PO), kept where the ERP keeps it.
+    customer_po: str = ""
 
     @property
     def amount(self) -> Decimal:
@@ -94,13 +99,13 @@ class SalesOrder:
 
 @dataclass(frozen=True)
 class Payment:
-    """A receipt of money applied to one invoice."""
+    """A receipt of money applied to one invoice, or held on account (unapplied cash)."""
 
     reference: str
     customer_id: str
     date: date
     amount: Decimal
-    invoice_ref: str  # ERP key of the invoice it pays
+    invoice_ref: str | None  # ERP key of the invoice it pays; None: on account, applied to nothing
     cash_account: str
     method: str
 
@@ -138,6 +143,30 @@ class ErpDocument:
     amount: Decimal | None = None
     amount_due: Decimal | None = None
     customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceInfo:
+    """An ERP invoice as the matching and billing flows see it, whoever wrote it."""
+
+    key: str  # the ERP's own key (what a receipt is applied to)
+    reference: str  # the invoice's number / reference as people see it
+    customer_id: str
+    date: date
+    amount: Decimal  # the invoice total
+    open_amount: Decimal  # what is still due on it now
+    due_date: date | None = None
+    status: str = ""  # the status text paysync (or a person) marked it with, if any
+    #: The invoice's link fields (the ERP's names, e.g. Sage 50 "CustomerPurchaseOrderNumber") -> value.
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """An ERP customer as it is now, and when the ERP last changed it."""
+
+    customer: Customer
+    changed_at: datetime
 
 
 @dataclass(frozen=True)
