@@ -20,11 +20,13 @@ class InboxEvent(Base):
 
     __tablename__ = "inbox"
     __table_args__ = (
-        UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+        UniqueConstraint("pair", "source", "event_id", name="uq_inbox_pair_source_event"),
         Index("ix_inbox_status_received", "status", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: The integration pair (PayTrace account -> ERP) the event came in for (config/settings.py pairs).
+    pair: Mapped[str] = mapped_column(String(40), default="default", server_default="default")
     source: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
     event_type: Mapped[str] = mapped_column(String(64))
@@ -44,11 +46,15 @@ class SyncRun(Base):
 
     __tablename__ = "sync_run"
     __table_args__ = (
-        UniqueConstraint("gateway", "transaction_id", "erp", "kind", name="uq_sync_run_txn_kind"),
+        UniqueConstraint("pair", "gateway", "transaction_id", "erp", "kind", name="uq_sync_run_pair_txn_kind"),
         Index("ix_sync_run_status_updated", "status", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: The integration pair whose PayTrace account, ERP and mapping the run posts with.
+    pair: Mapped[str] = mapped_column(String(40), default="default", server_default="default")
+    #: Whose id space `transaction_id` is in: "paytrace" (card transactions) or "paytrace_ach"
+    #: (check transactions, numbered on their own: a check and a card sale may share a number).
     gateway: Mapped[str] = mapped_column(String(20), default="paytrace")
     transaction_id: Mapped[int] = mapped_column(BigId)
     erp: Mapped[str] = mapped_column(String(20))
@@ -218,3 +224,64 @@ class ReviewItem(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# -- customers both ways (flows/customers.py) and recurring billing (flows/recurring.py) -------
+class CustomerLink(Base):
+    """A PayTrace vault profile and the ERP customer it is, with what each side last said.
+
+    The fingerprints are hashes of the contact details (never card data) last synced from each
+    side, so a change is noticed once and an echo of our own write is not taken for a change.
+    """
+
+    __tablename__ = "customer_link"
+    __table_args__ = (
+        UniqueConstraint("pair", "paytrace_customer_id", name="uq_customer_link_profile"),
+        Index("ix_customer_link_erp_customer", "pair", "erp_customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(40), default="default")
+    erp: Mapped[str] = mapped_column(String(20))
+    paytrace_customer_id: Mapped[str] = mapped_column(String(64))
+    erp_customer_id: Mapped[str] = mapped_column(String(40))
+    #: linked | review (a duplicate rule matched and the mapping says a person decides)
+    status: Mapped[str] = mapped_column(String(20), default="linked")
+    paytrace_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    erp_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Masked card or account number of the profile (first 6 / last 4 at most): the most we keep.
+    masked_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RecurringCharge(Base):
+    """One attempt to charge one ERP invoice through PayTrace, written before PayTrace is called.
+
+    `status`: charging (written, PayTrace not yet answered: after a crash, PayTrace is asked by
+    invoice id before anything is charged again), charged, declined, failed (refused before any
+    money moved) or superseded. Unique per (pair, erp, invoice, attempt): one charge per attempt.
+    """
+
+    __tablename__ = "recurring_charge"
+    __table_args__ = (
+        UniqueConstraint("pair", "erp", "invoice_key", "attempt", name="uq_recurring_charge_attempt"),
+        Index("ix_recurring_charge_status_next", "status", "next_attempt_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(40), default="default")
+    erp: Mapped[str] = mapped_column(String(20))
+    invoice_key: Mapped[str] = mapped_column(String(80))
+    invoice_reference: Mapped[str] = mapped_column(String(80))
+    erp_customer_id: Mapped[str] = mapped_column(String(40))
+    paytrace_customer_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    due_date: Mapped[date] = mapped_column(Date)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="charging")
+    transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -132,3 +132,18 @@ def step_refs(db_url: str, run_id: int) -> dict[str, str]:
     with session_scope(db_url) as s:
         return dict(s.execute(select(StepLedger.step, StepLedger.erp_ref).where(
             StepLedger.run_id == run_id, StepLedger.status == "done")).all())
+
+
+def step_record(db_url: str, run_id: int, step: str) -> tuple[str | None, str | None]:
+    """(ERP key, reference number) a finished step recorded; (None, None) if it has not finished."""
+    with session_scope(db_url) as s:
+        row = s.execute(select(StepLedger.erp_ref, StepLedger.erp_reference_number).where(
+            StepLedger.run_id == run_id, StepLedger.step == step, StepLedger.status == "done")).one_or_none()
+    return (row.erp_ref, row.erp_reference_number) if row else (None, None)
+
+
+def record_decision(db_url: str, run_id: int, erp_key: str, text: str) -> None:
+    """Rewrite a finished decision step (the match) when the ERP proved it out of date."""
+    with session_scope(db_url) as s:
+        s.execute(update(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == "match")
+                  .values(erp_ref=erp_key, erp_reference_number=text, completed_at=utcnow()))

@@ -23,7 +23,7 @@ from db.session import session_scope
 from flows import payment_sync, transform
 from flows.ledger import step_refs
 from flows.review import Finding, file_findings
-from flows.payment_sync import FlowContext, _finish, _post, _txn, fetch_transaction
+from flows.payment_sync import PARKED, FlowContext, RunFinished, _finish, _post, _txn, fetch_transaction
 from schemas.domain import CreditMemo, GatewayTransaction, JournalEntry, JournalLine, OrderLine, Refund, Reversal
 from schemas.paytrace import load_transaction
 
@@ -36,7 +36,8 @@ def _sale(ctx: FlowContext, transaction_id: int, waiting: str) -> tuple[SyncRun,
     with session_scope(ctx.db_url) as s:
         sale = s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp.kind,
                                               SyncRun.transaction_id == transaction_id, SyncRun.kind == "sale"))
-    if sale is None or sale.status != "succeeded" or sale.transaction is None:
+    parked = sale is not None and sale.status == "skipped" and (sale.last_error or "").startswith(PARKED)
+    if sale is None or (sale.status != "succeeded" and not parked) or sale.transaction is None:
         state = "not seen yet" if sale is None else sale.status
         # Out of order (a refund before its sale synced): wait with the usual backoff; if the sale
         # never lands, this becomes a dead letter to replay once it has.
@@ -53,6 +54,27 @@ def _original_id(txn_record: dict) -> int:
         raise PermanentError("refund names no original transaction (original_transaction_id)", system="paysync",
                              operation="refund")
     return int(original)
+
+
+def _for_a_person(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, sale_refs: dict[str, str],
+                  what: str) -> None:
+    """A refund or void of a sale that was not applied to an invoice (parked, or cash on account).
+
+    The credit memo and reversal a refund or void writes need the invoice and the receipt the
+    sale was applied to; without them there is nothing the ERP could be asked to undo safely.
+    The case goes on the review list and the run stops with the reason.
+    """
+    if "invoice" in sale_refs and "payment" in sale_refs and "on_account" not in sale_refs:
+        return
+    state = ("was parked for review: nothing of it was posted" if "payment" not in sale_refs
+             and "on_account" not in sale_refs else "was posted (partly) on account as unapplied cash")
+    reason = f"{what} {txn.transaction_id} of {txn.amount}: its sale {state}; undo it by hand in the ERP"
+    alert_log.warning("REVIEW %s", reason)
+    file_findings(ctx.db_url, f"{run.kind}:{transform.local_date(txn, ctx.rules).isoformat()}", [Finding(
+        run.kind, f"PT{txn.transaction_id}", reason, {"transaction_id": txn.transaction_id,
+                                                     "amount": str(txn.amount), "sale_steps": sale_refs})])
+    _finish(ctx, run.id, "skipped", f"{PARKED}: {reason}")
+    raise RunFinished("skipped")
 
 
 def _mark(ctx: FlowContext, kind: str, key: str | None, paytrace_status: str) -> None:
@@ -73,6 +95,7 @@ def credit_refund(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
     original = _original_id(run.transaction)
     sale_run, sale, sale_refs = _sale(ctx, original, f"refund {txn.transaction_id}")
+    _for_a_person(ctx, run, txn, sale_refs, "refund")
     with session_scope(ctx.db_url) as s:
         others = s.scalars(select(SyncRun.amount).where(
             SyncRun.kind == "refund", SyncRun.erp == ctx.erp.kind, SyncRun.id != run_id,
@@ -115,6 +138,7 @@ def reverse_receipt(ctx: FlowContext, run_id: int) -> None:
     """Undo the sale's receipt: the invoice is open again for the full amount."""
     run, txn, _ = _txn(ctx, run_id)
     _, sale, sale_refs = _sale(ctx, txn.transaction_id, f"void of {txn.transaction_id}")
+    _for_a_person(ctx, run, txn, sale_refs, "void")
     reversal = Reversal(transform.reference(txn.transaction_id, "void"), sale_refs["customer"],
                         transform.local_date(txn, ctx.rules), sale.amount, sale_refs["payment"])
     _post(ctx, run, "reversal", lambda: ctx.erp.ensure_reversal(reversal))

@@ -1,4 +1,9 @@
-"""One PayTrace sale into the ERP: fetch, customer, sales order, invoice, receipt, journal.
+"""One PayTrace sale into the ERP: fetch, match, customer, sales order, invoice, receipt, journal.
+
+The match step finds the ERP invoice the payment pays (flows/matching.py, by the mapping's lookup
+chain). A payment that pays one is applied to it (never beyond what is due); one that pays none
+is, as the mapping's policies say, a sale of its own (its own order and invoice), unapplied cash
+on account, or parked for a person. Overpayments and duplicates are never applied twice.
 
 Each step takes a run id, is idempotent (ledger row first, then an ERP-side lookup by the
 deterministic reference before any create), and returns nothing the next step needs beyond the
@@ -7,22 +12,28 @@ run id: state lives in the database. The Celery wrappers in workers/tasks.py fol
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Callable
 
+from sqlalchemy import select
+
 from connectors.base import ErpConnector
-from connectors.errors import NotFoundError, PermanentError, RetriableError
+from connectors.errors import NotFoundError, PermanentError, RetriableError, ValidationError
 from connectors.paytrace import PayTraceGateway
-from db.models import SyncRun
+from db.models import StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import anomalies, transform
-from flows.ledger import run_step, step_refs
+from flows import anomalies, matching, transform
+from flows.ledger import record_decision, run_step, step_record, step_refs
+from flows.review import Finding, file_findings
 from schemas.domain import ErpDocument, GatewayTransaction
+from schemas.mapping import Mapping
 from schemas.masking import mask_payload
 from schemas.paytrace import load_transaction
 
 log = logging.getLogger(__name__)
+alert_log = logging.getLogger("paysync.alert")
 
 #: Export types a sale run posts; a sale voided before we synced it is still posted (its void run
 #: then reverses it), so the books show what happened.
@@ -32,6 +43,8 @@ AUTHORIZED_ONLY = "authorized, not captured yet: posts when captured"
 #: The export type each other kind of run must find.
 KIND_TYPES = {"refund": "REFUND", "void": "VOID", "decline": "DECLINED"}
 TERMINAL = frozenset({"succeeded", "skipped", "dead"})
+#: How the note of a run that posted nothing because a person must decide begins.
+PARKED = "parked for review"
 
 
 @dataclass
@@ -51,6 +64,9 @@ class FlowContext:
     statuses: dict[str, str] = field(default_factory=dict)
     #: Where a chargeback's cost is booked (the mapping's accounts.chargeback).
     chargeback_account: str = ""
+    #: The whole mapping (invoice lookup chain, unmatched and duplicate policies); None: every sale
+    #: writes its own order and invoice, as before mapping files existed.
+    mapping: Mapping | None = None
 
 
 class RunFinished(Exception):
@@ -154,8 +170,54 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         raise PermanentError(f"held for review: {screening.reasons()}", system="paysync", operation="screen")
 
 
+def match_invoice(ctx: FlowContext, run_id: int) -> None:
+    """Find the ERP invoice the payment pays (flows/matching.py) and decide, once, how it is posted."""
+    run, txn, _ = _txn(ctx, run_id)
+    if ctx.mapping is None:
+        return
+
+    def action() -> tuple[str, str]:
+        day = transform.local_date(txn, ctx.rules)
+        invoice, via = matching.find(ctx.erp, ctx.mapping, txn, transform.customer_id_for(txn), day)
+        pending = _pending_on(ctx, invoice.key, run_id) if invoice else Decimal("0.00")
+        decision = matching.decide(invoice, via, txn.amount, pending)
+        return decision.invoice_key, decision.encode()
+
+    run_step(ctx.db_url, run_id, "match", _key(run, "match"), action, ctx.lease_seconds, ctx.mapping_checksum)
+
+
+def _pending_on(ctx: FlowContext, invoice_key: str, run_id: int) -> Decimal:
+    """What other runs decided to apply to the invoice but have not applied yet (the ERP does not know)."""
+    paid = select(StepLedger.run_id).where(StepLedger.step == "payment", StepLedger.status == "done")
+    with session_scope(ctx.db_url) as s:
+        rows = s.scalars(select(StepLedger.erp_reference_number).join(SyncRun, SyncRun.id == StepLedger.run_id).where(
+            StepLedger.step == "match", StepLedger.erp_ref == invoice_key, StepLedger.status == "done",
+            StepLedger.run_id != run_id, SyncRun.erp == ctx.erp.kind, StepLedger.run_id.not_in(paid))).all()
+    return sum((matching.Decision.decode(invoice_key, r).applied for r in rows), Decimal("0.00"))
+
+
+def _decision(ctx: FlowContext, run_id: int) -> matching.Decision | None:
+    """The run's match decision; None when the sale writes its own order and invoice."""
+    if ctx.mapping is None:
+        return None
+    key, text = step_record(ctx.db_url, run_id, "match")
+    if text is None:
+        raise PermanentError(f"run {run_id} has no match decision; run match_invoice first", system="paysync",
+                             operation="match")
+    decision = matching.Decision.decode(key, text)
+    if not decision.matched and decision.rest_policy(ctx.mapping) == matching.CREATE:
+        return None
+    return decision
+
+
 def upsert_customer(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
+    decision = _decision(ctx, run_id)
+    if decision is not None and decision.matched:
+        # The receipt belongs to whoever the invoice is billed to; their record is theirs, not ours to rewrite.
+        run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
+                 lambda: (decision.invoice_customer, None), ctx.lease_seconds, ctx.mapping_checksum)
+        return
     customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
              lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds, ctx.mapping_checksum)
@@ -163,24 +225,95 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
 
 def create_sales_order(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
+    if _decision(ctx, run_id) is not None:
+        return  # it pays an invoice the ERP already has, or none at all: no order of its own
     order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
     _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
 
 
 def create_invoice(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
+    decision = _decision(ctx, run_id)
+    if decision is not None:
+        if decision.matched:
+            # The invoice found stands as the sale's invoice: refunds credit it, a void reopens it.
+            run_step(ctx.db_url, run_id, "invoice", _key(run, "invoice"),
+                     lambda: (decision.invoice_key, decision.invoice_reference or None), ctx.lease_seconds,
+                     ctx.mapping_checksum)
+        return
     invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules)
     _post(ctx, run, "invoice", lambda: ctx.erp.ensure_invoice(invoice))
 
 
 def apply_receipt(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
-    invoice_key = refs.get("invoice")
-    if not invoice_key:
-        raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
-                             operation="payment")
-    payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules)
-    _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
+    decision = _decision(ctx, run_id)
+    if decision is None:
+        invoice_key = refs.get("invoice")
+        if not invoice_key:
+            raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
+                                 operation="payment")
+        payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules)
+        _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
+        return
+    policy = decision.rest_policy(ctx.mapping)
+    rest = txn.amount - decision.applied
+    if rest > 0 and policy == matching.REVIEW and "payment" not in refs:
+        _park(ctx, run, txn, decision)
+    customer = refs.get("customer", "")
+    if decision.applied > 0:
+        decision = _apply_to_invoice(ctx, run, txn, decision, customer)
+        rest = txn.amount - decision.applied
+        policy = decision.rest_policy(ctx.mapping)
+        if rest > 0 and policy == matching.REVIEW and "payment" not in step_refs(ctx.db_url, run_id):
+            _park(ctx, run, txn, decision)
+    if rest > 0:
+        unapplied = replace(transform.payment_for(txn, customer, None, ctx.rules),
+                            reference=transform.reference(txn.transaction_id, "on_account"), amount=rest)
+        _post(ctx, run, "on_account", lambda: ctx.erp.ensure_payment(unapplied))
+        log.info("payment %s: %s; %s on account as %s", txn.transaction_id, decision.describe(), rest,
+                 unapplied.reference)
+        if policy == matching.FLAG:
+            _file(ctx, txn, decision, f"{rest} posted on account (unapplied cash) as {unapplied.reference}; "
+                                      f"apply or refund it")
+
+
+def _apply_to_invoice(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, decision: matching.Decision,
+                      customer: str) -> matching.Decision:
+    """The decided part to its invoice; if the ERP says less is due now (a payment raced ours), decide again."""
+    payment = replace(transform.payment_for(txn, customer, decision.invoice_key, ctx.rules), amount=decision.applied)
+    try:
+        _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
+        return decision
+    except ValidationError:
+        invoice = ctx.erp.invoice_info(decision.invoice_key)
+        if invoice.open_amount >= decision.applied:
+            raise  # refused for another reason: a person must look
+    again = matching.decide(invoice, decision.via, txn.amount)
+    record_decision(ctx.db_url, run.id, again.invoice_key, again.encode())
+    if again.applied > 0:
+        payment = replace(payment, amount=again.applied)
+        _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
+    return again
+
+
+def _park(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, decision: matching.Decision) -> None:
+    """Post nothing: the mapping says a person decides. The run stops, with the reason, on the review list."""
+    note = f"{PARKED}: {decision.describe()}"
+    _file(ctx, txn, decision, "nothing posted; post it by hand (or change the mapping's policy and replay)")
+    _finish(ctx, run.id, "skipped", note)
+    raise RunFinished("skipped")
+
+
+def _file(ctx: FlowContext, txn: GatewayTransaction, decision: matching.Decision, action: str) -> None:
+    kind = {matching.UNMATCHED: "unmatched", matching.DUPLICATE: "duplicate"}.get(decision.outcome, "overpayment")
+    reason = f"payment {txn.transaction_id} of {txn.amount}: {decision.describe()}; {action}"
+    alert_log.warning("REVIEW %s", reason)
+    file_findings(ctx.db_url, f"{kind}:{transform.local_date(txn, ctx.rules).isoformat()}", [Finding(
+        kind, f"PT{txn.transaction_id}", reason,
+        {"transaction_id": txn.transaction_id, "amount": str(txn.amount), "invoice": decision.invoice_reference
+         or decision.invoice_key, "applied": str(decision.applied), "invoice_id": txn.invoice_id,
+         "customer_reference_id": txn.customer_reference_id})])
 
 
 def post_journal(ctx: FlowContext, run_id: int) -> None:
@@ -190,9 +323,11 @@ def post_journal(ctx: FlowContext, run_id: int) -> None:
     _finish(ctx, run_id, "succeeded")
 
 
-STEPS = (fetch_transaction, upsert_customer, create_sales_order, create_invoice, apply_receipt, post_journal)
+STEPS = (fetch_transaction, match_invoice, upsert_customer, create_sales_order, create_invoice, apply_receipt,
+         post_journal)
 
 
 #: Ledger step name -> the flow step that writes it, so a run resumes where it stopped.
-LEDGER_STEPS = {"customer": "upsert_customer", "sales_order": "create_sales_order", "invoice": "create_invoice",
-                "payment": "apply_receipt", "journal": "post_journal"}
+LEDGER_STEPS = {"match": "match_invoice", "customer": "upsert_customer", "sales_order": "create_sales_order",
+                "invoice": "create_invoice", "payment": "apply_receipt", "on_account": "apply_receipt",
+                "journal": "post_journal"}

@@ -158,7 +158,12 @@ def _erp_documents(ctx: ReconcileContext, pool: ThreadPoolExecutor | None,
                    settled: list[Settled]) -> dict[int, dict[str, list[ErpDocument]]]:
     """The ERP's documents for every sale of the chunk, looked up by reference, several at a time."""
     def lookup(t: Settled) -> dict[str, list[ErpDocument]]:
-        return {kind: ctx.erp.find(kind, reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
+        docs = {kind: ctx.erp.find(kind, reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
+        paid = docs["payment"]
+        if not paid or (paid[0].amount is not None and paid[0].amount != t.amount):
+            # Applied in part or not at all: the rest is a receipt on account (flows/matching.py).
+            docs["on_account"] = ctx.erp.find("payment", reference(t.transaction_id, "on_account"))
+        return docs
 
     sales = [t for t in settled if t.kind not in ("REFUND", "VOID")]
     found = pool.map(lookup, sales) if pool is not None else map(lookup, sales)

@@ -155,15 +155,23 @@ def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocu
     if t.kind == "VOID":
         return Verdict(VOID, None, f"a void for {t.amount} settled in the batch", "review")
     payments, journals = docs.get("payment", []), docs.get("journal", [])
-    found = payments[0].amount if payments else None
-    for kind, found_docs in (("payment", payments), ("journal", journals)):
-        ref = reference(t.transaction_id, kind)
+    # A payment applied in part (an overpayment) or not at all (unapplied cash) has its receipt on
+    # account, PT<id>-OA: the receipts together carry what PayTrace settled.
+    unapplied = docs.get("on_account", [])
+    for kind, found_docs in (("payment", payments), ("on_account", unapplied), ("journal", journals)):
         if len(found_docs) > 1:
-            return Verdict(STATUS, found, f"{len(found_docs)} {kind} documents carry {ref}", "review")
-        if found_docs and found_docs[0].amount is not None and found_docs[0].amount != t.amount:
-            return Verdict(AMOUNT, found_docs[0].amount,
-                           f"{kind} {ref} is {found_docs[0].amount}, PayTrace settled {t.amount}", "review")
-    missing = [reference(t.transaction_id, kind) for kind in SALE_DOCUMENTS if not docs.get(kind)]
+            return Verdict(STATUS, found_docs[0].amount,
+                           f"{len(found_docs)} documents carry {reference(t.transaction_id, kind)}", "review")
+    received = [d for d in payments + unapplied if d.amount is not None]
+    found = sum((d.amount for d in received), Decimal("0.00")) if received else None
+    if found is not None and found != t.amount:
+        refs = " + ".join(d.reference for d in received)
+        return Verdict(AMOUNT, found, f"receipt {refs} is {found}, PayTrace settled {t.amount}", "review")
+    if journals and journals[0].amount is not None and journals[0].amount != t.amount:
+        return Verdict(AMOUNT, journals[0].amount, f"journal {reference(t.transaction_id, 'journal')} is "
+                                                   f"{journals[0].amount}, PayTrace settled {t.amount}", "review")
+    missing = [reference(t.transaction_id, kind) for kind in SALE_DOCUMENTS
+               if not docs.get(kind) and not (kind == "payment" and unapplied)]
     if not missing:
         note = "" if ledger is not None else "in the ERP, but no sync run of ours"
         return Verdict(MATCHED, found, note, "nothing")

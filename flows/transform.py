@@ -17,7 +17,8 @@ __all__ = ["PostingRules", "reference", "customer_for", "sales_order_for", "invo
            "journal_for"]
 
 STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE",
-              "credit_memo": "CM", "refund": "RFD", "void": "VD", "void_journal": "VJE", "chargeback": "CB"}
+              "credit_memo": "CM", "refund": "RFD", "void": "VD", "void_journal": "VJE", "chargeback": "CB",
+              "on_account": "OA"}
 
 
 def reference(transaction_id: int, step: str) -> str:
@@ -65,7 +66,7 @@ def invoice_for(txn: GatewayTransaction, customer_id: str, order_key: str | None
                       _lines(txn, rules), order_ref=order_key)
 
 
-def payment_for(txn: GatewayTransaction, customer_id: str, invoice_key: str, rules: PostingRules) -> Payment:
+def payment_for(txn: GatewayTransaction, customer_id: str, invoice_key: str | None, rules: PostingRules) -> Payment:
     return Payment(reference(txn.transaction_id, "payment"), customer_id, local_date(txn, rules), txn.amount,
                    invoice_key, rules.cash_account, rules.payment_method)
 

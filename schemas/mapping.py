@@ -52,7 +52,7 @@ DEFAULT_LINKS = {
     "sage_x3": {"invoice_id": "INVREF", "customer_reference_id": "CUSORDREF", "description": "INVREF"},
     "sage_pro": {"invoice_id": "PONUM", "customer_reference_id": "PONUM", "description": "PONUM"},
 }
-UNMATCHED_POLICIES = ("on_account", "review")
+UNMATCHED_POLICIES = ("create", "on_account", "review")
 DUPLICATE_POLICIES = ("flag", "on_account", "review")
 ERP_DATE_OBJECT = "date"  # the ERP takes a date object (Sage Pro's D columns), not text
 _REFERENCE_CHARS = re.compile(r"^[A-Za-z0-9._/#-]+$")
@@ -193,6 +193,30 @@ class Policies:
 
 
 @dataclass(frozen=True)
+class Customers:
+    """The two-way customer sync (flows/customers.py)."""
+
+    #: A PayTrace profile that looks like an ERP customer it is not linked to (same email, or
+    #: same name and postal code): merge (link it to that customer) or review (a person decides).
+    duplicates: str = "review"
+    #: Send ERP contact changes (address, email, phone) back to linked PayTrace profiles.
+    erp_to_paytrace: bool = True
+
+
+@dataclass(frozen=True)
+class Recurring:
+    """Charging due ERP invoices to the customer's stored PayTrace profile (flows/recurring.py)."""
+
+    enabled: bool = False
+    #: Days after a declined charge to try again, in order; after the last, the invoice stays in dunning.
+    retry_days: tuple[int, ...] = (3, 7)
+    #: The invoice status written after a declined charge (and kept until it is paid).
+    dunning_status: str = "Dunning"
+    #: Only invoices due at most this many days ago are charged (older ones are a person's call).
+    max_age_days: int = 30
+
+
+@dataclass(frozen=True)
 class PayTraceSide:
     """The PayTrace account (API user) this pair serves, and the currency it takes payments in."""
 
@@ -218,6 +242,8 @@ class Mapping:
     references: References
     policies: Policies
     defaults: AbcMapping[str, Any]
+    customers: Customers = Customers()
+    recurring: Recurring = Recurring()
     source: str = ""  # the file it came from
     checksum: str = ""  # sha256 of the file's canonical bytes (config/mapping.py)
 
@@ -463,6 +489,27 @@ class PoliciesSchema(_Part):
     flags_block_posting = fields.Boolean(required=True)
 
 
+class CustomersSchema(_Part):
+    model = Customers
+    duplicates = fields.String(load_default="review", validate=validate.OneOf(("merge", "review")))
+    erp_to_paytrace = fields.Boolean(load_default=True)
+
+
+class RecurringSchema(_Part):
+    enabled = fields.Boolean(load_default=False)
+    retry_days = fields.List(fields.Integer(validate=validate.Range(min=1, max=90)), load_default=lambda: [3, 7],
+                             validate=validate.Length(max=10))
+    dunning_status = Code(load_default="Dunning")
+    max_age_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=366))
+
+    @post_load
+    def _build(self, data, **kwargs):
+        days = data["retry_days"]
+        if days != sorted(set(days)):
+            raise ValidationError("Give the days in increasing order, each once.", "retry_days")
+        return Recurring(data["enabled"], tuple(days), data["dunning_status"], data["max_age_days"])
+
+
 class PayTraceSchema(_Part):
     model = PayTraceSide
     account = Code(required=True)
@@ -515,6 +562,8 @@ class MappingSchema(Schema):
     addresses = fields.Nested(AddressesSchema, load_default=lambda: AddressesSchema().load({}))
     references = fields.Nested(ReferencesSchema, load_default=lambda: ReferencesSchema().load({}))
     policies = fields.Nested(PoliciesSchema, required=True)
+    customers = fields.Nested(CustomersSchema, load_default=lambda: Customers())
+    recurring = fields.Nested(RecurringSchema, load_default=lambda: Recurring())
     defaults = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
 
     @validates_schema(skip_on_field_errors=False)
@@ -543,7 +592,7 @@ class MappingSchema(Schema):
                                 tuple(refs["invoice_lookup"]), refs["window_days"])
         return Mapping(data["version"], data["name"], erp, data["paytrace"], data["statuses"], payment_types,
                        data["accounts"], data["items"], data["currency"], data["dates"], data["addresses"],
-                       references, data["policies"], _frozen(defaults))
+                       references, data["policies"], _frozen(defaults), data["customers"], data["recurring"])
 
 
 # -- rules across sections ----------------------------------------------------------------------

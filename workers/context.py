@@ -25,7 +25,7 @@ def build_context(settings: Settings) -> FlowContext:
                        lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum,
                        flags_block_posting=mapping.policies.flags_block_posting,
                        statuses={name: status_for(mapping, name).invoice for name in PAYTRACE_STATUSES},
-                       chargeback_account=account_for(mapping, "chargeback"))
+                       chargeback_account=account_for(mapping, "chargeback"), mapping=mapping)
 
 
 def flow_context() -> FlowContext:

@@ -132,7 +132,7 @@ def test_a_broken_file_reports_every_mistake_with_its_path_and_the_file_name():
         "dates.timezone: Unknown time zone 'America/Springfield'",
         "defaults.sales_site: Unknown field.",  # Sage 50 takes no X3 codes
         "payment_types.JCB: Use default or a card brand or ACH",
-        "policies.unmatched: Must be one of: on_account, review.",
+        "policies.unmatched: Must be one of: create, on_account, review.",
         "references.pattern: Makes references of up to 23 characters (PAYTRACE-9999999999-INV)",
         "statuses.chargeback: Missing data for required field.",
     }
