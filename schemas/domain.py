@@ -41,6 +41,9 @@ class GatewayTransaction:
     tax_amount: Decimal
     billing: Address
     approval_code: str
+    #: CARD, or ACH for a check: its card_brand is then "ACH", masked_card the masked account and
+    #: transaction_id a check id, from a sequence of its own that overlaps the card ids.
+    payment_type: str = "CARD"
 
     @property
     def is_declined(self) -> bool:

@@ -1,5 +1,8 @@
 """Card data never passes this point: PANs are truncated to first 6 / last 4, CSC and track dropped.
 
+Bank account numbers (ACH) are not Luhn numbers, so text scanning cannot find them: they are
+masked by key instead, to their last four, wherever an `account_number` (or a close name) appears.
+
 PCI DSS 3.3.1 forbids keeping sensitive authentication data after authorisation and 3.4.1 limits
 what may be shown to the BIN and last four (../shared/reference/reliability.md §4). Every inbound
 payload goes through `mask_payload` before it is written to the database, a log or a queue.
@@ -15,8 +18,14 @@ from typing import Any
 _SECRET_KEYS = frozenset({"cid", "pin", "track", "swipe"})
 _SECRET_FRAGMENTS = ("cvv", "cvc", "csc", "securitycode", "security_code", "cardcode", "card_code", "track1",
                      "track2", "track_data", "trackdata", "encrypted_swipe", "pin_block", "pinblock")
-# Keys that hold a full card or account number; their value is truncated, not kept.
-_NUMBER_KEYS = frozenset({"number", "card_number", "pan", "account_number", "cc_number", "encrypted_number"})
+# Keys that hold a full card number; their value is truncated, not kept.
+_NUMBER_KEYS = frozenset({"number", "card_number", "pan", "cc_number", "encrypted_number"})
+# Keys that hold a bank account number: only the last four survive (a BIN-like prefix means
+# nothing for an account, so none is kept). `check.account_number` is PayTrace's [C].
+_ACCOUNT_KEYS = frozenset({"account_number", "bank_account_number", "checking_account_number",
+                           "dda_number", "encrypted_account_number"})
+# An account number already masked ("xxxxxx6789", "****6789"): at most four digits left.
+_MASKED_ACCOUNT = re.compile(r"^[xX*•]+\d{0,4}$")
 # Digits with up to three separators of any usual kind between them (spaces, tabs, no-break
 # spaces, dots, dashes, underscores, slashes): "4111  1111.1111-1111" is still a card number.
 _SEPARATORS = r"[\s\u00a0.\-_/]{0,3}"
@@ -84,6 +93,23 @@ def _mask_number_value(value: Any) -> Any:
     return REDACTED if value not in (None, "") else value
 
 
+def mask_account_number(value: Any) -> Any:
+    """"xxxxxx" + the last four digits of an account number; already masked values are kept.
+
+    A value with four digits or fewer, or with anything but digits, spaces and dashes, is
+    redacted whole: its last four would be all of it, or it is not a number we understand.
+    """
+    if value in (None, "") or isinstance(value, bool):
+        return value
+    raw = str(value).strip()
+    if _MASKED_ACCOUNT.match(raw):
+        return raw
+    digits = re.sub(r"[\s-]", "", raw)
+    if digits.isascii() and digits.isdigit() and len(digits) > 4:
+        return "x" * 6 + digits[-4:]
+    return REDACTED
+
+
 def mask_payload(value: Any) -> Any:
     """A deep copy of `value` that holds no PAN, CSC or track data (in values or in keys)."""
     if isinstance(value, dict):
@@ -93,6 +119,8 @@ def mask_payload(value: Any) -> Any:
             safe_key = mask_text(key) if isinstance(key, str) else key
             if _secret_key(k):
                 out[safe_key] = REDACTED if item not in (None, "") else item
+            elif k in _ACCOUNT_KEYS and not isinstance(item, (dict, list)):
+                out[safe_key] = mask_account_number(item)
             elif k in _NUMBER_KEYS and isinstance(item, (str, int)):
                 out[safe_key] = _mask_number_value(item)
             else:
@@ -119,7 +147,7 @@ def find_card_data(value: Any, path: str = "$") -> list[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             k = str(key).lower()
-            if (isinstance(key, str) and mask_text(key) != key) or ((_secret_key(k) or k in _NUMBER_KEYS)
+            if (isinstance(key, str) and mask_text(key) != key) or ((_secret_key(k) or k in _NUMBER_KEYS or k in _ACCOUNT_KEYS)
                                                                   and item not in (None, "")
                                                                   and mask_payload({key: item}) != {key: item}):
                 hits.append(f"{path}.{mask_text(str(key))}")  # the path itself must not carry the number

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validates
 
 from schemas.domain import Address, GatewayTransaction
 from schemas.masking import mask_payload
@@ -143,3 +143,126 @@ class TransactionRecordSchema(Schema):
 def load_transaction(record: dict, tz: str = "America/Los_Angeles") -> GatewayTransaction:
     """Validate one export record; raises marshmallow.ValidationError with every bad field."""
     return TransactionRecordSchema(tz=tz).load(record)
+
+
+# -- checks (ACH) ------------------------------------------------------------------------------
+# No v1 check export was found: the record shape and its statuses are the sandbox's [I] model
+# (docs/paytrace.md). They are mapped onto the card vocabulary so flows treat both alike:
+#   transaction_type  SALE -> SALE, HOLD -> AUTHORIZATION, REFUND -> REFUND, VOID -> VOID,
+#                     DECLINED -> DECLINED, and any type with status X (not processed) -> DECLINED
+#   status_code       H held -> N, V voided -> N, X not processed -> N, Y pending -> Y,
+#                     S / Settled... -> SETTLED (no card batch), GB<n> kept, R returned -> RETURNED
+CHECK_TYPES = {"SALE": "SALE", "HOLD": "AUTHORIZATION", "REFUND": "REFUND", "VOID": "VOID",
+               "DECLINED": "DECLINED"}
+_CHECK_STATUSES = {"H": "N", "V": "N", "X": "N", "Y": "Y", "S": "SETTLED", "R": "RETURNED"}
+
+
+def check_status(raw: str) -> str | None:
+    """Our status_code for a check's raw one; None when it is not one we know."""
+    code = raw.strip().upper()
+    if code.startswith("GB") and code[2:].isdigit():
+        return code  # should PayTrace settle checks in numbered batches after all
+    if code.startswith("SETTLED"):
+        return "SETTLED"
+    return _CHECK_STATUSES.get(code)
+
+
+def masked_account(raw: str) -> str:
+    """The last four digits of an account behind six x, whatever PayTrace (or a bug) sent."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return "x" * 6 + digits[-4:] if digits else ""
+
+
+class CheckAccountSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    masked_account_number = fields.Str(load_default="")
+    routing_number = fields.Str(load_default="")
+
+
+class CheckRecordSchema(Schema):
+    """One element of `checks[]` in checks/export/by_id or checks/export/by_date_range [I]."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    check_transaction_id = fields.Int(required=True, strict=True)
+    transaction_type = fields.Str(required=True)
+    amount = MoneyField(required=True)
+    status_code = fields.Str(required=True)
+    status_message = fields.Str(load_default="")
+    created = fields.Nested(CreatedSchema, required=True)
+    settled = fields.Str(load_default="", allow_none=True)
+    check = fields.Nested(CheckAccountSchema, load_default=dict)
+    invoice_id = fields.Str(load_default="", allow_none=True)
+    customer_reference_id = fields.Str(load_default="", allow_none=True)
+    description = fields.Str(load_default="", allow_none=True)
+    customer_id = fields.Str(load_default="", allow_none=True)
+    email = fields.Str(load_default="", allow_none=True)
+    tax_amount = MoneyField(load_default=Decimal("0.00"))
+    billing_address = fields.Nested(AddressSchema, load_default=dict)
+    ach_code = fields.Str(load_default="", allow_none=True)
+    ach_message = fields.Str(load_default="", allow_none=True)
+
+    def __init__(self, *args, tz: str = "America/Los_Angeles", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tz = tz
+
+    @pre_load
+    def _mask(self, data, **kwargs):
+        return mask_payload(data)
+
+    @validates("transaction_type")
+    def _known_type(self, value, **kwargs):
+        if value.strip().upper() not in CHECK_TYPES:
+            raise ValidationError(f"unknown check transaction type {value!r}; known: {', '.join(CHECK_TYPES)}")
+
+    @validates("status_code")
+    def _known_status(self, value, **kwargs):
+        if check_status(value) is None:
+            raise ValidationError(f"unknown check status {value!r}")
+
+    @post_load
+    def _to_domain(self, d, **kwargs) -> GatewayTransaction:
+        try:
+            created = parse_export_time(d["created"]["at"], self.tz)
+            settled = parse_export_time(d["settled"], self.tz) if d.get("settled") else None
+        except ValueError as exc:
+            raise ValidationError(f"timestamp not in M/D/YYYY h:mm:ss AM/PM: {exc}", "created") from exc
+        raw_status = d["status_code"].strip().upper()
+        kind = "DECLINED" if raw_status == "X" else CHECK_TYPES[d["transaction_type"].strip().upper()]
+        message = d.get("status_message") or ""
+        if d.get("ach_code"):  # a refusal or a return: keep its ACH reason with the status
+            reason = " ".join(p for p in (d["ach_code"], d.get("ach_message") or "") if p)
+            message = f"{message} ({reason})".strip()
+        b = d.get("billing_address") or {}
+        return GatewayTransaction(
+            transaction_id=d["check_transaction_id"],
+            transaction_type=kind,
+            amount=d["amount"],
+            status_code=check_status(raw_status),
+            status_message=message,
+            created_at=created,
+            settled_at=settled,
+            masked_card=masked_account((d.get("check") or {}).get("masked_account_number", "")),
+            card_brand="ACH",
+            invoice_id=d.get("invoice_id") or "",
+            customer_reference_id=d.get("customer_reference_id") or "",
+            description=d.get("description") or "",
+            customer_id=d.get("customer_id") or "",
+            email=d.get("email") or "",
+            tax_amount=d["tax_amount"],
+            billing=Address(
+                name=b.get("name", ""), line1=b.get("street_address", ""), line2=b.get("street_address2", ""),
+                city=b.get("city", ""), state=b.get("state", ""), postal_code=b.get("zip", ""),
+                country=b.get("country", ""),
+            ),
+            approval_code="",
+            payment_type="ACH",
+        )
+
+
+def load_check(record: dict, tz: str = "America/Los_Angeles") -> GatewayTransaction:
+    """Validate one check export record [I]; raises marshmallow.ValidationError with every bad field."""
+    return CheckRecordSchema(tz=tz).load(record)

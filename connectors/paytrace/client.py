@@ -108,13 +108,15 @@ class PayTraceClient:
     def transact(self, path: str, body: dict[str, Any]) -> dict:
         """A money call (sale, refund, ...): the body when approved *or declined*, else an error.
 
-        A decline is an answer, not a failure: it carries a transaction_id and is exported.
+        A decline is an answer, not a failure: it carries a transaction_id (a check that was not
+        processed, 125, a check_transaction_id) and is exported.
         """
         try:
             return self.call(path, body)
         except PermanentError as exc:
             data = _json_text(exc.body)
-            if data and data.get("transaction_id") and data.get("response_code") in DECLINE_CODES:
+            has_id = data and (data.get("transaction_id") or data.get("check_transaction_id"))
+            if has_id and data.get("response_code") in DECLINE_CODES:
                 return data
             raise
 

@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token-ttl", type=int, default=7200, help="token lifetime, seconds")
     parser.add_argument("--first-transaction-id", type=int, default=100000000)
     parser.add_argument("--first-batch-number", type=int, default=1)
+    parser.add_argument("--first-check-id", type=int, default=None,
+                        help="first check (ACH) id; by default the first transaction id, on purpose")
     parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
     parser.add_argument("--quiet", action="store_true",
                         help="no per-request log lines (they cost throughput under load)")
@@ -28,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(username=args.username, password=args.password,
                      integrator_id=args.integrator_id, token_ttl=args.token_ttl,
                      first_transaction_id=args.first_transaction_id,
-                     first_batch_number=args.first_batch_number, seed=args.seed)
+                     first_batch_number=args.first_batch_number, seed=args.seed,
+                     first_check_id=args.first_check_id)
     server = SandboxServer(app, args.host, args.port)
     print(f"PayTrace sandbox listening on {server.url}", flush=True)
     try:

@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 from . import codes
 from .codes import ApiError, Problems
-from .formats import card_brand, luhn_ok, masked_response, parse_amount, parse_us_date, truthy
+from .formats import (aba_ok, card_brand, luhn_ok, masked_response, parse_amount, parse_us_date,
+                      truthy)
 from .records import (AUTHORIZATION, BILLING_KEYS, SALE, SHIPPING_KEYS, Card, Check, Customer,
                       Txn, clean_address)
 from .state import Payment, PayTraceState
@@ -130,13 +131,14 @@ def read_card(body: dict, problems: Problems) -> Card | None:
 
 
 def read_check(body: dict, problems: Problems) -> Check | None:
+    """Validate `check`; the returned Check keeps the last four of the account, never the number."""
     raw = body.get("check")
     raw = raw if isinstance(raw, dict) else {}
     account = str(raw.get("account_number") or "").strip()
     routing = str(raw.get("routing_number") or "").strip()
     if not (_DIGITS.match(account) and 4 <= len(account) <= 17):
         problems.add(codes.E_ACCOUNT_NUMBER)
-    if not (_DIGITS.match(routing) and len(routing) == 9):
+    if not aba_ok(routing):  # [I] that PayTrace checks the ABA checksum, not only nine digits
         problems.add(codes.E_ROUTING_NUMBER)
     if codes.E_ACCOUNT_NUMBER in problems.errors or codes.E_ROUTING_NUMBER in problems.errors:
         return None
@@ -268,10 +270,10 @@ def export_by_date_range(state: PayTraceState, body: dict, ctx: Context) -> tupl
             return False
         if customer_id and txn.customer_id != customer_id:
             return False
-        # [I] PIPE names `including_text` but not what it searches; these fields are a guess.
-        haystack = " ".join((txn.description, txn.invoice_id, txn.customer_reference_id,
-                             txn.billing.get("name", ""), txn.email)).lower()
-        return not needle or needle in haystack
+        # [I] PIPE names `including_text` but not what it searches: here, a case-insensitive
+        # substring of invoice_id, description or customer_reference_id.
+        return not needle or any(needle in field.lower() for field in
+                                 (txn.invoice_id, txn.description, txn.customer_reference_id))
 
     records = state.export_range(start, end, truthy(body.get("include_bin")), keep)
     return exported(transactions=records)

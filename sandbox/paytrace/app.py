@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from . import check_api  # noqa: F401  (registers the /v1/checks operations on import)
 from . import codes
 from .api import OPERATIONS, Context
 from .codes import ApiError
@@ -30,6 +31,11 @@ UNSUPPORTED_GRANT = {  # [I] Doorkeeper's default; no PayTrace sample was found
 # [I] Doorkeeper's default texts for a bad or expired bearer token.
 TOKEN_ERRORS = {"invalid": "The access token is invalid", "expired": "The access token expired"}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# NACHA return reasons for the sandbox's check-return control (public NACHA codes).
+RETURN_REASONS = {"R01": "Insufficient Funds", "R02": "Account Closed",
+                  "R03": "No Account/Unable to Locate Account", "R04": "Invalid Account Number",
+                  "R08": "Payment Stopped", "R10": "Customer Advises Not Authorized",
+                  "R16": "Account Frozen", "R29": "Corporate Customer Advises Not Authorized"}
 
 
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -60,12 +66,16 @@ class _AdminError(Exception):
 def create_app(username: str = "demo", password: str = "demo", integrator_id: str = "PAYSYNC1",
                clock: Clock | None = None, token_ttl: int = 7200, *,
                first_transaction_id: int = 100000000, first_batch_number: int = 1,
-               seed: int | None = None) -> Flask:
-    """Build the simulator; its state is at `app.config["PAYTRACE_STATE"]`."""
+               seed: int | None = None, first_check_id: int | None = None) -> Flask:
+    """Build the simulator; its state is at `app.config["PAYTRACE_STATE"]`.
+
+    Check ids start at `first_check_id`, by default the same number as the card transaction ids.
+    """
     state = PayTraceState(username=username, password=password, integrator_id=integrator_id,
                           clock=clock, token_ttl=token_ttl,
                           first_transaction_id=first_transaction_id,
-                          first_batch_number=first_batch_number, seed=seed)
+                          first_batch_number=first_batch_number, seed=seed,
+                          first_check_id=first_check_id)
     app = Flask("sandbox.paytrace")
     app.config[STATE_KEY] = state
     app.extensions["paytrace"] = state
@@ -210,6 +220,26 @@ def _register_admin(app: Flask, state: PayTraceState) -> None:
             return json_response(state.generate(
                 count=int(number(payload, "count", 0)), batches=int(number(payload, "batches", 1)),
                 refund_every=int(number(payload, "refund_every", 0))))
+        except ValueError as error:
+            raise _AdminError(str(error)) from None
+
+    @app.post("/_sandbox/checks/settle")
+    def admin_checks_settle() -> Response:
+        """Settle every check pending settlement, as the ACH run would (cards: /v1/transactions/settle)."""
+        settled = state.checks.settle()
+        return json_response({"settled": settled, "count": len(settled)})
+
+    @app.post("/_sandbox/checks/return")
+    def admin_checks_return() -> Response:
+        """An ACH return days later: {check_transaction_id, ach_code="R01", ach_message}."""
+        payload = body()
+        check_id = payload.get("check_transaction_id")
+        if isinstance(check_id, bool) or not isinstance(check_id, int):
+            raise _AdminError("check_transaction_id must be an integer")
+        ach_code = str(payload.get("ach_code") or "R01")
+        ach_message = str(payload.get("ach_message") or RETURN_REASONS.get(ach_code, "Returned"))
+        try:
+            return json_response({"check": state.checks.mark_returned(check_id, ach_code, ach_message)})
         except ValueError as error:
             raise _AdminError(str(error)) from None
 

@@ -92,6 +92,20 @@ def masked_response(last4: str) -> str:
     return "x" * 12 + last4
 
 
+def masked_account(last4: str) -> str:
+    """Bank account mask [I]: six "x" then the last four, whatever the length (the length is not
+    shown either); no v1 sample of a masked account number was found."""
+    return "x" * 6 + last4
+
+
+def aba_ok(routing: str) -> bool:
+    """A nine-digit ABA routing number whose 3-7-1 weighted checksum is a multiple of ten."""
+    if len(routing) != 9 or not routing.isascii() or not routing.isdigit():
+        return False
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(routing, weights)) % 10 == 0
+
+
 def timestamp(moment: datetime) -> str:
     """`M/D/YYYY h:mm:ss AM/PM` in Pacific time, e.g. "4/10/2015 4:06:30 PM"."""
     local = moment.astimezone(PACIFIC)

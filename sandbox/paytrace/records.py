@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .formats import masked_export, money_text, timestamp
+from .formats import masked_account, masked_export, money_text, timestamp
 
 BILLING_KEYS = ("name", "street_address", "street_address2", "city", "state", "zip", "country")
 # The export example carries `county` in shipping_address only [C] (DOC-EXP).
@@ -50,8 +50,8 @@ class Check:
     routing_number: str
 
     def export(self) -> dict[str, Any]:
-        # [I] no v1 export of a check customer was found; this shape is a guess.
-        return {"masked_account_number": "*" * max(self.length - 4, 0) + self.last4,
+        # [I] no v1 export of a check (customer or transaction) was found; this shape is a guess.
+        return {"masked_account_number": masked_account(self.last4),
                 "routing_number": self.routing_number}
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from . import codes
+from .checks import CheckLedger
 from .codes import ApiError
 from .formats import Streamed, masked_response, pacific_date
 from .records import AUTHORIZATION, REFUND, SALE, Batch, Card, Customer, Txn
@@ -60,13 +61,16 @@ class PayTraceState:
     def __init__(self, username: str = "demo", password: str = "demo",
                  integrator_id: str = "PAYSYNC1", clock: Clock | None = None,
                  token_ttl: int = 7200, first_transaction_id: int = 100000000,
-                 first_batch_number: int = 1, seed: int | None = None) -> None:
+                 first_batch_number: int = 1, seed: int | None = None,
+                 first_check_id: int | None = None) -> None:
         self.username = username
         self.password = password
         self.integrator_id = integrator_id
         self.token_ttl = token_ttl
         self.first_transaction_id = first_transaction_id
         self.first_batch_number = first_batch_number
+        # Check ids start where card ids do unless told otherwise: the overlap is deliberate.
+        self.first_check_id = first_transaction_id if first_check_id is None else first_check_id
         self._base_clock: Clock = clock or _real_now
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
@@ -83,6 +87,7 @@ class PayTraceState:
             self._batches: dict[int, Batch] = {}
             self._next_txn_id = self.first_transaction_id
             self._next_batch = self.first_batch_number
+            self.checks = CheckLedger(self._lock, self.now, self.username, self.first_check_id)
             self._requests: Counter[str] = Counter()
             self._token_grants = 0
             self._token_failures = 0
@@ -453,4 +458,6 @@ class PayTraceState:
             return {"now": self.now().isoformat(), "transactions": txns,
                     "customers": [c.export() for c in self._customers.values()],
                     "batches": [b.export(self._txns) for b in self._batches.values()],
-                    "next_transaction_id": self._next_txn_id, "next_batch_number": self._next_batch}
+                    "checks": self.checks.snapshot(),
+                    "next_transaction_id": self._next_txn_id, "next_batch_number": self._next_batch,
+                    "next_check_transaction_id": self.checks.next_id}

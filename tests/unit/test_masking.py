@@ -55,3 +55,25 @@ def test_mastercard_two_series_keys_and_floats_are_masked():
     assert out["cvv_number"] == out["CardSecurityCode"] == "[redacted]" and out["phone"] == "5095551234"
     # and the audit paths never carry the number either
     assert all("2221000000000009" not in p for p in find_card_data({"2221000000000009": {"x": 1}}))
+
+
+def test_bank_account_numbers_are_masked_to_their_last_four_by_key():
+    # given account numbers, which no Luhn or length rule can spot in text
+    out = mask_payload({"check": {"account_number": "000123456789", "routing_number": "325070760"},
+                        "account_number": 123456789, "Bank_Account_Number": "1234-5678-9012",
+                        "customers": [{"check": {"account_number": "987654321"}}],
+                        "short": {"account_number": "1234"}, "odd": {"account_number": "12AB5678"}})
+    # then only the last four survive, the routing number (public) is kept
+    assert out["check"] == {"account_number": "xxxxxx6789", "routing_number": "325070760"}
+    assert out["account_number"] == "xxxxxx6789" and out["Bank_Account_Number"] == "xxxxxx9012"
+    assert out["customers"][0]["check"]["account_number"] == "xxxxxx4321"
+    assert out["short"]["account_number"] == out["odd"]["account_number"] == "[redacted]"
+    assert "123456789" not in str(out) and "0001234" not in str(out)
+
+
+def test_masked_account_numbers_are_kept_and_not_reported():
+    payload = {"check": {"account_number": "xxxxxx6789", "masked_account_number": "xxxxxx6789"},
+               "account_number": "****6789"}
+    assert mask_payload(payload) == payload and mask_payload(mask_payload(payload)) == payload
+    assert find_card_data(payload) == []
+    assert find_card_data({"check": {"account_number": "000123456789"}}) == ["$.check.account_number"]

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from marshmallow import ValidationError
 
-from schemas.paytrace import load_transaction
+from schemas.paytrace import load_check, load_transaction
 
 REFERENCE_RECORD = {
     "transaction_id": 79388123,
@@ -36,3 +36,59 @@ def test_a_broken_record_names_every_bad_field():
     with pytest.raises(ValidationError) as caught:
         load_transaction({"transaction_id": "abc", "amount": "lots", "created": {}})
     assert {"transaction_id", "amount", "created", "transaction_type"} <= set(caught.value.messages)
+
+
+# -- checks (ACH) [I: the record shape is the sandbox's model, docs/paytrace.md] ----------------
+CHECK_RECORD = {
+    "check_transaction_id": 100000000, "transaction_type": "SALE", "amount": 25,
+    "check": {"masked_account_number": "xxxxxx6789", "routing_number": "325070760"},
+    "billing_address": {"name": "Ada", "street_address": "1 Elm", "zip": "99201", "country": "US"},
+    "invoice_id": "INV-7", "customer_reference_id": "PO-7", "description": "March", "email": "a@example.com",
+    "customer_id": "ach-1", "status_code": "Y", "status_message": "Pending Settlement", "ach_code": "",
+    "ach_message": "", "created": {"through": "API", "at": "3/14/2025 11:00:00 AM", "by": "demo", "from_ip": ""},
+    "settled": "", "returned": "",
+}
+
+
+def test_a_check_record_loads_as_an_ach_transaction():
+    t = load_check(CHECK_RECORD)
+    assert (t.payment_type, t.card_brand, t.masked_card) == ("ACH", "ACH", "xxxxxx6789")
+    assert (t.transaction_id, t.transaction_type, t.status_code) == (100000000, "SALE", "Y")
+    assert t.amount == Decimal("25.00") and t.tax_amount == Decimal("0.00") and t.approval_code == ""
+    assert (t.invoice_id, t.customer_id, t.email, t.billing.postal_code) == ("INV-7", "ach-1", "a@example.com",
+                                                                             "99201")
+    assert t.created_at.isoformat() == "2025-03-14T18:00:00+00:00" and t.settled_at is None
+
+
+@pytest.mark.parametrize("kind, status, expected", [
+    ("SALE", "Y", ("SALE", "Y")),
+    ("SALE", "S", ("SALE", "SETTLED")),
+    ("SALE", "Settled", ("SALE", "SETTLED")),
+    ("SALE", "GB12", ("SALE", "GB12")),
+    ("SALE", "R", ("SALE", "RETURNED")),
+    ("SALE", "X", ("DECLINED", "N")),
+    ("HOLD", "X", ("DECLINED", "N")),
+    ("HOLD", "H", ("AUTHORIZATION", "N")),
+    ("HOLD", "Y", ("AUTHORIZATION", "Y")),
+    ("REFUND", "Y", ("REFUND", "Y")),
+    ("VOID", "V", ("VOID", "N")),
+    ("DECLINED", "X", ("DECLINED", "N")),
+])
+def test_check_types_and_statuses_map_onto_the_card_vocabulary(kind, status, expected):
+    t = load_check({**CHECK_RECORD, "transaction_type": kind, "status_code": status})
+    assert (t.transaction_type, t.status_code) == expected
+
+
+def test_an_ach_reason_joins_the_status_message_and_the_account_is_cut_to_four_digits():
+    t = load_check({**CHECK_RECORD, "status_code": "R", "status_message": "Returned", "ach_code": "R01",
+                    "ach_message": "Insufficient Funds",
+                    "check": {"masked_account_number": "000123456789", "account_number": "000123456789"}})
+    assert t.status_message == "Returned (R01 Insufficient Funds)" and t.masked_card == "xxxxxx6789"
+
+
+def test_a_broken_check_record_names_every_bad_field():
+    with pytest.raises(ValidationError) as caught:
+        load_check({"check_transaction_id": "abc", "transaction_type": "CHARGEBACK", "status_code": "Q",
+                    "amount": "lots", "created": {}})
+    assert {"check_transaction_id", "transaction_type", "status_code", "amount", "created"} <= set(
+        caught.value.messages)
