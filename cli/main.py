@@ -109,7 +109,8 @@ def dlq_replay(letter_ids: tuple[int, ...]) -> None:
 @main.command()
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="The merchant-local day whose settled batches to reconcile.")
-def reconcile(day) -> None:
+@click.option("--pair", default=None, help="The integration pair (PAYSYNC_PAIRS) to reconcile; default: the first.")
+def reconcile(day, pair) -> None:
     """Reconcile a day's settled batches with the ledger and the ERP, now, in this process.
 
     A re-run posts nothing twice and shows what changed since the previous run of that day.
@@ -120,6 +121,11 @@ def reconcile(day) -> None:
     from workers.context import reconcile_context
 
     settings = _settings()
+    if pair is not None:
+        try:
+            settings = settings.for_pair(pair)
+        except KeyError as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="--pair") from None
     ctx = reconcile_context(settings)
     columns = (TextColumn("[bold]reconciling {task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -265,6 +271,84 @@ def import_chargebacks(file: Path) -> None:
             console.print(f"case {case['case_id']}: stored, queued later by the sweeper ({type(exc).__name__})")
     console.print(f"{stored} chargebacks stored, {repeats} seen before, {len(bad)} rows refused")
     sys.exit(1 if bad else 0)
+
+
+@main.group()
+def customers() -> None:
+    """Customers both ways between the PayTrace vault and the ERP (docs/mapping.md, `customers`)."""
+
+
+@customers.command("sync")
+@click.option("--pair", default=None, help="The integration pair to sync (default: this deployment's).")
+def customers_sync(pair: str | None) -> None:
+    """Sync vault profiles and ERP customers now, in this process, and show what was done."""
+    from flows.customers import sync_customers
+    from workers.context import build_context
+
+    settings = _settings()
+    try:
+        settings = settings.for_pair(pair) if pair else settings
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    ctx = build_context(settings)
+    try:
+        report = sync_customers(ctx, pair=settings.pair)
+    finally:
+        ctx.erp.close()
+        ctx.gateway.client.close()
+    table = Table(title=f"Customer sync ({settings.pair}, {settings.erp})")
+    table.add_column("outcome")
+    table.add_column("customers", justify="right")
+    for name, count in report.counts().items():
+        table.add_row(name.replace("_", " "), str(count))
+    console.print(table)
+    for line in report.errors:
+        console.print(f"[red]{escape(line)}[/]")
+    sys.exit(1 if report.errors else 0)
+
+
+@main.group()
+def recurring() -> None:
+    """Recurring billing: ERP invoices falling due, charged to the customer's PayTrace profile once."""
+
+
+@recurring.command("run")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Charge what is due on or before this merchant-local day (default: today).")
+@click.option("--pair", default=None, help="The integration pair to bill (default: this deployment's).")
+def recurring_run(day, pair: str | None) -> None:
+    """Charge the invoices due now, in this process, and show what was done (a re-run charges nothing twice)."""
+    from flows.recurring import run_recurring
+    from workers.context import build_context, enqueue_ingest
+    from workers.recurring_tasks import merchant_today
+
+    settings = _settings()
+    try:
+        settings = settings.for_pair(pair) if pair else settings
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    when = day.date() if day else merchant_today(settings)
+    ctx = build_context(settings)
+    try:
+        report = run_recurring(ctx, when, pair=settings.pair, enqueue=enqueue_ingest if settings.redis_url else None)
+    finally:
+        ctx.erp.close()
+        ctx.gateway.client.close()
+    if not report.enabled:
+        console.print(report.note)
+        return
+    lines = Table(title=f"Recurring billing for {when} ({settings.pair}, {settings.erp})")
+    for col in ("invoice", "customer", "amount", "attempt", "outcome", "detail"):
+        lines.add_column(col, justify="right" if col in ("amount", "attempt") else "left")
+    for l in report.lines:
+        lines.add_row(escape(l.reference or l.invoice_key), escape(l.customer_id), str(l.amount or ""),
+                      str(l.attempt or ""), l.outcome.replace("_", " "), escape(l.detail))
+    console.print(lines if report.lines else f"nothing due on or before {when} for a customer with a profile")
+    console.print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.counts.items() if n) or "nothing done")
+    if report.in_doubt:
+        console.print(f"[yellow]{len(report.in_doubt)} charge(s) in doubt[/]: run again later; nothing is charged "
+                      "twice")
+    sys.exit(1 if report.counts["failed"] or report.in_doubt else 0)
 
 
 @main.group()

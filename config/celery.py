@@ -56,6 +56,12 @@ def beat_schedule(settings: Settings) -> dict:
             "schedule": settings.sweep_interval_seconds,
             "options": {"queue": INGEST_QUEUE, "expires": settings.sweep_interval_seconds},
         },
+        "sync-customers": {
+            # Both ways between the PayTrace vault and the ERP (flows/customers.py); ERP work, on its queue.
+            "task": "paysync.sync_customers",
+            "schedule": settings.customer_sync_interval_seconds,
+            "options": {"queue": erp_queue(settings.erp), "expires": settings.customer_sync_interval_seconds},
+        },
         "reconcile-day": {
             # After PayTrace's batch close (8 PM Pacific by default); the task works out which day
             # from this schedule, and the day's lock plus its run key make two beats run it once.
@@ -64,11 +70,18 @@ def beat_schedule(settings: Settings) -> dict:
                                         zone=settings.merchant_timezone),
             "options": {"queue": RECONCILE_QUEUE, "expires": settings.reconcile_expires_seconds},
         },
+        "recurring-day": {
+            # Charge ERP invoices falling due to their customers' PayTrace profiles (flows/recurring.py),
+            # once a day on the merchant's clock; a missed day is caught up by the next (due on or before).
+            "task": "paysync.run_recurring",
+            "schedule": MerchantCrontab(minute=0, hour=settings.recurring_hour, zone=settings.merchant_timezone),
+            "options": {"queue": RECONCILE_QUEUE, "expires": 6 * 3600},
+        },
     }
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("paysync", include=["workers.tasks"])
+    app = Celery("paysync", include=["workers.tasks", "workers.customer_tasks", "workers.recurring_tasks"])
     transport = {
         # Must outlive every countdown we schedule, or Redis hands a waiting task out again
         # (celery#2599); Settings refuses a visibility timeout shorter than the longest backoff.
@@ -108,6 +121,8 @@ def make_celery(settings: Settings) -> Celery:
             "paysync.sweep_inbox": {"queue": INGEST_QUEUE},
             "paysync.dead_letter_notice": {"queue": DEAD_LETTER_QUEUE},
             "paysync.reconcile_day": {"queue": RECONCILE_QUEUE},
+            "paysync.run_recurring": {"queue": RECONCILE_QUEUE},  # the daily batch jobs' queue
+            "paysync.sync_customers": {"queue": erp_queue(settings.erp)},
             # ERP steps are routed per run to erp.<kind> when the chain is built.
         },
         beat_schedule=beat_schedule(settings),
@@ -136,7 +151,8 @@ def refuse_half_configured(**_) -> None:
     from config.settings import SettingsError
 
     try:
-        active_mapping(get_settings())
+        for pair in get_settings().pairs():  # every integration pair, or none
+            active_mapping(pair)
     except (SettingsError, MappingError) as exc:
         logging.getLogger("paysync.alert").critical("worker refused to start: %s", exc)
         raise SystemExit(2) from exc

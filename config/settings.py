@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +51,8 @@ class PayTraceSettings:
     password: Secret = field(repr=False)
     integrator_id: str
     timeout: float
+    #: Also read the account's checks (ACH) [I: the v1 check export endpoints are inferred, docs/paytrace.md].
+    ach: bool = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,33 @@ class Settings:
     reconcile_fee_rate: Decimal = Decimal("0")  # fraction of the batch's sales amount, e.g. 0.029
     reconcile_fee_fixed: Decimal = Decimal("0")  # per settled transaction
     reconcile_fee_account: str = ""
+    #: Merchant-local hour of the daily recurring-billing run (flows/recurring.py).
+    recurring_hour: int = 6
+    #: How often beat runs the two-way customer sync (flows/customers.py).
+    customer_sync_interval_seconds: float = 900.0
+    # -- several integration pairs in one deployment (docs/pairs.md) -----------------------
+    #: The pair these settings speak for; its PayTrace account, ERP and ERP settings are the ones above.
+    pair: str = "default"
+    #: Every pair's own part (ERP, PayTrace, ERP settings), in PAYSYNC_PAIRS order; the first is the default.
+    pair_parts: tuple[tuple[str, "PairPart"], ...] = ()
+
+    @property
+    def pair_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.pair_parts) or (self.pair,)
+
+    def for_pair(self, name: str) -> "Settings":
+        """These settings as pair `name` sees them (its PayTrace account, ERP and ERP settings)."""
+        if not self.pair_parts and name == self.pair:
+            return self
+        for pair, part in self.pair_parts:
+            if pair == name:
+                return replace(self, pair=pair, erp=part.erp, paytrace=part.paytrace, sage50=part.sage50,
+                               sage_x3=part.sage_x3, sage_pro=part.sage_pro)
+        raise KeyError(f"no integration pair {name!r} (pairs: {', '.join(self.pair_names)})")
+
+    def pairs(self) -> list["Settings"]:
+        """One Settings per integration pair, the default first."""
+        return [self.for_pair(name) for name in self.pair_names]
 
     @property
     def reports_dir(self) -> Path:
@@ -177,6 +207,22 @@ class Settings:
         return Decimal("0.01")
 
 
+@dataclass(frozen=True)
+class PairPart:
+    """What an integration pair has of its own: its PayTrace account, its ERP and how to reach it."""
+
+    erp: str
+    paytrace: PayTraceSettings
+    sage50: Sage50Settings
+    sage_x3: SageX3Settings
+    sage_pro: SageProSettings
+
+
+#: Keys a pair may set for itself, as PAYSYNC_PAIR_<NAME>_<KEY>; everything else is shared.
+PAIR_KEYS = ("PAYSYNC_ERP", "PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_")
+_PAIR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
 def _positive(value: float) -> bool:
     return value > 0
 
@@ -184,6 +230,50 @@ def _positive(value: float) -> bool:
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the environment; raise SettingsError listing every bad key."""
     source = dict(os.environ if environ is None else environ)
+    names = [n.strip() for n in source.get("PAYSYNC_PAIRS", "").split(",") if n.strip()]
+    if not names:
+        return _read_env(source)
+    errors: dict[str, list[str]] = {}
+    bad = [n for n in names if not _PAIR_NAME.match(n)]
+    if bad or len(set(names)) != len(names):
+        errors["PAYSYNC_PAIRS"] = [f"pair names are lower-case letters, digits and _ (at most 31), each once; "
+                                   f"got {', '.join(names)}"]
+    prefixes = {n: f"PAYSYNC_PAIR_{n.upper()}_" for n in names}
+    stray = sorted(k for k in source if k.startswith("PAYSYNC_PAIR_")
+                   and not any(k.startswith(p) for p in prefixes.values()))
+    for key in stray:
+        errors[key] = [f"names no pair in PAYSYNC_PAIRS ({', '.join(names)})"]
+    parts: list[tuple[str, PairPart]] = []
+    base: Settings | None = None
+    for name, prefix in prefixes.items():
+        own = {k[len(prefix):]: v for k, v in source.items() if k.startswith(prefix)}
+        for key in own:
+            if not key.startswith(PAIR_KEYS):
+                errors[prefix + key] = [f"a pair sets only its own {', '.join(k.rstrip('_') + '*' for k in PAIR_KEYS)}"]
+        merged = {k: v for k, v in source.items() if not k.startswith("PAYSYNC_PAIR_")}
+        merged.update({k: v for k, v in own.items() if k.startswith(PAIR_KEYS)})
+        try:
+            settings = _read_env(merged)
+        except SettingsError as exc:
+            for key, messages in exc.errors.items():
+                errors[(prefix + key) if key.startswith(PAIR_KEYS) and key in own else key] = messages
+            continue
+        base = base or settings
+        parts.append((name, PairPart(settings.erp, settings.paytrace, settings.sage50, settings.sage_x3,
+                                     settings.sage_pro)))
+    accounts: dict[str, str] = {}
+    for name, part in parts:
+        account = part.paytrace.username.casefold()
+        if account in accounts:
+            errors[prefixes[name] + "PAYTRACE_USERNAME"] = [
+                f"PayTrace account {part.paytrace.username!r} is already pair {accounts[account]!r}'s"]
+        accounts.setdefault(account, name)
+    if errors or base is None:
+        raise SettingsError(errors or {"PAYSYNC_PAIRS": ["no pair could be read"]})
+    return replace(base, pair_parts=tuple(parts)).for_pair(names[0])
+
+
+def _read_env(source: dict[str, str]) -> Settings:
     saved = os.environ.copy()
     # environs reads os.environ; swap it in for the duration so callers can pass a mapping.
     os.environ.clear()
@@ -206,6 +296,7 @@ def _read(env: Env) -> Settings:
         password=Secret(env.str("PAYTRACE_PASSWORD", "demo")),
         integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1"),
         timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
+        ach=env.bool("PAYTRACE_ACH", True),
     )
     sage50 = Sage50Settings(
         base_url=env.str("SAGE50_BASE_URL", "http://127.0.0.1:8702").rstrip("/"),
@@ -293,6 +384,9 @@ def _read(env: Env) -> Settings:
         reconcile_fee_rate=env.decimal("RECONCILE_FEE_RATE", Decimal("0"), validate=Range(min=0, max=1)),
         reconcile_fee_fixed=env.decimal("RECONCILE_FEE_FIXED", Decimal("0"), validate=Range(min=0)),
         reconcile_fee_account=env.str("RECONCILE_FEE_ACCOUNT", ""),
+        recurring_hour=env.int("RECURRING_HOUR", 6, validate=Range(min=0, max=23)),
+        customer_sync_interval_seconds=env.float("CUSTOMER_SYNC_INTERVAL_SECONDS", 900.0,
+                                                 validate=Range(min=10, max=86400)),
         mappings_dir=Path(mappings) if (mappings := env.str("PAYSYNC_MAPPINGS", "")) else None,
     )
     errors: dict[str, list[str]] = {}

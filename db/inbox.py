@@ -1,4 +1,4 @@
-"""Writing inbound events: one row per (source, event id), card data masked before the insert."""
+"""Writing inbound events: one row per (pair, source, event id), card data masked before the insert."""
 from __future__ import annotations
 
 from typing import Any
@@ -13,11 +13,11 @@ from schemas.masking import mask_payload
 
 
 def store_event(db_url: str, *, source: str, event_id: str, event_type: str, transaction_id: int | None,
-                payload: dict[str, Any]) -> tuple[int, bool]:
-    """Commit the event; return (inbox id, True) if new, (existing id, False) if seen before."""
+                payload: dict[str, Any], pair: str = "default") -> tuple[int, bool]:
+    """Commit the event for integration pair `pair`; return (inbox id, True) if new, (existing id, False) if seen."""
     try:
         with session_scope(db_url) as s:
-            row = InboxEvent(source=source, event_id=event_id[:200], event_type=event_type[:64],
+            row = InboxEvent(pair=pair, source=source, event_id=event_id[:200], event_type=event_type[:64],
                              transaction_id=transaction_id, payload=mask_payload(payload), status="received",
                              attempts=0, received_at=utcnow())
             s.add(row)
@@ -25,7 +25,7 @@ def store_event(db_url: str, *, source: str, event_id: str, event_type: str, tra
             return row.id, True
     except IntegrityError:
         with session_scope(db_url) as s:
-            existing = s.scalar(select(InboxEvent.id).where(InboxEvent.source == source,
+            existing = s.scalar(select(InboxEvent.id).where(InboxEvent.pair == pair, InboxEvent.source == source,
                                                             InboxEvent.event_id == event_id[:200]))
         if existing is None:
             raise

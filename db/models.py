@@ -141,10 +141,11 @@ class ReconcileRun(Base):
     __tablename__ = "reconcile_run"
     __table_args__ = (
         UniqueConstraint("run_key", name="uq_reconcile_run_key"),
-        UniqueConstraint("day", "number", name="uq_reconcile_run_day_number"),
+        UniqueConstraint("pair", "day", "number", name="uq_reconcile_run_pair_day_number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(40), default="default", server_default="default")
     day: Mapped[date] = mapped_column(Date)
     number: Mapped[int] = mapped_column(Integer)  # 1 for the first run of the day, then 2, 3, ...
     run_key: Mapped[str] = mapped_column(String(80))  # beat:<day> for the scheduled run, else unique
@@ -189,9 +190,10 @@ class SettlementPosting(Base):
     """The settlement journal of one batch in one ERP, claimed before the ERP is touched."""
 
     __tablename__ = "settlement_posting"
-    __table_args__ = (UniqueConstraint("erp", "batch_number", name="uq_settlement_posting_batch"),)
+    __table_args__ = (UniqueConstraint("pair", "erp", "batch_number", name="uq_settlement_posting_pair_batch"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(40), default="default", server_default="default")
     batch_number: Mapped[int] = mapped_column(BigId)
     erp: Mapped[str] = mapped_column(String(20))
     journal_ref: Mapped[str] = mapped_column(String(40))

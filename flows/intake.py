@@ -9,7 +9,7 @@ from connectors.errors import PermanentError
 from db.models import DeadLetter, InboxEvent, SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows.payment_sync import AUTHORIZED_ONLY
+from flows.payment_sync import ACH_GATEWAY, AUTHORIZED_ONLY
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,35 @@ WEBHOOK_KINDS = {"transaction.refund": "refund", "transaction.void": "void", "tr
                  "chargeback": "chargeback"}
 
 
+#: A check's raw status that makes its record a run of another kind: not processed, returned [I].
+CHECK_STATUS_KINDS = {"X": "decline", "R": "void"}
+
+
+def gateway_of(event: InboxEvent) -> str:
+    """Whose id space the event's transaction id is in: card transactions, or checks (ACH)."""
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    return ACH_GATEWAY if payload.get("gateway") == ACH_GATEWAY else "paytrace"
+
+
 def kind_of(event: InboxEvent) -> str:
     """Which run an event is about: a refund and a void are runs of their own; the rest are sales."""
     record = event.payload.get("record") if isinstance(event.payload, dict) else None
     if isinstance(record, dict):
+        if gateway_of(event) == ACH_GATEWAY:
+            # An ACH return comes days later as the sale's own record, status R: it is undone like a void.
+            status = str(record.get("status_code") or "").strip().upper()
+            if status in CHECK_STATUS_KINDS:
+                return CHECK_STATUS_KINDS[status]
         return RECORD_KINDS.get(str(record.get("transaction_type") or "").upper(), "sale")
     if event.source == "reconcile":
         return RECORD_KINDS.get(event.event_type.rsplit(".", 1)[-1].upper(), "sale")
     return WEBHOOK_KINDS.get(event.event_type, "sale")
 
 
-def _find_run(s, transaction_id: int, erp: str, kind: str) -> SyncRun | None:
-    return s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace", SyncRun.transaction_id == transaction_id,
-                                          SyncRun.erp == erp, SyncRun.kind == kind))
+def _find_run(s, event: InboxEvent, erp: str, kind: str) -> SyncRun | None:
+    return s.scalar(select(SyncRun).where(SyncRun.pair == event.pair, SyncRun.gateway == gateway_of(event),
+                                          SyncRun.transaction_id == event.transaction_id, SyncRun.erp == erp,
+                                          SyncRun.kind == kind))
 
 
 def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
@@ -75,7 +91,7 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
         # Only export rows are authoritative records; pushed hints leave it for the fetch step.
         # (A chargeback's record is its case, read from this inbox event by the chargeback flow.)
         record = event.payload.get("record") if event.source == "poller" else None
-        run = _find_run(s, event.transaction_id, erp, kind)
+        run = _find_run(s, event, erp, kind)
         if run is not None and run.status == "dead" and run.transaction is None:
             # The run died before PayTrace ever showed us the transaction (a push that outran the
             # export, a PayTrace outage). This event is new word of it: start the run again.
@@ -99,20 +115,39 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
             event.run_id, event.status, event.processed_at = run.id, "duplicate", utcnow()
             return Routing(run.id, False, kind)
         also: tuple[tuple[int, str], ...] = ()
-        if kind == "void" and _find_run(s, event.transaction_id, erp, "sale") is None:
+        if kind == "void" and _find_run(s, event, erp, "sale") is None:
             # Voided before anyone synced the sale: the sale is posted first, then reversed, so
             # the books show what happened (and the invoice open again, as for any void).
-            sale = SyncRun(gateway="paytrace", transaction_id=event.transaction_id, erp=erp, kind="sale",
+            sale = SyncRun(pair=event.pair, gateway=gateway_of(event), transaction_id=event.transaction_id, erp=erp,
+                           kind="sale",
                            status="pending", transaction=None)
             s.add(sale)
             s.flush()
             also = ((sale.id, "sale"),)
-        run = SyncRun(gateway="paytrace", transaction_id=event.transaction_id, erp=erp, kind=kind, status="pending",
-                      transaction=record)
+        run = SyncRun(pair=event.pair, gateway=gateway_of(event), transaction_id=event.transaction_id, erp=erp,
+                      kind=kind, status="pending", transaction=record)
         s.add(run)
         s.flush()
         event.run_id, event.status = run.id, "routed"
         return Routing(run.id, True, kind, also)
+
+
+def event_pair(db_url: str, inbox_id: int) -> str:
+    """The integration pair an inbox event came in for."""
+    with session_scope(db_url) as s:
+        pair = s.scalar(select(InboxEvent.pair).where(InboxEvent.id == inbox_id))
+    if pair is None:
+        raise PermanentError(f"inbox event {inbox_id} does not exist", system="paysync", operation="route")
+    return pair
+
+
+def run_pair(db_url: str, run_id: int) -> str:
+    """The integration pair a sync run posts for."""
+    with session_scope(db_url) as s:
+        pair = s.scalar(select(SyncRun.pair).where(SyncRun.id == run_id))
+    if pair is None:
+        raise PermanentError(f"sync run {run_id} does not exist", system="paysync", operation="load run")
+    return pair
 
 
 def mark_started(db_url: str, inbox_id: int) -> None:

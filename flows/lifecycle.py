@@ -23,18 +23,19 @@ from db.session import session_scope
 from flows import payment_sync, transform
 from flows.ledger import step_refs
 from flows.review import Finding, file_findings
-from flows.payment_sync import PARKED, FlowContext, RunFinished, _finish, _post, _txn, fetch_transaction
+from flows.payment_sync import PARKED, FlowContext, load_record, RunFinished, _finish, _post, _txn, fetch_transaction
 from schemas.domain import CreditMemo, GatewayTransaction, JournalEntry, JournalLine, OrderLine, Refund, Reversal
-from schemas.paytrace import load_transaction
 
 alert_log = logging.getLogger("paysync.alert")
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _sale(ctx: FlowContext, transaction_id: int, waiting: str) -> tuple[SyncRun, GatewayTransaction, dict[str, str]]:
+def _sale(ctx: FlowContext, transaction_id: int, waiting: str,
+          gateway: str = "paytrace") -> tuple[SyncRun, GatewayTransaction, dict[str, str]]:
     """The sale run a refund or void builds on, once it is in the ERP; until then, try again later."""
     with session_scope(ctx.db_url) as s:
-        sale = s.scalar(select(SyncRun).where(SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp.kind,
+        sale = s.scalar(select(SyncRun).where(SyncRun.pair == ctx.pair, SyncRun.gateway == gateway,
+                                              SyncRun.erp == ctx.erp.kind,
                                               SyncRun.transaction_id == transaction_id, SyncRun.kind == "sale"))
     parked = sale is not None and sale.status == "skipped" and (sale.last_error or "").startswith(PARKED)
     if sale is None or (sale.status != "succeeded" and not parked) or sale.transaction is None:
@@ -43,11 +44,11 @@ def _sale(ctx: FlowContext, transaction_id: int, waiting: str) -> tuple[SyncRun,
         # never lands, this becomes a dead letter to replay once it has.
         raise RetriableError(f"{waiting} waits for sale {transaction_id} ({state})", system="paysync",
                              operation="predecessor")
-    return sale, load_transaction(sale.transaction, ctx.rules.timezone), step_refs(ctx.db_url, sale.id)
+    return sale, load_record(sale.transaction, ctx.rules.timezone), step_refs(ctx.db_url, sale.id)
 
 
 def _original_id(txn_record: dict) -> int:
-    original = txn_record.get("original_transaction_id")
+    original = txn_record.get("original_transaction_id") or txn_record.get("original_check_transaction_id")
     if not original:
         # [I] PayTrace's link from a refund to its sale was not found in public sources; the
         # sandbox calls it original_transaction_id. Without it the refund cannot be placed.
@@ -94,18 +95,19 @@ def credit_refund(ctx: FlowContext, run_id: int) -> None:
     """A credit memo against the sale's invoice, for the refunded amount (never more than is left)."""
     run, txn, _ = _txn(ctx, run_id)
     original = _original_id(run.transaction)
-    sale_run, sale, sale_refs = _sale(ctx, original, f"refund {txn.transaction_id}")
+    sale_run, sale, sale_refs = _sale(ctx, original, f"refund {txn.transaction_id}", run.gateway)
     _for_a_person(ctx, run, txn, sale_refs, "refund")
     with session_scope(ctx.db_url) as s:
         others = s.scalars(select(SyncRun.amount).where(
-            SyncRun.kind == "refund", SyncRun.erp == ctx.erp.kind, SyncRun.id != run_id,
+            SyncRun.kind == "refund", SyncRun.erp == ctx.erp.kind, SyncRun.id != run_id, SyncRun.pair == ctx.pair,
+            SyncRun.gateway == run.gateway,
             SyncRun.parent_transaction_id == original, SyncRun.status.in_(("succeeded", "running")))).all()
     refunded = sum((Decimal(a) for a in others if a is not None), Decimal("0"))
     if refunded + txn.amount > sale.amount:
         raise PermanentError(f"refund {txn.transaction_id} of {txn.amount} would take refunds of sale {original} "
                              f"to {refunded + txn.amount}, above the sale's {sale.amount}", system="paysync",
                              operation="refund")
-    memo = CreditMemo(transform.reference(txn.transaction_id, "credit_memo"), sale_refs["customer"],
+    memo = CreditMemo(transform.ref(txn, "credit_memo"), sale_refs["customer"],
                       transform.local_date(txn, ctx.rules), sale_refs["invoice"],
                       (OrderLine(ctx.rules.default_item, Decimal("1"), txn.amount,
                                  f"PayTrace refund {txn.transaction_id} of sale {original}"),))
@@ -115,19 +117,19 @@ def credit_refund(ctx: FlowContext, run_id: int) -> None:
 def pay_refund(ctx: FlowContext, run_id: int) -> None:
     """The money paid back to the customer, settling the credit memo."""
     run, txn, refs = _txn(ctx, run_id)
-    _, _, sale_refs = _sale(ctx, _original_id(run.transaction), f"refund {txn.transaction_id}")
-    refund = Refund(transform.reference(txn.transaction_id, "refund"), sale_refs["customer"],
-                    transform.local_date(txn, ctx.rules), txn.amount, refs["credit_memo"], ctx.rules.cash_account,
-                    ctx.rules.payment_method)
+    _, _, sale_refs = _sale(ctx, _original_id(run.transaction), f"refund {txn.transaction_id}", run.gateway)
+    refund = Refund(transform.ref(txn, "refund"), sale_refs["customer"],
+                    transform.local_date(txn, ctx.rules), txn.amount, refs["credit_memo"],
+                    ctx.rules_for(txn).cash_account, ctx.rules_for(txn).payment_method)
     _post(ctx, run, "refund", lambda: ctx.erp.ensure_refund(refund))
 
 
 def post_refund_journal(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
     original = _original_id(run.transaction)
-    _, sale, sale_refs = _sale(ctx, original, f"refund {txn.transaction_id}")
-    entry = _clearing_back(transform.reference(txn.transaction_id, "journal"), transform.local_date(txn, ctx.rules),
-                           txn.amount, f"PayTrace refund {txn.transaction_id} of sale {original}", ctx.rules)
+    _, sale, sale_refs = _sale(ctx, original, f"refund {txn.transaction_id}", run.gateway)
+    entry = _clearing_back(transform.ref(txn, "journal"), transform.local_date(txn, ctx.rules),
+                           txn.amount, f"PayTrace refund {txn.transaction_id} of sale {original}", ctx.rules_for(txn))
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _mark(ctx, "invoice", sale_refs.get("invoice"), "refunded" if txn.amount >= sale.amount else "partially_refunded")
     _finish(ctx, run_id, "succeeded")
@@ -137,19 +139,19 @@ def post_refund_journal(ctx: FlowContext, run_id: int) -> None:
 def reverse_receipt(ctx: FlowContext, run_id: int) -> None:
     """Undo the sale's receipt: the invoice is open again for the full amount."""
     run, txn, _ = _txn(ctx, run_id)
-    _, sale, sale_refs = _sale(ctx, txn.transaction_id, f"void of {txn.transaction_id}")
+    _, sale, sale_refs = _sale(ctx, txn.transaction_id, f"void of {txn.transaction_id}", run.gateway)
     _for_a_person(ctx, run, txn, sale_refs, "void")
-    reversal = Reversal(transform.reference(txn.transaction_id, "void"), sale_refs["customer"],
+    reversal = Reversal(transform.ref(txn, "void"), sale_refs["customer"],
                         transform.local_date(txn, ctx.rules), sale.amount, sale_refs["payment"])
     _post(ctx, run, "reversal", lambda: ctx.erp.ensure_reversal(reversal))
 
 
 def post_void_journal(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
-    _, sale, sale_refs = _sale(ctx, txn.transaction_id, f"void of {txn.transaction_id}")
-    entry = _clearing_back(transform.reference(txn.transaction_id, "void_journal"),
+    _, sale, sale_refs = _sale(ctx, txn.transaction_id, f"void of {txn.transaction_id}", run.gateway)
+    entry = _clearing_back(transform.ref(txn, "void_journal"),
                            transform.local_date(txn, ctx.rules), sale.amount,
-                           f"PayTrace void of {txn.transaction_id}", ctx.rules)
+                           f"PayTrace void of {txn.transaction_id}", ctx.rules_for(txn))
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _mark(ctx, "invoice", sale_refs.get("invoice"), "voided")
     _finish(ctx, run_id, "succeeded")
@@ -159,7 +161,7 @@ def post_void_journal(ctx: FlowContext, run_id: int) -> None:
 def mark_declined_order(ctx: FlowContext, run_id: int) -> None:
     """The order the customer tried to pay for, marked with the mapped failed status; nothing to cash."""
     run, txn, refs = _txn(ctx, run_id)
-    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
+    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules_for(txn))
     _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
     _mark(ctx, "sales_order", step_refs(ctx.db_url, run_id).get("sales_order"), "declined")
     reason = f"declined: {txn.status_message or 'not approved'} ({txn.amount} on {txn.masked_card or 'card'})"

@@ -18,6 +18,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from config.mapping import posting_rules
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError, PermanentError, RetriableError, ValidationError
 from connectors.paytrace import PayTraceGateway
@@ -30,7 +31,7 @@ from flows.review import Finding, file_findings
 from schemas.domain import ErpDocument, GatewayTransaction
 from schemas.mapping import Mapping
 from schemas.masking import mask_payload
-from schemas.paytrace import load_transaction
+from schemas.paytrace import load_check, load_transaction
 
 log = logging.getLogger(__name__)
 alert_log = logging.getLogger("paysync.alert")
@@ -43,6 +44,8 @@ AUTHORIZED_ONLY = "authorized, not captured yet: posts when captured"
 #: The export type each other kind of run must find.
 KIND_TYPES = {"refund": "REFUND", "void": "VOID", "decline": "DECLINED"}
 TERMINAL = frozenset({"succeeded", "skipped", "dead"})
+#: The sync_run.gateway of checks (ACH): their ids are a sequence of their own.
+ACH_GATEWAY = "paytrace_ach"
 #: How the note of a run that posted nothing because a person must decide begins.
 PARKED = "parked for review"
 
@@ -67,6 +70,19 @@ class FlowContext:
     #: The whole mapping (invoice lookup chain, unmatched and duplicate policies); None: every sale
     #: writes its own order and invoice, as before mapping files existed.
     mapping: Mapping | None = None
+    #: The integration pair (PayTrace account -> ERP) this context posts for.
+    pair: str = "default"
+
+    def rules_for(self, txn: GatewayTransaction) -> transform.PostingRules:
+        """The accounts and payment method of the transaction's payment type (ACH has its own)."""
+        if txn.payment_type == "ACH" and self.mapping is not None:
+            return posting_rules(self.mapping, "ACH")
+        return self.rules
+
+
+def load_record(record: dict, timezone: str) -> GatewayTransaction:
+    """A stored export record into the domain: a check's (ACH) or a card transaction's."""
+    return load_check(record, timezone) if "check_transaction_id" in record else load_transaction(record, timezone)
 
 
 class RunFinished(Exception):
@@ -90,7 +106,7 @@ def _txn(ctx: FlowContext, run_id: int) -> tuple[SyncRun, GatewayTransaction, di
     if run.transaction is None:
         raise PermanentError(f"run {run_id} has no transaction yet; fetch first", system="paysync",
                              operation="load transaction")
-    return run, load_transaction(run.transaction, ctx.rules.timezone), step_refs(ctx.db_url, run_id)
+    return run, load_record(run.transaction, ctx.rules.timezone), step_refs(ctx.db_url, run_id)
 
 
 def _key(run: SyncRun, step: str) -> str:
@@ -116,13 +132,15 @@ def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None)
         run.last_error = note
 
 
-def _authoritative(ctx: FlowContext, transaction_id: int) -> dict:
+def _authoritative(ctx: FlowContext, transaction_id: int, gateway: str = "paytrace") -> dict:
     """PayTrace's own record of a transaction a push named.
 
     A push can outrun PayTrace's export, so "not found" is retried (with the usual backoff) before
     it becomes a dead letter; if the export shows it later, the poller's row revives the run.
     """
     try:
+        if gateway == ACH_GATEWAY:
+            return ctx.gateway.check(transaction_id)
         return ctx.gateway.transaction(transaction_id)
     except NotFoundError as exc:
         raise RetriableError(f"transaction {transaction_id} not in PayTrace's export (yet): {exc.message}",
@@ -137,10 +155,11 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         raise RunFinished(run.status)
     # A row the poller took from the export API is already authoritative (DESIGN.md); a pushed
     # event is only a hint, so its run starts without a record and reads it here.
-    record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id))
-    txn = load_transaction(record, ctx.rules.timezone)  # refuses a malformed record, with every field
+    record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id, run.gateway))
+    txn = load_record(record, ctx.rules.timezone)  # refuses a malformed record, with every field
     customer_key = transform.customer_id_for(txn)
-    parent = record.get("original_transaction_id") if run.kind == "refund" else None
+    parent = (record.get("original_transaction_id") or record.get("original_check_transaction_id")) \
+        if run.kind == "refund" else None
     with session_scope(ctx.db_url) as s:
         row = s.get(SyncRun, run_id)
         row.transaction = record
@@ -149,7 +168,8 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         row.card_profile = anomalies.card_profile(txn)
         row.parent_transaction_id = int(parent) if str(parent or "").isdigit() else None
     if run.kind != "sale":
-        if txn.transaction_type != KIND_TYPES[run.kind]:
+        returned = run.kind == "void" and txn.payment_type == "ACH" and txn.status_code == "RETURNED"
+        if txn.transaction_type != KIND_TYPES[run.kind] and not returned:
             # A push that named the wrong kind: the poller's own record creates the right run.
             raise PermanentError(f"transaction {txn.transaction_id} is a {txn.transaction_type}, not a "
                                  f"{KIND_TYPES[run.kind]}", system="paysync", operation="route")
@@ -178,7 +198,8 @@ def match_invoice(ctx: FlowContext, run_id: int) -> None:
 
     def action() -> tuple[str, str]:
         day = transform.local_date(txn, ctx.rules)
-        invoice, via = matching.find(ctx.erp, ctx.mapping, txn, transform.customer_id_for(txn), day)
+        customer = _linked_customer(ctx, txn) or transform.customer_id_for(txn)
+        invoice, via = matching.find(ctx.erp, ctx.mapping, txn, customer, day)
         pending = _pending_on(ctx, invoice.key, run_id) if invoice else Decimal("0.00")
         decision = matching.decide(invoice, via, txn.amount, pending)
         return decision.invoice_key, decision.encode()
@@ -192,13 +213,15 @@ def _pending_on(ctx: FlowContext, invoice_key: str, run_id: int) -> Decimal:
     with session_scope(ctx.db_url) as s:
         rows = s.scalars(select(StepLedger.erp_reference_number).join(SyncRun, SyncRun.id == StepLedger.run_id).where(
             StepLedger.step == "match", StepLedger.erp_ref == invoice_key, StepLedger.status == "done",
-            StepLedger.run_id != run_id, SyncRun.erp == ctx.erp.kind, StepLedger.run_id.not_in(paid))).all()
+            StepLedger.run_id != run_id, SyncRun.erp == ctx.erp.kind, SyncRun.pair == ctx.pair,
+            StepLedger.run_id.not_in(paid))).all()
     return sum((matching.Decision.decode(invoice_key, r).applied for r in rows), Decimal("0.00"))
 
 
-def _decision(ctx: FlowContext, run_id: int) -> matching.Decision | None:
-    """The run's match decision; None when the sale writes its own order and invoice."""
-    if ctx.mapping is None:
+def _decision(ctx: FlowContext, run: SyncRun) -> matching.Decision | None:
+    """The sale's match decision; None when it writes its own order and invoice (or is no sale)."""
+    run_id = run.id
+    if ctx.mapping is None or run.kind != "sale":
         return None
     key, text = step_record(ctx.db_url, run_id, "match")
     if text is None:
@@ -212,28 +235,43 @@ def _decision(ctx: FlowContext, run_id: int) -> matching.Decision | None:
 
 def upsert_customer(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
-    decision = _decision(ctx, run_id)
+    decision = _decision(ctx, run)
     if decision is not None and decision.matched:
         # The receipt belongs to whoever the invoice is billed to; their record is theirs, not ours to rewrite.
         run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
                  lambda: (decision.invoice_customer, None), ctx.lease_seconds, ctx.mapping_checksum)
+        return
+    linked = _linked_customer(ctx, txn)
+    if linked:
+        # A vault profile the customer sync linked (or merged) to an ERP customer: that one, as it is.
+        run_step(ctx.db_url, run_id, "customer", _key(run, "customer"), lambda: (linked, None), ctx.lease_seconds,
+                 ctx.mapping_checksum)
         return
     customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
              lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds, ctx.mapping_checksum)
 
 
+def _linked_customer(ctx: FlowContext, txn: GatewayTransaction) -> str | None:
+    """The ERP customer the customer sync linked the payment's vault profile to, if any."""
+    if not txn.customer_id:
+        return None
+    from flows.customers import linked_erp_customer  # flows.customers builds on this module
+
+    return linked_erp_customer(ctx.db_url, ctx.pair, txn.customer_id)
+
+
 def create_sales_order(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
-    if _decision(ctx, run_id) is not None:
+    if _decision(ctx, run) is not None:
         return  # it pays an invoice the ERP already has, or none at all: no order of its own
-    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules)
+    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules_for(txn))
     _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
 
 
 def create_invoice(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
-    decision = _decision(ctx, run_id)
+    decision = _decision(ctx, run)
     if decision is not None:
         if decision.matched:
             # The invoice found stands as the sale's invoice: refunds credit it, a void reopens it.
@@ -241,19 +279,19 @@ def create_invoice(ctx: FlowContext, run_id: int) -> None:
                      lambda: (decision.invoice_key, decision.invoice_reference or None), ctx.lease_seconds,
                      ctx.mapping_checksum)
         return
-    invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules)
+    invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules_for(txn))
     _post(ctx, run, "invoice", lambda: ctx.erp.ensure_invoice(invoice))
 
 
 def apply_receipt(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
-    decision = _decision(ctx, run_id)
+    decision = _decision(ctx, run)
     if decision is None:
         invoice_key = refs.get("invoice")
         if not invoice_key:
             raise PermanentError(f"run {run_id} has no invoice to apply the receipt to", system="paysync",
                                  operation="payment")
-        payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules)
+        payment = transform.payment_for(txn, refs.get("customer", ""), invoice_key, ctx.rules_for(txn))
         _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
         return
     policy = decision.rest_policy(ctx.mapping)
@@ -268,8 +306,8 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
         if rest > 0 and policy == matching.REVIEW and "payment" not in step_refs(ctx.db_url, run_id):
             _park(ctx, run, txn, decision)
     if rest > 0:
-        unapplied = replace(transform.payment_for(txn, customer, None, ctx.rules),
-                            reference=transform.reference(txn.transaction_id, "on_account"), amount=rest)
+        unapplied = replace(transform.payment_for(txn, customer, None, ctx.rules_for(txn)),
+                            reference=transform.ref(txn, "on_account"), amount=rest)
         _post(ctx, run, "on_account", lambda: ctx.erp.ensure_payment(unapplied))
         log.info("payment %s: %s; %s on account as %s", txn.transaction_id, decision.describe(), rest,
                  unapplied.reference)
@@ -281,7 +319,7 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
 def _apply_to_invoice(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, decision: matching.Decision,
                       customer: str) -> matching.Decision:
     """The decided part to its invoice; if the ERP says less is due now (a payment raced ours), decide again."""
-    payment = replace(transform.payment_for(txn, customer, decision.invoice_key, ctx.rules), amount=decision.applied)
+    payment = replace(transform.payment_for(txn, customer, decision.invoice_key, ctx.rules_for(txn)), amount=decision.applied)
     try:
         _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
         return decision
@@ -318,7 +356,7 @@ def _file(ctx: FlowContext, txn: GatewayTransaction, decision: matching.Decision
 
 def post_journal(ctx: FlowContext, run_id: int) -> None:
     run, txn, _ = _txn(ctx, run_id)
-    entry = transform.journal_for(txn, ctx.rules)
+    entry = transform.journal_for(txn, ctx.rules_for(txn))
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _finish(ctx, run_id, "succeeded")
 

@@ -64,6 +64,12 @@ class ReconcileContext:
     fees: Fees = field(default_factory=Fees)
     chunk_size: int = 500
     erp_concurrency: int = 4
+    #: The integration pair reconciled (its PayTrace account's batches, its ERP).
+    pair: str = "default"
+
+    def scope(self, what: str) -> str:
+        """A name (lock, review group) that is the pair's own: pairs never share a lock or a list."""
+        return what if self.pair == "default" else f"{what}@{self.pair}"
 
 
 @dataclass
@@ -144,7 +150,8 @@ def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
             select(SyncRun.id, SyncRun.transaction_id, SyncRun.status, SyncRun.current_step, SyncRun.last_error,
                    StepLedger.step, StepLedger.erp_ref)
             .outerjoin(StepLedger, (StepLedger.run_id == SyncRun.id) & (StepLedger.status == "done"))
-            .where(SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp_kind, SyncRun.transaction_id.in_(txn_ids))
+            .where(SyncRun.pair == ctx.pair, SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp_kind,
+                   SyncRun.transaction_id.in_(txn_ids))
         ).all()
     views: dict[int, LedgerView] = {}
     for run_id, txn_id, status, step_now, error, step, erp_ref in rows:
@@ -178,7 +185,8 @@ def _repair(ctx: ReconcileContext, run: RunHandle, t: Settled) -> str:
     inbox_id, created = store_event(
         ctx.db_url, source="reconcile", event_id=f"{t.transaction_id}:{t.kind}",
         event_type=f"reconcile.{t.kind.lower()}", transaction_id=t.transaction_id,
-        payload={"day": run.day.isoformat(), "batch": t.batch, "reason": "settled but missing in the ERP"})
+        payload={"day": run.day.isoformat(), "batch": t.batch, "reason": "settled but missing in the ERP"},
+        pair=ctx.pair)
     if not created:
         return f"repair already requested (inbox {inbox_id}); re-checked next run"
     try:
@@ -211,8 +219,10 @@ def open_run(ctx: ReconcileContext, day: date, trigger: str, run_key: str | None
                     row.status, row.started_at, row.error, row.finished_at = "running", utcnow(), None, None
                     row.totals, row.counts, row.changes, row.exceptions = {}, {}, {}, 0
                     return RunHandle(row.id, row.day, row.number)
-                number = (s.scalar(select(func.max(ReconcileRun.number)).where(ReconcileRun.day == day)) or 0) + 1
-                row = ReconcileRun(day=day, number=number, run_key=key, trigger=trigger, erp=ctx.erp_kind,
+                number = (s.scalar(select(func.max(ReconcileRun.number)).where(
+                    ReconcileRun.pair == ctx.pair, ReconcileRun.day == day)) or 0) + 1
+                row = ReconcileRun(pair=ctx.pair, day=day, number=number, run_key=key, trigger=trigger,
+                                   erp=ctx.erp_kind,
                                    status="running", started_at=utcnow(), totals={}, counts={}, changes={},
                                    exceptions=0)
                 s.add(row)
@@ -336,6 +346,7 @@ def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[Erp
     while True:
         with session_scope(ctx.db_url) as s:
             rows = s.execute(select(SyncRun.id, SyncRun.transaction_id).where(
+                SyncRun.pair == ctx.pair, SyncRun.gateway == "paytrace",
                 SyncRun.erp == ctx.erp_kind, SyncRun.status == "succeeded", SyncRun.created_at >= start,
                 SyncRun.created_at < end, SyncRun.id > last_id).order_by(SyncRun.id).limit(ctx.chunk_size)).all()
         if not rows:
@@ -381,13 +392,14 @@ def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrac
     net = money(paytrace.get("net_amount") or 0)
     fees = ctx.fees.of(money(paytrace.get("sales_amount") or 0), int(paytrace.get("transaction_count") or 0))
     with session_scope(ctx.db_url) as s:
-        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.erp == ctx.erp_kind,
+        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
+                                                            SettlementPosting.erp == ctx.erp_kind,
                                                             SettlementPosting.batch_number == number)).one_or_none()
         if posting is not None and posting.status in ("posted", "nothing"):
             return {"status": "already", "reference": ref, "key": posting.erp_key, "amount": str(posting.amount),
                     "run_id": posting.run_id}
         if posting is None:
-            s.add(SettlementPosting(batch_number=number, erp=ctx.erp_kind, journal_ref=ref, amount=net,
+            s.add(SettlementPosting(pair=ctx.pair, batch_number=number, erp=ctx.erp_kind, journal_ref=ref, amount=net,
                                     status="pending", run_id=run.id, created_at=utcnow()))
     if net == 0:
         _mark_posting(ctx, number, "nothing", None, run.id)
@@ -408,7 +420,8 @@ def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrac
 
 def _mark_posting(ctx: ReconcileContext, number: int, status: str, key: str | None, run_id: int) -> None:
     with session_scope(ctx.db_url) as s:
-        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.erp == ctx.erp_kind,
+        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
+                                                            SettlementPosting.erp == ctx.erp_kind,
                                                             SettlementPosting.batch_number == number)).one()
         posting.status, posting.erp_key, posting.run_id, posting.posted_at = status, key, run_id, utcnow()
 
@@ -417,7 +430,8 @@ def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
     """What changed since the previous finished run of the same day, computed in the database."""
     with session_scope(ctx.db_url) as s:
         previous = s.scalars(select(ReconcileRun).where(
-            ReconcileRun.day == run.day, ReconcileRun.number < run.number, ReconcileRun.status == "done")
+            ReconcileRun.pair == ctx.pair, ReconcileRun.day == run.day, ReconcileRun.number < run.number,
+            ReconcileRun.status == "done")
             .order_by(ReconcileRun.number.desc()).limit(1)).one_or_none()
         current = s.get(ReconcileRun, run.id)
         posted = [b["settlement"]["reference"] for _, b in sorted(current.totals.items(), key=lambda kv: int(kv[0]))
@@ -444,7 +458,7 @@ def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
 
 def file_exceptions(ctx: ReconcileContext, run: RunHandle) -> None:
     """Put every exception on the review list; close the day's items no longer found."""
-    group = f"reconcile:{run.day.isoformat()}"
+    group = ctx.scope(f"reconcile:{run.day.isoformat()}")
     seen: set[tuple[str, str]] = set()
     last_id = 0
     while True:
@@ -476,7 +490,7 @@ def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
         counts = dict(s.execute(select(ReconcileItem.item_class, func.count()).where(ReconcileItem.run_id == run.id)
                                 .group_by(ReconcileItem.item_class)).all())
     exceptions = sum(n for cls, n in counts.items() if cls in EXCEPTIONS)
-    open_items = review.open_count(ctx.db_url, f"reconcile:{run.day.isoformat()}")
+    open_items = review.open_count(ctx.db_url, ctx.scope(f"reconcile:{run.day.isoformat()}"))
     _update(ctx, run.id, counts=counts, exceptions=exceptions, status="done", finished_at=utcnow())
     if open_items:
         alert_log.error("ALERT reconciliation of %s (run %d): %d exceptions, %d open on the review list: %s",
@@ -498,7 +512,7 @@ STEPS = (fetch_batches, match_transactions, find_unsettled_receipts, check_batch
 def reconcile(ctx: ReconcileContext, day: date, *, trigger: str = "cli", run_key: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Reconcile `day` under its lock; `run_key` makes a scheduled run happen once however often sent."""
-    with ctx.lock(f"reconcile:{day.isoformat()}") as guard:
+    with ctx.lock(ctx.scope(f"reconcile:{day.isoformat()}")) as guard:
         if not guard.held:
             log.info("reconciliation of %s is running elsewhere; standing down", day)
             return Outcome("busy")

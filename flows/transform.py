@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from schemas.domain import (Customer, GatewayTransaction, JournalEntry, JournalLine, OrderLine, Payment,
                             PostingRules, SalesOrder)
 
-__all__ = ["PostingRules", "reference", "customer_for", "sales_order_for", "invoice_for", "payment_for",
+__all__ = ["PostingRules", "reference", "ref", "customer_for", "sales_order_for", "invoice_for", "payment_for",
            "journal_for"]
 
 STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal": "JE",
@@ -21,20 +21,41 @@ STEP_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journal"
               "on_account": "OA"}
 
 
-def reference(transaction_id: int, step: str) -> str:
-    return f"PT{transaction_id}-{STEP_CODES[step]}"
+#: Reference prefix by PayTrace payment type: checks are numbered apart from card transactions, so
+#: check 1234 and card sale 1234 must never share a reference.
+PREFIXES = {"CARD": "PT", "ACH": "PTA"}
+
+
+def reference(transaction_id: int, step: str, payment_type: str = "CARD") -> str:
+    return f"{PREFIXES[payment_type]}{transaction_id}-{STEP_CODES[step]}"
+
+
+def ref(txn: GatewayTransaction, step: str) -> str:
+    """The reference of the document `step` writes for `txn` (card or check)."""
+    return reference(txn.transaction_id, step, txn.payment_type)
 
 
 def customer_id_for(txn: GatewayTransaction, max_length: int = 20) -> str:
     """The vault customer id when there is one; else a stable hash of who paid."""
     if txn.customer_id:
-        candidate = f"PT-{txn.customer_id}"
-        if len(candidate) <= max_length:
-            return candidate
-        seed = "vault:" + txn.customer_id
-    else:
-        b = txn.billing
-        seed = "|".join(s.strip().lower() for s in (b.name, b.postal_code, txn.email))
+        return erp_customer_id_for_profile(txn.customer_id, max_length)
+    b = txn.billing
+    return _hashed_customer_id("|".join(s.strip().lower() for s in (b.name, b.postal_code, txn.email)), max_length)
+
+
+def erp_customer_id_for_profile(profile_id: str, max_length: int = 20) -> str:
+    """The ERP customer id of a PayTrace vault profile: `PT-<vault id>`, or a stable hash when too long.
+
+    Sales by the profile (customer_id_for) and the customer sync (flows/customers.py) both use it,
+    so a profile and its payments land on one ERP customer.
+    """
+    candidate = f"PT-{profile_id}"
+    if len(candidate) <= max_length:
+        return candidate
+    return _hashed_customer_id("vault:" + profile_id, max_length)
+
+
+def _hashed_customer_id(seed: str, max_length: int) -> str:
     digest = base64.b32encode(hashlib.sha1(seed.encode()).digest()).decode()
     return f"PTC-{digest[: max_length - 4]}"
 
@@ -57,17 +78,17 @@ def _lines(txn: GatewayTransaction, rules: PostingRules) -> tuple[OrderLine, ...
 
 
 def sales_order_for(txn: GatewayTransaction, customer_id: str, rules: PostingRules) -> SalesOrder:
-    return SalesOrder(reference(txn.transaction_id, "sales_order"), customer_id, local_date(txn, rules),
+    return SalesOrder(ref(txn, "sales_order"), customer_id, local_date(txn, rules),
                       _lines(txn, rules))
 
 
 def invoice_for(txn: GatewayTransaction, customer_id: str, order_key: str | None, rules: PostingRules) -> SalesOrder:
-    return SalesOrder(reference(txn.transaction_id, "invoice"), customer_id, local_date(txn, rules),
+    return SalesOrder(ref(txn, "invoice"), customer_id, local_date(txn, rules),
                       _lines(txn, rules), order_ref=order_key)
 
 
 def payment_for(txn: GatewayTransaction, customer_id: str, invoice_key: str | None, rules: PostingRules) -> Payment:
-    return Payment(reference(txn.transaction_id, "payment"), customer_id, local_date(txn, rules), txn.amount,
+    return Payment(ref(txn, "payment"), customer_id, local_date(txn, rules), txn.amount,
                    invoice_key, rules.cash_account, rules.payment_method)
 
 
@@ -76,7 +97,7 @@ def journal_for(txn: GatewayTransaction, rules: PostingRules) -> JournalEntry:
     card = f"{txn.card_brand} {txn.masked_card[-4:]}".strip() if txn.masked_card else txn.card_brand
     text = f"PayTrace {txn.transaction_id} {card}"
     return JournalEntry(
-        reference(txn.transaction_id, "journal"), local_date(txn, rules), text,
+        ref(txn, "journal"), local_date(txn, rules), text,
         (JournalLine(rules.clearing_account, txn.amount, text),
          JournalLine(rules.cash_account, -txn.amount, text)),
     )

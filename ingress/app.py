@@ -83,14 +83,20 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     db_url = settings.database_url
 
-    def accept(source: str, event_id: str, event_type: str, transaction_id: int, payload: dict):
+    pairs = settings.pair_names
+
+    def accept(source: str, event_id: str, event_type: str, transaction_id: int, payload: dict,
+               pair: str | None = None):
+        pair = pair or settings.pair
+        if pair not in pairs:
+            return _problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
         hits = find_card_data(payload)
         if hits:
             # Masked before the insert; the paths (never the values) go to the log.
             log.warning("card data masked in %s event %s at %s", source, event_id, ", ".join(hits[:5]))
         try:
             inbox_id, created = store_event(db_url, source=source, event_id=event_id, event_type=event_type,
-                                            transaction_id=transaction_id, payload=payload)
+                                            transaction_id=transaction_id, payload=payload, pair=pair)
         except DataError as exc:
             # The database refuses this content (a value it cannot store): the sender must change
             # it, so a retry-later answer would only loop. The log keeps the reason, not the data.
@@ -130,26 +136,31 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         except ValidationError as exc:
             return _problem(400, "invalid event", fields=exc.normalized_messages())
 
+    # Each route also answers under /pairs/<pair>/ for a deployment serving several PayTrace
+    # accounts (PAYSYNC_PAIRS); without the prefix an event is the default (first) pair's.
     @app.post("/webhooks/paytrace")
-    def webhook():
+    @app.post("/pairs/<pair>/webhooks/paytrace")
+    def webhook(pair: str | None = None):
         answer = signed_json(WebhookEventSchema)
         if not isinstance(answer, tuple) or len(answer) != 3:
             return answer
         event_id, payload, event = answer
-        return accept("webhook", event_id, event["type"], event["data"]["transaction_id"], payload)
+        return accept("webhook", event_id, event["type"], event["data"]["transaction_id"], payload, pair)
 
     @app.post("/webhooks/chargebacks")
-    def chargeback():
+    @app.post("/pairs/<pair>/webhooks/chargebacks")
+    def chargeback(pair: str | None = None):
         """A chargeback case pushed by the processor's portal or a case tool, signed like the webhooks."""
         answer = signed_json(ChargebackSchema)
         if not isinstance(answer, tuple) or len(answer) != 3:
             return answer
         _, payload, case = answer
         # The case id is the idempotency key: the same case pushed twice (or also imported) is one.
-        return accept("chargeback", f"cb:{case['case_id']}", "chargeback", case["transaction_id"], payload)
+        return accept("chargeback", f"cb:{case['case_id']}", "chargeback", case["transaction_id"], payload, pair)
 
     @app.post("/webhooks/paytrace/silent-post")
-    def silent_post():
+    @app.post("/pairs/<pair>/webhooks/paytrace/silent-post")
+    def silent_post(pair: str | None = None):
         parm_list = request.form.get("parmList") or request.form.get("parmlist")
         if not parm_list:
             return _problem(400, "missing form field parmList")
@@ -159,7 +170,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             return _problem(400, "invalid silent post", fields=exc.normalized_messages())
         txn = fields["TRANSACTIONID"]
         # Unsigned and only a hint: the worker re-reads the transaction from PayTrace.
-        return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields))
+        return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields), pair)
 
     @app.get("/openapi.json")
     def openapi():

@@ -39,6 +39,15 @@ def openapi_document() -> dict:
                       "400": _json("invalid payload", _ERROR), "401": _json("bad or missing signature", _ERROR),
                       **common},
     }})
+    spec.path(path="/pairs/{pair}/webhooks/paytrace", operations={"post": {
+        "summary": "The same signed event, for one integration pair of a deployment serving several",
+        "parameters": [{"name": "pair", "in": "path", "required": True, "schema": {"type": "string"},
+                        "description": "a name from PAYSYNC_PAIRS"}] + signature_headers,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": "WebhookEvent"}}},
+        "responses": {"202": _json("stored and queued", _ACCEPTED), "200": _json("seen before", _ACCEPTED),
+                      "400": _json("invalid payload", _ERROR), "401": _json("bad or missing signature", _ERROR),
+                      "404": _json("no such pair", _ERROR), **common},
+    }})
     spec.path(path="/webhooks/paytrace/silent-post", operations={"post": {
         "summary": "PayTrace's legacy unsigned silent post (a hint: the transaction is re-read)",
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {

@@ -1,4 +1,4 @@
-"""One FlowContext per worker process, built on first use (a forked child builds its own)."""
+"""One FlowContext per integration pair per worker process, built on first use (a forked child builds its own)."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,8 @@ from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
 from flows.payment_sync import FlowContext
 
-_contexts: dict[int, FlowContext] = {}
+_contexts: dict[str, FlowContext] = {}  # by pair, for the process `_pid`
+_pid: int | None = None
 
 
 def build_context(settings: Settings) -> FlowContext:
@@ -25,15 +26,21 @@ def build_context(settings: Settings) -> FlowContext:
                        lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum,
                        flags_block_posting=mapping.policies.flags_block_posting,
                        statuses={name: status_for(mapping, name).invoice for name in PAYTRACE_STATUSES},
-                       chargeback_account=account_for(mapping, "chargeback"), mapping=mapping)
+                       chargeback_account=account_for(mapping, "chargeback"), mapping=mapping,
+                       pair=settings.pair)
 
 
-def flow_context() -> FlowContext:
-    pid = os.getpid()
-    if pid not in _contexts:
+def flow_context(pair: str | None = None) -> FlowContext:
+    """The context of integration pair `pair` (the default pair when None), built once per process."""
+    global _pid
+    if _pid != os.getpid():
         _contexts.clear()  # a fork's inherited sockets belong to the parent
-        _contexts[pid] = build_context(get_settings())
-    return _contexts[pid]
+        _pid = os.getpid()
+    settings = get_settings()
+    name = pair or settings.pair
+    if name not in _contexts:
+        _contexts[name] = build_context(settings.for_pair(name))
+    return _contexts[name]
 
 
 # -- nightly reconciliation ------------------------------------------------------------------
@@ -63,4 +70,5 @@ def reconcile_context(settings: Settings, enqueue=enqueue_ingest):
         enqueue=enqueue if settings.redis_url else _no_broker,
         lock=lock, reports_dir=settings.reports_dir,
         fees=Fees(settings.reconcile_fee_rate, settings.reconcile_fee_fixed, settings.reconcile_fee_account),
-        chunk_size=settings.reconcile_chunk_size, erp_concurrency=settings.reconcile_erp_concurrency)
+        chunk_size=settings.reconcile_chunk_size, erp_concurrency=settings.reconcile_erp_concurrency,
+        pair=settings.pair)

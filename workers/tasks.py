@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
-from connectors.errors import ConnectorError, RetriableError, SkippableError
+from connectors.errors import ConnectorError, PermanentError, RetriableError, SkippableError
 from flows import chargebacks, intake, lifecycle, payment_sync  # noqa: F401  (chargebacks registers its kind)
 from flows.ledger import StepBusy
 from flows.payment_sync import RunFinished
@@ -67,11 +67,16 @@ class PaysyncTask(Task):
 # -- intake ----------------------------------------------------------------------------------
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
 def ingest_event(self, inbox_id: int) -> int | None:
-    settings = get_settings()
-    routing = self.guarded(lambda: intake.route_event(settings.database_url, inbox_id, settings.erp),
-                           inbox_id=inbox_id, step="route")
-    if routing is None or routing.run_id is None:
+    base = get_settings()
+
+    def route():
+        settings = _pair_settings(intake.event_pair(base.database_url, inbox_id))
+        return settings, intake.route_event(settings.database_url, inbox_id, settings.erp)
+
+    routed = self.guarded(route, inbox_id=inbox_id, step="route")
+    if routed is None or routed[1].run_id is None:
         return None
+    settings, routing = routed
     if routing.start:
         for run_id, kind in routing.also:  # a predecessor created with it (a void's unsynced sale)
             start_run(run_id, settings.erp, kind=kind)
@@ -80,11 +85,31 @@ def ingest_event(self, inbox_id: int) -> int | None:
     return routing.run_id
 
 
+def _pair_settings(pair: str):
+    """The settings of an integration pair a stored event or run names; a pair no longer configured is permanent."""
+    try:
+        return get_settings().for_pair(pair)
+    except KeyError as exc:
+        raise PermanentError(str(exc.args[0]), system="paysync", operation="pair") from None
+
+
+_RUN_PAIRS: dict[int, str] = {}
+
+
+def run_pair(run_id: int) -> str:
+    """The integration pair a run posts for (kept per process: a run never changes pair)."""
+    if run_id not in _RUN_PAIRS:
+        if len(_RUN_PAIRS) > 10_000:
+            _RUN_PAIRS.clear()
+        _RUN_PAIRS[run_id] = intake.run_pair(get_settings().database_url, run_id)
+    return _RUN_PAIRS[run_id]
+
+
 # -- the sale chain, in STEPS order ----------------------------------------------------------
 def _step_task(step):
     @celery_app.task(bind=True, base=PaysyncTask, name=f"paysync.{step.__name__}")
     def task(self, run_id: int) -> int:
-        self.guarded(lambda: step(flow_context(), run_id), run_id=run_id, step=step.__name__)
+        self.guarded(lambda: step(flow_context(run_pair(run_id)), run_id), run_id=run_id, step=step.__name__)
         return run_id
 
     task.__doc__ = step.__doc__
@@ -112,14 +137,16 @@ def start_run(run_id: int, erp: str, from_step: str | None = None, kind: str = "
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.poll_paytrace")
 def poll_paytrace(self) -> int:
     """Read PayTrace's export; a failed poll is not retried or dead-lettered: the next tick is its retry."""
+    new_ids: list[int] = []
+    for settings in get_settings().pairs():  # each pair's PayTrace account, with its own cursor
+        try:
+            new_ids += poller.poll_once(settings, flow_context(settings.pair).gateway)
+        except (ConnectorError, SchemaError, OperationalError) as exc:
+            # One alert per tick while PayTrace (or the database) is down or refuses our credentials;
+            # the cursor has not moved, so the next poll's window still covers everything.
+            logging.getLogger("paysync.alert").error("ALERT poll of PayTrace (pair %s) failed: %s", settings.pair,
+                                                     deadletter.reason_for(exc))
     settings = get_settings()
-    try:
-        new_ids = poller.poll_once(settings, flow_context().gateway)
-    except (ConnectorError, SchemaError, OperationalError) as exc:
-        # One alert per tick while PayTrace (or the database) is down or refuses our credentials;
-        # the cursor has not moved, so the next poll's window still covers everything.
-        logging.getLogger("paysync.alert").error("ALERT poll of PayTrace failed: %s", deadletter.reason_for(exc))
-        return 0
     for inbox_id in new_ids:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if new_ids:
@@ -136,8 +163,11 @@ def sweep_inbox(self) -> dict:
     if events:
         poller.touch_events(settings, events)
     runs = poller.stalled_runs(settings)
-    for run_id, step, kind in runs:
-        start_run(run_id, settings.erp, from_step=step, kind=kind)
+    for run_id, step, kind, pair in runs:
+        try:
+            start_run(run_id, settings.for_pair(pair).erp, from_step=step, kind=kind)
+        except KeyError:
+            log.error("run %s belongs to pair %r, which is no longer configured", run_id, pair)
     if events or runs:
         log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs))
     return {"events": len(events), "runs": len(runs)}
@@ -158,7 +188,8 @@ def replay(letter_id: int) -> int | None:
     settings = get_settings()
     letter = deadletter.prepare_replay(settings.database_url, letter_id)
     if letter.run_id is not None:
-        start_run(letter.run_id, settings.erp, from_step=letter.step, kind=letter.context.get("kind", "sale"))
+        start_run(letter.run_id, settings.for_pair(run_pair(letter.run_id)).erp, from_step=letter.step,
+                  kind=letter.context.get("kind", "sale"))
         return letter.run_id
     if letter.inbox_id is not None:
         ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)
@@ -171,8 +202,9 @@ def replay(letter_id: int) -> int | None:
                  soft_time_limit=max(1, get_settings().reconcile_time_limit - 30))
 def reconcile_day(self, day: str | None = None) -> int | None:
     """Reconcile one merchant-local day (by default the one the beat schedule fired for), once."""
-    settings = get_settings()
-    return self.guarded(lambda: run_reconcile(settings, day, trigger="beat"), step="reconcile")
+    runs = [self.guarded(lambda: run_reconcile(settings, day, trigger="beat"), step="reconcile")
+            for settings in get_settings().pairs()]  # each pair's own batches, journal and report
+    return runs[0] if len(runs) == 1 else None
 
 
 def run_reconcile(settings, day: str | None, *, trigger: str) -> int | None:
@@ -188,7 +220,8 @@ def run_reconcile(settings, day: str | None, *, trigger: str) -> int | None:
         settings.reconcile_days_back)
     ctx = reconcile_context(settings)
     try:
-        outcome = settlement.reconcile(ctx, when, trigger=trigger, run_key=f"{trigger}:{when.isoformat()}")
+        outcome = settlement.reconcile(ctx, when, trigger=trigger,
+                                       run_key=ctx.scope(f"{trigger}:{when.isoformat()}"))
     finally:
         ctx.erp.close()
         ctx.gateway.client.close()

@@ -146,22 +146,24 @@ class SageX3Client:
         response = self.rest.request("GET", path, operation=operation, idempotent=True, params=params)
         return validate(response, operation=operation)
 
-    def rest_query(self, cls: str, where: str, count: int = 100) -> list[dict[str, Any]]:
-        """Every `$query` resource matching `where`, following `$links.$next` page by page."""
+    def rest_query(self, cls: str, where: str = "", count: int = 100,
+                   max_pages: int = MAX_PAGES) -> list[dict[str, Any]]:
+        """Every `$query` resource matching `where` (all of them when empty), following `$links.$next`."""
         operation = f"GET {cls}.$query"
+        params = {"representation": f"{cls}.$query", **({"where": where} if where else {}), "count": count}
         # Spaces as %20, not '+': not every Syracuse front end reads '+' in a query as a space.
-        query = urlencode({"representation": f"{cls}.$query", "where": where, "count": count}, quote_via=quote,
-                          safe="$'")
+        query = urlencode(params, quote_via=quote, safe="$'")
         path: str | None = f"/api1/x3/erp/{self.config.endpoint}/{cls}?{query}"
         out: list[dict[str, Any]] = []
-        for _ in range(MAX_PAGES):
+        for _ in range(max_pages):
             page = self._get(path, operation)
             out.extend(page.get("$resources") or [])
             path = ((page.get("$links") or {}).get("$next") or {}).get("$url")
             if not path:
                 return out
             path = self._relative(path)
-        raise PermanentError(f"{cls}: more than {MAX_PAGES} pages for {where}", system=SYSTEM, operation=operation)
+        raise PermanentError(f"{cls}: more than {max_pages} pages for {where or 'everything'}", system=SYSTEM,
+                             operation=operation)
 
     def _relative(self, url: str) -> str:
         """A `$next` URL made relative to our base (Syracuse may name itself by another host)."""

@@ -47,6 +47,21 @@ class SageX3Layout:
     # ORDSTA / INVSTA are coded menus X3 sets itself: a free-text mark needs a user field [I].
     status_field: str = "YPAYSTA"
     status_length: int = 20
+    # -- matching: invoices found by their link fields, customers read back (docs/sage-x3.md "Matching") --
+    invoice_total: str = "AMTATI"  # [C] SINVOICE.AMTATI: what the customer pays, tax included
+    # [I] where SalesOrder.customer_po lands on an invoice: SINVOICEV has no CUSORDREF in the V11
+    # dictionary (SORDER has it [C]); a site without it names its own field (BPRVCR, a user field).
+    invoice_po: str = "CUSORDREF"
+    # A due date is written as the date X3 computes due dates from, SINVOICE.STRDUDDAT [C-code, in
+    # group SIH2_2 [I]], with a payment term PTE [C] of 0 days [I: the site's code], so the due date
+    # is that date itself; without one the customer's own term decides. Read back from the open
+    # items' DUDDAT [C].
+    invoice_due: str = "STRDUDDAT"
+    due_date_term: str = "DUEDATE"
+    invoice_lines: str = "SINVOICED"  # [C] table (its SOHNUM names the order billed); [I] as an api1 class
+    address_class: str = "BPADDRESS"  # [C] table; [I] as an api1 class and as BPCUSTOMER's $details collection
+    address_owner: str = "BPANUM"  # [I] the address's business partner code
+    changed_field: str = "UPDDATTIM"  # [C] on X3 tables (V11 dictionary: ADATIM, UTC); [I] in api1
 
     @classmethod
     def from_overrides(cls, overrides: dict[str, Any] | None) -> "SageX3Layout":

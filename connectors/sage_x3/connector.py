@@ -1,15 +1,20 @@
 """Sage X3 as an ErpConnector: writes by SOAP `save`, lookups by external reference over REST api1."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Any, Iterable
 
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError, PermanentError, SkippableError, ValidationError
 from connectors.sage_x3 import mapping
 from connectors.sage_x3.client import SYSTEM, SageX3Client
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund,
-                            Reversal, SalesOrder)
+from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
+                            PostingRules, Refund, Reversal, SalesOrder)
+
+CHUNK = 40  # values per `in (...)` clause: keeps a request URL well under common 8 KB limits
+LISTING_PAGES = 2000  # a full customer listing may be long; a lookup stays under client.MAX_PAGES
 
 
 class SageX3Connector(ErpConnector):
@@ -17,6 +22,12 @@ class SageX3Connector(ErpConnector):
 
     kind = SYSTEM
     max_reference_length = SageX3Layout.reference_length
+    #: The SIH fields an invoice can be found by (schemas/mapping.py LINK_TARGETS): our reference
+    #: INVREF [C], the customer's PO (SageX3Layout.invoice_po), X3's number NUM [C], and the order
+    #: an invoice line bills, SINVOICED.SOHNUM [C].
+    invoice_link_fields = ("INVREF", "CUSORDREF", "NUM", "SOHNUM")
+    invoice_reference_field = "INVREF"
+    invoice_po_field = "CUSORDREF"
 
     def __init__(self, config: SageX3Config, client: SageX3Client | None = None) -> None:
         self.config = config
@@ -67,10 +78,9 @@ class SageX3Connector(ErpConnector):
 
     def _open_amount(self, record: dict) -> Decimal | None:
         """AMTCUR - PAYCUR over the document's open items (GACCDUDATE, by its NUM and type)."""
-        num, typ = str(record.get("NUM")), str(record.get("SIVTYP") or "")
-        rows = [r for r in self.client.rest_query(self.config.layout.open_item_class, mapping.where_eq("NUM", num))
-                if str(r.get("NUM")) == num and (not typ or str(r.get("TYP")) == typ)]
-        return mapping.open_amount(rows)
+        num = str(record.get("NUM"))
+        rows = self.client.rest_query(self.config.layout.open_item_class, mapping.where_eq("NUM", num))
+        return mapping.open_amount(mapping.own_open_items(record, rows))
 
     def _save(self, kind: str, public_name: str, obj: dict, reference: str, amount: Decimal,
               customer_id: str | None) -> ErpDocument:
@@ -160,5 +170,153 @@ class SageX3Connector(ErpConnector):
         record = self.client.rest_details(self._class(kind), key)
         return str(record.get(self.config.layout.status_field) or "")
 
+    # ---- matching: the invoice a payment pays, invoices falling due ------------------------------
+    def _links(self) -> dict[str, str]:
+        """Link name (what a mapping's references.links says) -> the api1 property holding it."""
+        lay = self.config.layout
+        return {"INVREF": "INVREF", "CUSORDREF": lay.invoice_po, "NUM": "NUM", "SOHNUM": lay.invoice_order_field}
+
+    def find_invoices(self, field: str, value: str) -> list[InvoiceInfo]:
+        """Every invoice (not credit note) whose link `field` is `value`, whoever wrote it.
+
+        SOHNUM lives on the lines, so it is looked up in SINVOICED; the others are header fields.
+        X3's database may compare without case: the exact value is checked again here."""
+        lay, links = self.config.layout, self._links()
+        if field not in links:
+            raise PermanentError(f"X3 invoices have no link field {field!r}; one of {', '.join(links)}",
+                                 system=SYSTEM, operation="find_invoices")
+        if field == "SOHNUM":
+            rows = self.client.rest_query(lay.invoice_lines, mapping.where_eq(lay.invoice_order_field, value))
+            nums = sorted({str(r.get("NUM")) for r in rows if str(r.get(lay.invoice_order_field)) == value})
+            headers = self._by_values(lay.invoice_class, "NUM", nums)
+        else:
+            prop = links[field]
+            headers = [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(prop, value))
+                       if str(r.get(prop)) == value]
+        return self._infos([h for h in headers if mapping.is_kind("invoice", h, lay)])
+
+    def open_invoices(self, *, customer_id: str | None = None, amount: Decimal | None = None,
+                      dated_from: date | None = None, dated_to: date | None = None,
+                      due_by: date | None = None) -> Iterable[InvoiceInfo]:
+        """Invoices with something due, filtered by X3 where it can (customer, total, date) and here
+        where it cannot (what is due and when lives in the open items)."""
+        lay = self.config.layout
+        where = mapping.where_all(
+            mapping.where_op("SIVTYP", "ne", lay.credit_memo_type),
+            mapping.where_eq("BPCINV", customer_id) if customer_id else "",
+            mapping.where_op(lay.invoice_total, "eq", amount) if amount is not None else "",
+            mapping.where_op("INVDAT", "ge", dated_from) if dated_from else "",
+            mapping.where_op("INVDAT", "le", dated_to) if dated_to else "")
+        headers = [h for h in self.client.rest_query(lay.invoice_class, where, max_pages=LISTING_PAGES)
+                   if mapping.is_kind("invoice", h, lay)]
+        return [i for i in self._infos(headers) if i.open_amount > 0
+                and (amount is None or i.amount == amount) and (due_by is None or (i.due_date or i.date) <= due_by)]
+
+    def invoice_info(self, key: str) -> InvoiceInfo:
+        """One invoice by its NUM ($details carries its lines), with what its open items say is due."""
+        lay = self.config.layout
+        try:
+            record = self.client.rest_details(lay.invoice_class, key)
+        except NotFoundError as exc:
+            raise NotFoundError(f"X3 has no invoice {key}", system=SYSTEM, operation="invoice_info",
+                                status=exc.status, body=exc.body) from exc
+        if not mapping.is_kind("invoice", record, lay):
+            raise NotFoundError(f"{key} is a credit note, not an invoice", system=SYSTEM, operation="invoice_info")
+        items = self.client.rest_query(lay.open_item_class, mapping.where_eq("NUM", key))
+        return mapping.invoice_info(record, mapping.own_open_items(record, items), record.get(lay.invoice_lines) or [],
+                                    lay, self._links())
+
+    def _infos(self, headers: list[dict[str, Any]]) -> list[InvoiceInfo]:
+        """InvoiceInfo for SINVOICE $query resources: their open items and lines, read in bulk."""
+        lay = self.config.layout
+        nums = [str(h.get("NUM")) for h in headers]
+        items = self._grouped(lay.open_item_class, "NUM", nums)
+        lines = self._grouped(lay.invoice_lines, "NUM", nums)
+        return [mapping.invoice_info(h, mapping.own_open_items(h, items.get(str(h.get("NUM")), [])),
+                                     lines.get(str(h.get("NUM")), []), lay, self._links()) for h in headers]
+
+    def _by_values(self, cls: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """Every resource of `cls` whose `field` is one of `values`, CHUNK values per request."""
+        values = sorted(set(values))
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(values), CHUNK):
+            chunk = values[i:i + CHUNK]
+            out += [r for r in self.client.rest_query(cls, mapping.where_in(field, chunk)) if str(r.get(field)) in chunk]
+        return out
+
+    def _grouped(self, cls: str, field: str, values: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        return self._group(self._by_values(cls, field, values), field)
+
+    # ---- customers, both ways ---------------------------------------------------------------------
+    def customer(self, customer_id: str) -> Customer | None:
+        """BPCUSTOMER('<BPCNUM>') $details, its addresses in the BPADDRESS collection [I]."""
+        lay = self.config.layout
+        try:
+            record = self.client.rest_details("BPCUSTOMER", customer_id)
+        except NotFoundError:
+            return None
+        return mapping.customer_from(record, record.get(lay.address_class) or [])
+
+    def find_customers(self, *, email: str = "", name: str = "", postal_code: str = "") -> list[Customer]:
+        """By an address's email (WEB, any case), or by name (BPCNAM, any case) and an address's postal code."""
+        lay = self.config.layout
+        email, name, postal = email.strip().lower(), name.strip()[:35].lower(), _postal(postal_code)
+        found: set[str] = set()
+        if email:
+            rows = self.client.rest_query(lay.address_class, mapping.where_ieq("WEB", email))
+            found |= {str(r.get(lay.address_owner)) for r in rows if str(r.get("WEB") or "").strip().lower() == email}
+        if name and postal:
+            heads = [str(h.get("BPCNUM")) for h in self.client.rest_query("BPCUSTOMER", mapping.where_ieq("BPCNAM", name))
+                     if str(h.get("BPCNAM") or "").strip().lower() == name]
+            found |= {str(a.get(lay.address_owner)) for a in self._by_values(lay.address_class, lay.address_owner, heads)
+                      if _postal(a.get("POSCOD")) == postal}
+        return self._customers(sorted(found))
+
+    def _customers(self, bpcnums: list[str]) -> list[Customer]:
+        lay = self.config.layout
+        addresses = self._grouped(lay.address_class, lay.address_owner, bpcnums)
+        heads = sorted(self._by_values("BPCUSTOMER", "BPCNUM", bpcnums), key=lambda h: str(h.get("BPCNUM")))
+        return [mapping.customer_from(h, addresses.get(str(h.get("BPCNUM")), [])) for h in heads]
+
+    def customers_changed_since(self, since: datetime | None) -> Iterable[CustomerChange]:
+        """Customers whose record or one of whose addresses X3 stamped (UPDDATTIM) after `since`.
+
+        X3 keeps the stamp to the second: the where clause asks for after the whole second, and
+        anything not strictly after `since` is dropped here."""
+        lay = self.config.layout
+        stamp = lay.changed_field
+        if since is None:
+            heads = self.client.rest_query("BPCUSTOMER", "", max_pages=LISTING_PAGES)
+            addresses = self._group(self.client.rest_query(lay.address_class, "", max_pages=LISTING_PAGES),
+                                    lay.address_owner)
+        else:
+            since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+            after = mapping.where_op(stamp, "gt", since.replace(microsecond=0))
+            heads = self.client.rest_query("BPCUSTOMER", after, max_pages=LISTING_PAGES)
+            moved = self.client.rest_query(lay.address_class, after, max_pages=LISTING_PAGES)
+            known = {str(h.get("BPCNUM")) for h in heads}
+            heads += self._by_values("BPCUSTOMER", "BPCNUM", {str(a.get(lay.address_owner)) for a in moved} - known)
+            addresses = self._grouped(lay.address_class, lay.address_owner, [str(h.get("BPCNUM")) for h in heads])
+        changes = []
+        for head in heads:
+            mine = addresses.get(str(head.get("BPCNUM")), [])
+            stamps = [s for s in (mapping.api_datetime(r.get(stamp)) for r in [head, *mine]) if s]
+            at = max(stamps, default=datetime.min.replace(tzinfo=timezone.utc))
+            if since is None or at > since:
+                changes.append(CustomerChange(mapping.customer_from(head, mine), at))
+        return sorted(changes, key=lambda c: (c.changed_at, c.customer.customer_id))
+
+    @staticmethod
+    def _group(rows: list[dict[str, Any]], field: str) -> dict[str, list[dict[str, Any]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(str(row.get(field)), []).append(row)
+        return grouped
+
     def close(self) -> None:
         self.client.close()
+
+
+def _postal(value: Any) -> str:
+    """A postal code compared without case or spaces ("sw1a 1aa" is "SW1A1AA")."""
+    return "".join(str(value or "").split()).upper()

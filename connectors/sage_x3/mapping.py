@@ -6,12 +6,13 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal,
-                            SalesOrder)
+from schemas.domain import (Address, CreditMemo, Customer, ErpDocument, InvoiceInfo, JournalEntry, Payment, Refund,
+                            Reversal, SalesOrder)
 
 _CODE_CHARS = re.compile(r"^[A-Za-z0-9_-]+$")
 _COUNTRY_BY_CURRENCY = {"CAD": "CA"}
@@ -91,13 +92,20 @@ def order_object(o: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
 
 
 def invoice_object(inv: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
-    origin = {cfg.layout.invoice_order_field: inv.order_ref} if inv.order_ref else None
+    """An SIH; the PO and the due date [I] only when given (a blank field is X3's own default).
+
+    An order carries no PO of its own: its CUSORDREF already holds our reference (the lookup key)."""
+    lay = cfg.layout
+    origin = {lay.invoice_order_field: inv.order_ref} if inv.order_ref else None
+    po = {lay.invoice_po: inv.customer_po} if inv.customer_po else {}
+    due = {"SIH2_2": {"PTE": lay.due_date_term, lay.invoice_due: x3_date(inv.due_date)}} if inv.due_date else {}
     return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": cfg.invoice_type, "NUM": "", "INVREF": inv.reference,
-                       "INVDAT": x3_date(inv.date), "BPCINV": inv.customer_id, "CUR": cfg.currency},
-            "SIH4_1": _lines(inv, origin)}
+                       "INVDAT": x3_date(inv.date), "BPCINV": inv.customer_id, "CUR": cfg.currency, **po},
+            **due, "SIH4_1": _lines(inv, origin)}
 
 
 def payment_object(p: Payment, cfg: SageX3Config) -> dict[str, Any]:
+    """A receipt applied to `p.invoice_ref`; with none, a payment on account: no allocation line [I]."""
     lay = cfg.layout
     # The receipt lands on bank BAN, whose own GL account X3 knows; Payment.cash_account is for
     # ERPs that post to an account directly.
@@ -107,7 +115,7 @@ def payment_object(p: Payment, cfg: SageX3Config) -> dict[str, Any]:
                                  "DES": f"PayTrace receipt {p.reference}"[:50],
                                  lay.payment_method_field: p.method[:10]},
             lay.payment_lines: [{"VCRTYP": cfg.invoice_type, "VCRNUM": p.invoice_ref,
-                                 lay.payment_line_amount: money(p.amount)}]}
+                                 lay.payment_line_amount: money(p.amount)}] if p.invoice_ref else []}
 
 
 def journal_object(j: JournalEntry, cfg: SageX3Config) -> dict[str, Any]:
@@ -258,6 +266,104 @@ def is_kind(kind: str, record: dict[str, Any], layout: SageX3Layout) -> bool:
     return True
 
 
+# ---- api1 where clauses (SData query language) --------------------------------------------------
+def literal(value: str | Decimal | date | datetime) -> str:
+    """A value in a where clause: 'text' (a quote doubled, as SData wants), a number, @date@ or a
+    UTC @date-time@ (SData's date literals; `CREDATTIM gt @2025-01-31T10:00:00Z@` is in public
+    code calling api1 [C-code])."""
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone.utc) if value.tzinfo else value  # a naive one is taken as UTC
+        return "@" + value.strftime("%Y-%m-%dT%H:%M:%SZ") + "@"
+    if isinstance(value, date):
+        return f"@{value.isoformat()}@"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return "'" + value.replace("'", "''") + "'"
+
+
 def where_eq(field: str, value: str) -> str:
     """An api1 `where` clause; a quote inside the value is doubled, as SData wants."""
-    return f"{field} eq '{value.replace(chr(39), chr(39) * 2)}'"
+    return f"{field} eq {literal(value)}"
+
+
+def where_op(field: str, op: str, value: str | Decimal | date | datetime) -> str:
+    return f"{field} {op} {literal(value)}"
+
+
+def where_ieq(field: str, value: str) -> str:
+    """Equal ignoring case: SData's lower() [C in the SData spec; I that api1 implements it]."""
+    return f"lower({field}) eq {literal(value.lower())}"
+
+
+def where_in(field: str, values: Iterable[str]) -> str:
+    return f"{field} in ({', '.join(literal(v) for v in values)})"
+
+
+def where_all(*clauses: str) -> str:
+    return " and ".join(f"({c})" if " and " in c else c for c in clauses if c)
+
+
+# ---- api1 resources -> matching data -----------------------------------------------------------
+def api_date(value: Any) -> date | None:
+    """A date property: ISO in api1 JSON, YYYYMMDD in objectXml; empty or X3's 1599-12-31 is None."""
+    text = str(value or "").strip()[:10]
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            day = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        return None if day.year < 1753 else day  # X3 keeps "no date" as 1599-12-31 (sage.md §1.1)
+    return None
+
+
+def api_datetime(value: Any) -> datetime | None:
+    """An ADATIM property (UTC) as an aware datetime; a value without a zone is UTC [I]."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def own_open_items(record: dict[str, Any], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open items (GACCDUDATE) of one SIH: its NUM, and its type when the record says it."""
+    num, typ = str(record.get("NUM")), str(record.get("SIVTYP") or "")
+    return [r for r in rows if str(r.get("NUM")) == num and (not typ or str(r.get("TYP")) == typ)]
+
+
+def invoice_info(record: dict[str, Any], items: list[dict[str, Any]], lines: list[dict[str, Any]],
+                 layout: SageX3Layout, links: dict[str, str]) -> InvoiceInfo:
+    """An SINVOICE resource, its open items and its lines as the matching flows see it.
+
+    What is due is AMTCUR - PAYCUR over the open items; an invoice X3 holds no open item for (not
+    posted yet [I]) has had nothing paid, so all of it is due. The due date is the earliest of the
+    due dates still open (else the earliest); None without open items."""
+    total = (_dec(record.get(layout.invoice_total)) or Decimal("0")).quantize(Decimal("0.01"))
+    due = open_amount(items)
+    owed = [r for r in items if Decimal(str(r.get("AMTCUR") or 0)) > Decimal(str(r.get("PAYCUR") or 0))]
+    dates = [d for d in (api_date(r.get("DUDDAT")) for r in (owed or items)) if d]
+    fields = {link: str(record.get(prop) or "") for link, prop in links.items()}
+    # the order billed lives on the lines (SINVOICED.SOHNUM): the first line's that names one
+    fields["SOHNUM"] = next((str(o) for o in (l.get(layout.invoice_order_field) for l in lines) if o), "")
+    return InvoiceInfo(
+        key=str(record.get("NUM")), reference=str(record.get("INVREF") or "") or str(record.get("NUM")),
+        customer_id=str(record.get("BPCINV") or ""), date=api_date(record.get("INVDAT")) or date.min,
+        amount=total, open_amount=total if due is None else due,
+        due_date=min(dates) if dates else None,
+        status=str(record.get(layout.status_field) or ""), fields=fields)
+
+
+def customer_from(record: dict[str, Any], addresses: list[dict[str, Any]]) -> Customer:
+    """A BPCUSTOMER resource and its addresses (BPADDRESS) as a Customer: the default address
+    (BPAADDFLG 2 = Yes) gives the contact details, as customer_object wrote them."""
+    main = next((a for a in addresses if str(a.get("BPAADDFLG")) == "2"), addresses[0] if addresses else {})
+    name = str(record.get("BPCNAM") or "")
+
+    def text(key: str) -> str:
+        return str(main.get(key) or "")
+    return Customer(str(record.get("BPCNUM")), name, email=text("WEB"), phone=text("TEL"),
+                    address=Address(name, text("ADDLIG1"), text("ADDLIG2"), text("CTY"), text("SAT"),
+                                    text("POSCOD"), text("BPACRY")))

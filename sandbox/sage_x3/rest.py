@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from .rules import GROUPS
 from .state import X3State
+from .where import WhereError, holds, parse_where, where_properties
 
 # api1 class -> (state kind, key fields, name of the lines collection in $details). Only BPCUSTOMER
 # is confirmed as an api1 class (sage.md §1.1); the others follow its pattern ([I]).
@@ -19,24 +20,31 @@ DOCUMENT_CLASSES = {
     "PAYMENTH": ("payments", "PAYMENTD"),
     "GACCENTRY": ("journals", "GACCENTRYD"),
 }
+# Flat line classes: each line of a document (or each address of a customer) is a resource of its
+# own, named by its parent's key [I: as api1 classes; the tables SINVOICED and BPADDRESS exist].
+LINE_CLASSES = {
+    "SINVOICED": ("invoices", "NUM", "SIDLIN"),
+    "BPADDRESS": ("customers", "BPANUM", "BPAADD"),
+}
+_AUDIT = "CREDATTIM UPDDATTIM"  # every X3 table's technical date-times (UTC)
 # The header properties a `where` may name, per class (a misspelt one is BadWhereSyntax, never "no rows").
 PROPERTIES = {cls: frozenset(names.split()) for cls, names in {
-    "BPCUSTOMER": "BCGCOD BPCSTA BPCNUM BPCNAM BPRSHO BPRLOG BPRNAM CRY LAN CUR",
+    "BPCUSTOMER": f"BCGCOD BPCSTA BPCNUM BPCNAM BPRSHO BPRLOG BPRNAM CRY LAN CUR {_AUDIT}",
     "SORDER": "SALFCY SOHTYP SOHNUM CUSORDREF BPCORD BPCINV ORDDAT CUR ORDSTA ALLSTA INVSTA DLVSTA STOFCY "
-              "ORDNOT ORDATI YPAYSTA",
-    "SINVOICE": "SALFCY SIVTYP NUM INVREF INVDAT BPCINV CUR INVNOT INVATI AMTNOT AMTATI SIHORINUM YPAYSTA",
-    "PAYMENTH": "PAYTYP FCY NUM BPR BPANAM BAN ACCDAT CUR AMTCUR AMTBAN SNS REF DES PAM REVNUM",
-    "GACCENTRY": "TYP NUM FCY JOU ACCDAT REF CUR DESVCR",
+              f"ORDNOT ORDATI YPAYSTA {_AUDIT}",
+    "SINVOICE": "SALFCY SIVTYP NUM INVREF INVDAT BPCINV CUR INVNOT INVATI AMTNOT AMTATI SIHORINUM YPAYSTA "
+                f"CUSORDREF PTE STRDUDDAT {_AUDIT}",
+    "SINVOICED": f"NUM SIDLIN BPCINV INVDAT ITMREF ITMDES1 QTY STU GROPRI NETPRI AMTNOTLIN SOHNUM {_AUDIT}",
+    "PAYMENTH": f"PAYTYP FCY NUM BPR BPANAM BAN ACCDAT CUR AMTCUR AMTBAN SNS REF DES PAM REVNUM {_AUDIT}",
+    "GACCENTRY": f"TYP NUM FCY JOU ACCDAT REF CUR DESVCR {_AUDIT}",
     "GACCDUDATE": "TYP NUM BPR CUR DUDDAT SNS AMTCUR PAYCUR",
+    "BPADDRESS": f"BPATYP BPANUM BPAADD BPAADDFLG ADDLIG1 ADDLIG2 ADDLIG3 POSCOD CTY SAT BPACRY TEL WEB {_AUDIT}",
     "ITMMASTER": "ITMREF ITMDES1 STU STOMGTCOD BASPRI",
     "STOCK": "STOFCY ITMREF LOT STA LOC QTYSTU CUMALLQTY",
 }.items()}
 # SINVOICE keeps its totals as AMTNOT/AMTATI (sage.md §1.2 [C]); the SOAP screen shows INVNOT/INVATI.
 _ALIASES = {"SINVOICE": {"AMTNOT": "INVNOT", "AMTATI": "INVATI"}}
 DEFAULT_COUNT, MAX_COUNT = 20, 200
-_CLAUSE = re.compile(r"\s*\(?\s*([A-Za-z][A-Za-z0-9_]*)\s+(eq|ne)\s+('(?:[^']|'')*'|-?\d+(?:\.\d+)?)\s*\)?\s*",
-                     re.IGNORECASE)
-_AND = re.compile(r"and\s+", re.IGNORECASE)
 _KEYED = re.compile(r"^([A-Z0-9_]+)\('((?:[^']|'')*)'\)$")
 
 
@@ -77,25 +85,6 @@ def check_representation(cls: str, value: str | None, keyed: bool) -> str:
     return facet
 
 
-def parse_where(expr: str) -> list[tuple[str, str, Any]]:
-    """`FIELD eq 'value' and FIELD ne 3` -> [(FIELD, op, value)]; anything else is BadWhereSyntax."""
-    clauses, pos, text = [], 0, expr.strip()
-    while True:
-        match = _CLAUSE.match(text, pos)
-        if not match:
-            raise Diagnosis(400, f"where: cannot parse near {text[pos:pos + 30]!r}", code="BadWhereSyntax")
-        field, op, raw = match.groups()
-        value: Any = raw[1:-1].replace("''", "'") if raw.startswith("'") else Decimal(raw)
-        clauses.append((field, op.lower(), value))
-        pos = match.end()
-        if pos >= len(text):
-            return clauses
-        more = _AND.match(text, pos)
-        if not more:
-            raise Diagnosis(400, f"where: expected 'and' near {text[pos:pos + 30]!r}", code="BadWhereSyntax")
-        pos = more.end()
-
-
 def _value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return float(v)  # api1 sends numbers as JSON numbers
@@ -125,10 +114,13 @@ def resources(st: X3State, cls: str, details: bool) -> list[dict[str, Any]]:
         for key, rec in st.records[kind].items():
             header = {k: v for gid, g in rec.items() if isinstance(g, dict) and gid != "ADXTEC" for k, v in g.items()}
             header.update({alias: header[name] for alias, name in _ALIASES.get(cls, {}).items()})
+            header.update({k: rec["ADXTEC"][k] for k in _AUDIT.split() if k in rec.get("ADXTEC", {})})
             res = flat(cls, key, header)
             if details:
                 res[lines_name] = [{k: _iso(k, _value(v)) for k, v in line.items()} for line in rec[lines_group]]
             out.append(res)
+    elif cls in LINE_CLASSES:
+        out = _line_resources(st, cls)
     elif cls == "GACCDUDATE":
         out = [flat(cls, f"{o['TYP']}~{o['NUM']}", o) for o in st.open_items.values()]
     elif cls == "ITMMASTER":
@@ -140,19 +132,22 @@ def resources(st: X3State, cls: str, details: bool) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["$key"])
 
 
-def _matches(res: dict[str, Any], clauses: list[tuple[str, str, Any]]) -> bool:
-    for field, op, value in clauses:
-        have = res.get(field)
-        if isinstance(value, Decimal):
-            try:
-                same = Decimal(str(have)) == value
-            except ArithmeticError:
-                same = False
-        else:
-            same = str(have) == value
-        if same != (op == "eq"):
-            return False
-    return True
+def _line_resources(st: X3State, cls: str) -> list[dict[str, Any]]:
+    """SINVOICED: one resource per invoice line; BPADDRESS: one per customer address (BPATYP 1 [I])."""
+    kind, parent_key, line_key = LINE_CLASSES[cls]
+    header_id, lines_id, _ = GROUPS[kind]
+    out = []
+    for key, rec in st.records[kind].items():
+        head = rec[header_id]
+        for i, line in enumerate(rec[lines_id], 1):
+            if cls == "BPADDRESS":
+                row = {"BPATYP": 1, "BPANUM": key, "BPAADD": line["CODADR"],
+                       **{k: v for k, v in line.items() if k != "CODADR"}}
+            else:
+                row = {"NUM": key, "SIDLIN": 1000 * i, "BPCINV": head["BPCINV"], "INVDAT": head["INVDAT"],
+                       **line, **{k: rec["ADXTEC"][k] for k in _AUDIT.split() if k in rec.get("ADXTEC", {})}}
+            out.append(flat(cls, f"{key}~{row[line_key]}", row))
+    return out
 
 
 def query_page(st: X3State, cls: str, args: dict[str, str], next_url: Callable[[str], str]) -> dict[str, Any]:
@@ -163,15 +158,18 @@ def query_page(st: X3State, cls: str, args: dict[str, str], next_url: Callable[[
         raise Diagnosis(400, f"count: {args.get('count')!r} is not a number", code="BadRequest") from None
     if not 1 <= count <= MAX_COUNT:
         raise Diagnosis(400, f"count must be between 1 and {MAX_COUNT}", code="BadRequest")
-    clauses = parse_where(args["where"]) if args.get("where") else []
-    for field, _, _ in clauses:
+    try:
+        conditions = parse_where(args["where"]) if args.get("where") else []
+    except WhereError as exc:
+        raise Diagnosis(400, str(exc), code="BadWhereSyntax") from None
+    for field in where_properties(conditions):
         if field not in PROPERTIES.get(cls, ()):
             raise Diagnosis(400, f"where: {cls} has no property {field}", code="BadWhereSyntax")
     after = args.get("key", "")
     if after and not after.startswith("gt."):
         raise Diagnosis(400, "key: only gt.<key> is supported", code="BadRequest")
     with st.lock:
-        rows = [r for r in resources(st, cls, details=False) if _matches(r, clauses)]
+        rows = [r for r in resources(st, cls, details=False) if holds(r, conditions)]
     if after:
         rows = [r for r in rows if r["$key"] > after[3:]]
     page = rows[:count]

@@ -5,16 +5,18 @@ not exist"), the way X3 reports a web-service validation error; nothing is writt
 whole object passes. The payment (PAY) and journal (GAS) screen groups are this sandbox's own
 model: sage.md marks them [I]. So is the lifecycle: credit notes as invoices of a credit-note type
 naming their origin (SIHORINUM), refunds and reversals as payment entries of their own transaction,
-and the YPAYSTA user field for a free-text status (docs/sage-x3.md).
+and the YPAYSTA user field for a free-text status (docs/sage-x3.md). So is matching's: an invoice's
+PO (CUSORDREF) and due date (payment term PTE from STRDUDDAT), and a receipt with no line held on
+account.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .state import (ALL_PAYMENT_TYPES, BANKS, COUNTRIES, CREDIT_NOTE_TYPES, CURRENCIES, ENTRY_TYPES, INVOICE_TYPES,
-                    JOURNALS, LANGUAGES, ORDER_TYPES, PAYMENT_TYPES, REFUND_TYPES, REVERSAL_TYPES, SITES,
-                    STATUS_FIELD, STATUS_LENGTH, X3State)
+                    JOURNALS, LANGUAGES, ORDER_TYPES, PAYMENT_TERMS, PAYMENT_TYPES, REFUND_TYPES, REVERSAL_TYPES,
+                    SITES, STATUS_FIELD, STATUS_LENGTH, X3State)
 
 ERROR = 3
 CENT = Decimal("0.01")
@@ -23,6 +25,13 @@ MISSING = "Record does not exist"
 EXISTS = "Record that already exists"
 REF_MAX = 30
 ORIGIN_FIELD = "SIHORINUM"  # [I] the credit note's header field naming the invoice it credits
+# Invoice fields of this sandbox's model [I]: the customer's order number (PO) in SIH0_1; in SIH2_2
+# beside the payment term PTE [C], the date due dates are computed from (SINVOICE.STRDUDDAT, a
+# column public code reads). Due date = STRDUDDAT (default: the invoice date) + the term's days.
+PO_FIELD = "CUSORDREF"
+DUE_FIELD = "STRDUDDAT"
+DEFAULT_TERM = "NET30"  # [I] every customer's payment term here: an invoice sent without one is due in 30 days
+ON_ACCOUNT_TYPE = "PAY"  # [I] TYP of the open item a receipt applied to nothing leaves
 # kind -> (header group, lines table, key fields)
 GROUPS = {
     "customers": ("BPC0_1", "BPAC_1", ("BPCNUM",)),
@@ -118,7 +127,12 @@ def _money(value: Decimal) -> Decimal:
 
 
 # ---- customers -----------------------------------------------------------------------------
-def _customer_record(obj: dict) -> dict:
+_ADDRESS_FIELDS = ("ADDLIG1", "ADDLIG2", "ADDLIG3", "POSCOD", "CTY", "SAT", "BPACRY", "TEL", "WEB")
+
+
+def _customer_record(obj: dict, current: dict | None = None) -> dict:
+    """The customer as X3 keeps it; `current` (on modify) keeps creation stamps and the stamps of
+    addresses that did not change, as X3 rewrites only the BPADDRESS rows that did [I]."""
     bpc, bpr = _group(obj, "BPC0_1"), _group(obj, "BPRC_1")
     num = _text(bpc, "BPCNUM", 15, mandatory=True)
     if not all(c.isalnum() or c in "-_" for c in num):
@@ -126,22 +140,28 @@ def _customer_record(obj: dict) -> dict:
     name = _text(bpc, "BPCNAM", 35, mandatory=True)
     names = bpr.get("BPRNAM") or [name, ""]
     names = [str(n)[:35] for n in (names if isinstance(names, list) else [names, ""])][:2]
+    before = {a["CODADR"]: a for a in (current or {}).get("BPAC_1", [])}
     addresses = []
     for i, a in enumerate(_table(obj, "BPAC_1"), 1):
         where = f"BPAC_1 line {i} : "
-        addresses.append({"CODADR": _text(a, "CODADR", 5, where=where) or f"A{i}",
-                          "BPAADDFLG": 2 if i == 1 else 1,
-                          **{f: _text(a, f, 50, where=where) for f in ("ADDLIG1", "ADDLIG2", "ADDLIG3")},
-                          "POSCOD": _text(a, "POSCOD", 10, where=where), "CTY": _text(a, "CTY", 40, where=where),
-                          "SAT": _text(a, "SAT", 35, where=where),
-                          "BPACRY": _choice(a, "BPACRY", COUNTRIES, _text(bpr, "CRY", 3) or "US", where),
-                          "TEL": _text(a, "TEL", 20, where=where), "WEB": _text(a, "WEB", 80, where=where)})
+        address = {"CODADR": _text(a, "CODADR", 5, where=where) or f"A{i}",
+                   "BPAADDFLG": 2 if i == 1 else 1,
+                   **{f: _text(a, f, 50, where=where) for f in ("ADDLIG1", "ADDLIG2", "ADDLIG3")},
+                   "POSCOD": _text(a, "POSCOD", 10, where=where), "CTY": _text(a, "CTY", 40, where=where),
+                   "SAT": _text(a, "SAT", 35, where=where),
+                   "BPACRY": _choice(a, "BPACRY", COUNTRIES, _text(bpr, "CRY", 3) or "US", where),
+                   "TEL": _text(a, "TEL", 20, where=where), "WEB": _text(a, "WEB", 80, where=where)}
+        old = before.get(address["CODADR"])
+        same = old is not None and all(old.get(f) == address[f] for f in _ADDRESS_FIELDS)
+        stamps = {k: old[k] for k in ("CREDATTIM", "UPDDATTIM")} if same else X3State.stamp(old)
+        address.update(CREDATTIM=stamps["CREDATTIM"], UPDDATTIM=stamps["UPDDATTIM"])
+        addresses.append(address)
     return {"BPC0_1": {"BCGCOD": _text(bpc, "BCGCOD", 5) or "NA", "BPCSTA": 1 if str(bpc.get("BPCSTA")) == "1" else 2,
                        "BPCNUM": num, "BPCNAM": name},
             "BPRC_1": {"BPRSHO": _text(bpr, "BPRSHO", 10) or name[:10], "BPRLOG": _text(bpr, "BPRLOG", 10),
                        "BPRNAM": names, "CRY": _choice(bpr, "CRY", COUNTRIES),
                        "LAN": _choice(bpr, "LAN", LANGUAGES, "ENG"), "CUR": _choice(bpr, "CUR", CURRENCIES)},
-            "BPAC_1": addresses, "ADXTEC": X3State.stamp()}
+            "BPAC_1": addresses, "ADXTEC": X3State.stamp((current or {}).get("ADXTEC"))}
 
 
 def save_customer(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
@@ -154,6 +174,7 @@ def save_customer(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
 
 
 def modify_customer(st: X3State, key: str, obj: dict, locked: frozenset[str]) -> dict:
+    """modify: the groups sent replace what X3 holds (a table, all its rows); the rest is kept."""
     current = st.records["customers"].get(key)
     if current is None:
         raise Refusal(f"BPCNUM : {key} : {MISSING}")
@@ -162,7 +183,7 @@ def modify_customer(st: X3State, key: str, obj: dict, locked: frozenset[str]) ->
     merged = {gid: ({**current[gid], **_group(obj, gid)}) for gid in ("BPC0_1", "BPRC_1")}
     merged["BPC0_1"]["BPCNUM"] = key  # the key is not modifiable
     merged["BPAC_1"] = _table(obj, "BPAC_1") if "BPAC_1" in obj else current["BPAC_1"]
-    rec = _customer_record(merged)
+    rec = _customer_record(merged, current)
     st.records["customers"][key] = rec
     return rec
 
@@ -258,6 +279,11 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     when = _date(h, "INVDAT")
     cur = _choice(h, "CUR", CURRENCIES, customer["BPRC_1"]["CUR"])
     ref = _text(h, "INVREF", REF_MAX)
+    po = _text(h, PO_FIELD, REF_MAX)
+    terms = _group(obj, "SIH2_2")
+    pte = _choice(terms, "PTE", PAYMENT_TERMS, DEFAULT_TERM)
+    start = _date(terms, DUE_FIELD) if _text(terms, DUE_FIELD, 10) else when
+    due = start + timedelta(days=PAYMENT_TERMS[pte])
     if _text(h, "NUM", 20):
         raise Refusal("NUM : numbering is automatic for this invoice type")
     credit_note = typ in CREDIT_NOTE_TYPES
@@ -293,13 +319,14 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
         order["SOH1_1"].update(INVSTA=3 if done else 2, ORDSTA=2 if done else 1)
     num = st.next_number(typ, site, when)
     header = {"SALFCY": site, "SIVTYP": typ, "NUM": num, "INVREF": ref, "INVDAT": when.strftime("%Y%m%d"),
-              "BPCINV": bpc, "CUR": cur, STATUS_FIELD: ""}
+              "BPCINV": bpc, "CUR": cur, PO_FIELD: po, STATUS_FIELD: ""}
     if origin is not None:
         header[ORIGIN_FIELD] = origin["SIH0_1"]["NUM"]
-    rec = {"SIH0_1": header, "SIH4_3": {"INVNOT": total, "INVATI": total}, "SIH4_1": lines, "ADXTEC": X3State.stamp()}
+    rec = {"SIH0_1": header, "SIH2_2": {"PTE": pte, DUE_FIELD: start.strftime("%Y%m%d")},
+           "SIH4_3": {"INVNOT": total, "INVATI": total}, "SIH4_1": lines, "ADXTEC": X3State.stamp()}
     st.records["invoices"][num] = rec
     # The open item (GACCDUDATE): an invoice is owed to us (SNS 1), a credit note owed back (SNS -1).
-    st.open_items[num] = {"TYP": typ, "NUM": num, "BPR": bpc, "CUR": cur, "DUDDAT": when.strftime("%Y%m%d"),
+    st.open_items[num] = {"TYP": typ, "NUM": num, "BPR": bpc, "CUR": cur, "DUDDAT": due.strftime("%Y%m%d"),
                           "SNS": -1 if credit_note else 1, "AMTCUR": total, "PAYCUR": Decimal("0.00")}
     return rec
 
@@ -329,7 +356,11 @@ def _left_to_credit(st: X3State, inv: dict) -> Decimal:
 def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     """A payment entry (PAY). Its transaction decides what it is [I]: a receipt (money in, applied to
     invoices), a refund (money out of the bank, settling credit notes) or a reversal (cancels one
-    receipt: each invoice it paid opens again by what it paid, the bank gives the money back)."""
+    receipt: each invoice it paid opens again by what it paid, the bank gives the money back).
+
+    A receipt with no lines is a payment on account (unapplied cash): it pays no invoice and
+    leaves an open item of its own on the customer's account, owed back to the customer (SNS -1)
+    until a person matches it [I]."""
     h = _group(obj, "PAY0_1")
     typ = _choice(h, "PAYTYP", ALL_PAYMENT_TYPES)
     customer = _customer(st, h, "BPR", locked)
@@ -351,6 +382,10 @@ def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
                       f"{sum(a['AMTLIN'] for a in applied)}")
     num = st.next_number("PAY", site, when)
     effect(num)  # every check passed: now the open items move
+    if typ in PAYMENT_TYPES and not applied:
+        st.open_items[num] = {"TYP": ON_ACCOUNT_TYPE, "NUM": num, "BPR": bpr, "CUR": cur,
+                              "DUDDAT": when.strftime("%Y%m%d"), "SNS": -1, "AMTCUR": amount,
+                              "PAYCUR": Decimal("0.00")}
     sign = 1 if typ in PAYMENT_TYPES else -1  # money in or out of the bank
     st.bank_balances[bank["BAN"]] = st.bank_balances.get(bank["BAN"], Decimal("0.00")) + sign * amount
     rec = {"PAY0_1": {"PAYTYP": typ, "FCY": site, "NUM": num, "BPR": bpr, "BPANAM": customer["BPC0_1"]["BPCNAM"],
@@ -414,10 +449,15 @@ def _reversal_lines(st: X3State, rows: list[dict], bpr: str, amount: Decimal):
     if line_amount != head["AMTCUR"] or amount != head["AMTCUR"]:
         raise Refusal(f"{where}AMTLIN : {line_amount} : a receipt is reversed in full ({head['AMTCUR']})")
     applied = [{"VCRTYP": "PAY", "VCRNUM": vcr, "AMTLIN": line_amount}]
+    held = st.open_items.get(vcr)  # a receipt on account: what it left on the customer's account
+    if held is not None and held["PAYCUR"]:
+        raise Refusal(f"{where}VCRNUM : {vcr} : {held['PAYCUR']} of this payment on account is already used")
 
     def effect(num: str) -> None:
         for line in receipt["PAY1_1"]:  # the invoices it paid open again by what it paid
             st.open_items[line["VCRNUM"]]["PAYCUR"] -= line["AMTLIN"]
+        if held is not None:  # unapplied cash given back: nothing left on account
+            held["PAYCUR"] = held["AMTCUR"]
         head["REVNUM"] = num
     return applied, effect
 
@@ -475,7 +515,7 @@ def modify_document(st: X3State, kind: str, key: str, obj: dict, locked: frozens
                 raise Refusal(f"{name} : Modification not allowed")
         changes[STATUS_FIELD] = _text(value, STATUS_FIELD, STATUS_LENGTH)
     rec[header_id].update(changes)
-    rec["ADXTEC"] = X3State.stamp()
+    rec["ADXTEC"] = X3State.stamp(rec.get("ADXTEC"))
     return rec
 
 

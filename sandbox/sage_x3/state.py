@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,9 @@ ALL_PAYMENT_TYPES = PAYMENT_TYPES + REFUND_TYPES + REVERSAL_TYPES
 # must not write.
 STATUS_FIELD = "YPAYSTA"
 STATUS_LENGTH = 20
+# Payment terms (PTE) -> days from the due-date start (STRDUDDAT) to the due date [I: codes and
+# the one-date model; X3 terms may split an invoice into several due dates].
+PAYMENT_TERMS = {"NET30": 30, "NET15": 15, "DUEDATE": 0}
 JOURNALS = ("MISC", "SALES", "BANK")
 ENTRY_TYPES = ("ODT", "CLOSE")
 ACCOUNTS = (
@@ -95,8 +98,15 @@ class X3State:
         return f"{key}{self.counters[key]:05d}"
 
     @staticmethod
-    def stamp() -> dict[str, str]:
-        return {"WW_MODSTAMP": date.today().strftime("%Y%m%d") + "000000", "WW_MODUSER": "WEBSERVICE"}
+    def stamp(previous: dict[str, Any] | None = None) -> dict[str, str]:
+        """The record's technical fields after a save: CREDATTIM kept from `previous`, UPDDATTIM now.
+
+        Every X3 table carries CREDATTIM / UPDDATTIM (type ADATIM, a UTC date-time) beside
+        CREUSR / UPDUSR; api1 shows them like any other property [I: the properties' names].
+        """
+        now = utc_now()
+        return {"CREDATTIM": (previous or {}).get("CREDATTIM") or now, "UPDDATTIM": now,
+                "WW_MODSTAMP": date.today().strftime("%Y%m%d") + "000000", "WW_MODUSER": "WEBSERVICE"}
 
     def add_item(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create an item (ITMMASTER), optionally with accepted stock at one site; ValueError if refused."""
@@ -165,6 +175,11 @@ class X3State:
                        sites=[{"FCY": k, "FCYNAM": v} for k, v in SITES.items()], currencies=list(CURRENCIES),
                        numbers=dict(self.counters))
             return out
+
+
+def utc_now() -> str:
+    """An ADATIM value as api1 shows it: UTC, to the second, ISO 8601 with Z [I: the JSON form]."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _plain(value: Any) -> Any:

@@ -68,11 +68,15 @@ def test_a_malformed_export_row_is_kept_for_a_dead_letter_not_dropped(pg_url):
         def transactions_between(self, start, end):
             return [{"amount": 5}, {"transaction_id": 7, "transaction_type": "SALE"}]
 
+        def checks_between(self, start, end):
+            return [{"amount": 6}, {"check_transaction_id": 7, "transaction_type": "SALE", "status_code": "Y"}]
+
     new = poll_once(settings, OneBadRow(), now=datetime(2026, 11, 21, 12, tzinfo=timezone.utc))
-    assert len(new) == 2
+    assert len(new) == 4
     with session_scope(pg_url) as s:
-        kinds = sorted(r.event_type for r in s.query(InboxEvent).all())
-    assert kinds == ["export.invalid", "export.sale"]
+        kinds = sorted((r.event_type, r.transaction_id) for r in s.query(InboxEvent).all())
+    # check 7 and card sale 7 are two events: checks are numbered on their own
+    assert kinds == [("export.ach.sale", 7), ("export.invalid", None), ("export.invalid", None), ("export.sale", 7)]
     assert poll_once(settings, OneBadRow(), now=datetime(2026, 11, 21, 12, 1, tzinfo=timezone.utc)) == []
 
 
@@ -93,6 +97,6 @@ def test_a_poll_while_paytrace_is_down_alerts_and_leaves_the_cursor_for_the_next
     finally:
         get_settings.cache_clear()
         context._contexts.clear()
-    assert "ALERT poll of PayTrace failed" in caplog.text
+    assert "ALERT poll of PayTrace (pair default) failed" in caplog.text
     with session_scope(pg_url) as s:
         assert s.query(DeadLetter).count() == 0 and s.query(PollerCursor).count() == 0

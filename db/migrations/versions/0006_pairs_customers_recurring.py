@@ -24,6 +24,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("pair", sa.String(40), nullable=False, server_default="default"))
         batch.drop_constraint("uq_sync_run_txn_kind", type_="unique")
         batch.create_unique_constraint("uq_sync_run_pair_txn_kind", ["pair", "gateway", "transaction_id", "erp", "kind"])
+    with op.batch_alter_table("reconcile_run") as batch:
+        batch.add_column(sa.Column("pair", sa.String(40), nullable=False, server_default="default"))
+        batch.drop_constraint("uq_reconcile_run_day_number", type_="unique")
+        batch.create_unique_constraint("uq_reconcile_run_pair_day_number", ["pair", "day", "number"])
+    with op.batch_alter_table("settlement_posting") as batch:
+        batch.add_column(sa.Column("pair", sa.String(40), nullable=False, server_default="default"))
+        batch.drop_constraint("uq_settlement_posting_batch", type_="unique")
+        batch.create_unique_constraint("uq_settlement_posting_pair_batch", ["pair", "erp", "batch_number"])
     op.create_table(
         "customer_link",
         sa.Column("id", BigId, primary_key=True),
@@ -68,6 +76,14 @@ def downgrade() -> None:
     op.drop_table("recurring_charge")
     op.drop_index("ix_customer_link_erp_customer", "customer_link")
     op.drop_table("customer_link")
+    with op.batch_alter_table("settlement_posting") as batch:
+        batch.drop_constraint("uq_settlement_posting_pair_batch", type_="unique")
+        batch.create_unique_constraint("uq_settlement_posting_batch", ["erp", "batch_number"])
+        batch.drop_column("pair")
+    with op.batch_alter_table("reconcile_run") as batch:
+        batch.drop_constraint("uq_reconcile_run_pair_day_number", type_="unique")
+        batch.create_unique_constraint("uq_reconcile_run_day_number", ["day", "number"])
+        batch.drop_column("pair")
     with op.batch_alter_table("sync_run") as batch:
         batch.drop_constraint("uq_sync_run_pair_txn_kind", type_="unique")
         batch.create_unique_constraint("uq_sync_run_txn_kind", ["gateway", "transaction_id", "erp", "kind"])
