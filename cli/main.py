@@ -307,6 +307,27 @@ def customers_sync(pair: str | None) -> None:
     sys.exit(1 if report.errors else 0)
 
 
+@customers.command("resolve")
+@click.argument("profile_id")
+@click.option("--link", "link_to", default=None, help="Link the profile to this ERP customer id.")
+@click.option("--separate", is_flag=True, help="Keep it apart: the next sync creates its own ERP customer.")
+@click.option("--pair", default=None, help="The integration pair (default: this deployment's).")
+@click.option("--who", default=lambda: os.environ.get("USER", "someone"), show_default="$USER")
+def customers_resolve(profile_id: str, link_to: str | None, separate: bool, pair: str | None, who: str) -> None:
+    """Settle a duplicate the customer sync put on the review list."""
+    from flows.customers import settle_duplicate
+
+    if bool(link_to) == separate:
+        raise click.UsageError("give exactly one of --link ERP_ID or --separate")
+    settings = _settings()
+    try:
+        outcome = settle_duplicate(settings.database_url, pair or settings.pair, profile_id, link_to=link_to,
+                                   who=who)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(f"profile {escape(profile_id)}: {escape(outcome)}")
+
+
 @main.group()
 def recurring() -> None:
     """Recurring billing: ERP invoices falling due, charged to the customer's PayTrace profile once."""

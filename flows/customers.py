@@ -38,7 +38,7 @@ import pycountry
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, RetriableError
-from db.models import CustomerLink, PollerCursor
+from db.models import CustomerLink, PollerCursor, ReviewItem
 from db.session import session_scope
 from db.types import utcnow
 from flows.review import Finding, close_unseen, file_findings
@@ -54,6 +54,9 @@ log = logging.getLogger("paysync.customers")
 alert_log = logging.getLogger("paysync.alert")
 
 LINKED, REVIEW = "linked", "review"
+#: A person decided a profile on the review list is not the customer it looked like: the next sync
+#: creates its own ERP customer for it.
+SEPARATE = "separate"
 DUPLICATE_KIND, CONFLICT_KIND, FAILED_KIND = "customer_duplicate", "customer_conflict", "customer_sync_failed"
 #: Bumped when the normalization changes, so every link is compared afresh once (not silently equal).
 FINGERPRINT_VERSION = "contact-v1"
@@ -193,6 +196,32 @@ def _save_link(ctx: FlowContext, pair: str, profile_id: str, **values: Any) -> N
             return
         for key, value in values.items():
             setattr(row, key, value)
+
+
+def settle_duplicate(db_url: str, pair: str, profile_id: str, *, link_to: str | None, who: str) -> str:
+    """A person's answer to a duplicate on the review list: link the profile to `link_to`, or keep it apart.
+
+    Linking writes nothing to the ERP now (the next sync brings the customer up to date only if the
+    profile changes); keeping apart makes the next sync create the profile's own ERP customer.
+    Returns what was recorded; raises LookupError if the profile is not waiting for a decision.
+    """
+    with session_scope(db_url) as s:
+        link = s.scalars(select(CustomerLink).where(CustomerLink.pair == pair,
+                                                    CustomerLink.paytrace_customer_id == profile_id)).one_or_none()
+        if link is None or link.status != REVIEW:
+            raise LookupError(f"PayTrace profile {profile_id} of pair {pair} is not waiting for a decision")
+        if link_to:
+            link.erp_customer_id, link.status = link_to, LINKED
+            outcome = f"linked to ERP customer {link_to}"
+        else:
+            link.status = SEPARATE
+            outcome = "kept apart: the next sync creates its own ERP customer"
+        items = s.scalars(select(ReviewItem).where(ReviewItem.kind == DUPLICATE_KIND,
+                                                   ReviewItem.reference == _reference(pair, profile_id),
+                                                   ReviewItem.status == "open")).all()
+        for item in items:
+            item.status, item.resolved_at, item.resolved_by, item.note = "resolved", utcnow(), who[:80], outcome
+    return outcome
 
 
 def linked_erp_customer(db_url: str, pair: str, profile_id: str) -> str | None:
@@ -364,6 +393,16 @@ def pull_profiles(ctx: FlowContext, pair: str, report: CustomerSyncReport) -> No
             continue
         profile = profile_customer(record, erp_customer_id_for_profile(profile_id))
         fp, masked = fingerprint(profile), masked_number(record)
+        if link is not None and link.status == SEPARATE:
+            try:  # kept apart by a person: its own customer, no duplicate rules asked again
+                erp_id = ctx.erp.upsert_customer(profile)
+            except ConnectorError as exc:
+                _failed(ctx, pair, report, "paytrace", profile_id, exc)
+                continue
+            _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
+                       erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
+            report.created += 1
+            continue
         try:
             outcome = (_update_linked(ctx, pair, link, profile, fp, masked) if link is not None
                        else _link_new(ctx, pair, profile_id, profile, fp, masked))

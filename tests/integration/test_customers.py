@@ -275,6 +275,27 @@ def test_a_profile_with_an_erp_customers_email_goes_to_review_and_nothing_is_wri
     assert_no_card_data(db_url)
 
 
+def test_a_person_settles_a_duplicate_by_linking_it_or_keeping_it_apart(vault, erp, sync, db_url):
+    from flows.customers import settle_duplicate
+
+    existing = _existing_erp_customer(erp, email="ada@lovelace.example")
+    same = vault.create(_id(), email="ada@lovelace.example")
+    other = vault.create(_id(), email="ADA@lovelace.example")
+    assert sync(duplicates="review").review == 2
+    settle_duplicate(db_url, "default", same, link_to=existing, who="pat")
+    settle_duplicate(db_url, "default", other, link_to=None, who="pat")
+    with pytest.raises(LookupError):
+        settle_duplicate(db_url, "default", same, link_to=existing, who="pat")  # already decided
+    report = sync(duplicates="review")
+    # then the linked one is that customer, the one kept apart has its own, and the list is clear
+    assert (report.review, report.created) == (0, 1)
+    assert links(db_url)[same].erp_customer_id == existing and links(db_url)[same].status == "linked"
+    assert links(db_url)[other].status == "linked" and erp.connector.customer(links(db_url)[other].erp_customer_id)
+    assert links(db_url)[other].erp_customer_id != existing
+    assert list_items(db_url, kind="customer_duplicate") == []
+    assert sync(duplicates="review").created == 0
+
+
 def test_a_profile_with_an_erp_customers_email_is_merged_when_the_mapping_says_so(vault, erp, sync, db_url):
     existing = _existing_erp_customer(erp, email="ada@lovelace.example")
     pid = vault.create(_id(), email="ada@lovelace.example", phone="509-555-0100")
