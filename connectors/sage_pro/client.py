@@ -21,14 +21,19 @@ from db.session import normalize_url
 # The lifecycle columns are [I] too: armast.APPLYTO (the invoice a credit memo credits),
 # somast/armast.USTATUS (a free-text user status field), arcash.TRANTYPE (receipt, refund or
 # reversal) and arcash.REVCASH (the receipt a reversal undoes). A site renames them with SAGEPRO_COLUMNS.
+# The matching columns are [I] as well: arcust.CHGUSER/CHGDATE/CHGTIME (the last change, modelled on
+# ADDUSER/ADDDATE/ADDTIME), armast.DUEDATE (as apmast.DUEDATE [C]) and armast.REF (the customer's PO,
+# as somast.REF [C]). arcust.PTERMS/PNET and armast.SOTRACK are [C] names.
 Y = ("Y", 19, 4)
 _AUDIT = (("ADDUSER", "C", 4), ("ADDDATE", "D"), ("ADDTIME", "C", 8))
+_CHANGED = (("CHGUSER", "C", 4), ("CHGDATE", "D"), ("CHGTIME", "C", 8))
 _LOCKS = (("LCKSTAT", "C", 1), ("LCKUSER", "C", 4), ("LCKDATE", "D"), ("LCKTIME", "C", 8))
 SPEC: dict[str, tuple] = {
     "arcust": (("CUSTNO", "C", 6), ("COMPANY", "C", 35), ("CONTACT", "C", 20), ("ADDRESS1", "C", 35),
                ("ADDRESS2", "C", 35), ("CITY", "C", 20), ("STATE", "C", 10), ("ZIP", "C", 10), ("COUNTRY", "C", 20),
-               ("PHONE", "C", 20), ("EMAIL", "M"), ("BALANCE", *Y), ("ONORDER", *Y), ("LPYMT", *Y), ("LASTPAY", "D"),
-               ("LSALE", *Y), ("CUSTGEN", "C", 20), *_AUDIT, *_LOCKS),
+               ("PHONE", "C", 20), ("EMAIL", "M"), ("PTERMS", "C", 20), ("PNET", "N", 3, 0), ("BALANCE", *Y),
+               ("ONORDER", *Y), ("LPYMT", *Y), ("LASTPAY", "D"), ("LSALE", *Y), ("CUSTGEN", "C", 20), *_AUDIT,
+               *_CHANGED, *_LOCKS),
     "somast": (("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("ORDAMT", *Y),
                ("PONUM", "C", 20), ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("USTATUS", "C", 20),
                *_AUDIT, *_LOCKS),
@@ -36,8 +41,9 @@ SPEC: dict[str, tuple] = {
                ("DESCRIP", "C", 40), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3),
                ("EXTPRICE", *Y), ("RQDATE", "D"), ("SOSTAT", "C", 1), *_AUDIT),
     "armast": (("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
-               ("ORNUM", "C", 10), ("PONUM", "C", 20), ("INVAMT", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y),
-               ("DTEPAID", "D"), ("APPLYTO", "C", 8), ("USTATUS", "C", 20), *_AUDIT, *_LOCKS),
+               ("ORNUM", "C", 10), ("PONUM", "C", 20), ("SOTRACK", "C", 10), ("INVAMT", *Y), ("PAIDAMT", *Y),
+               ("BALANCE", *Y), ("DTEPAID", "D"), ("APPLYTO", "C", 8), ("USTATUS", "C", 20), ("DUEDATE", "D"),
+               ("REF", "C", 20), *_AUDIT, *_LOCKS),
     "artran": (("INVNO", "C", 8), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("PONUM", "C", 20), ("ITEM", "C", 20),
                ("DESCRIP", "C", 40), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3),
                ("EXTPRICE", *Y), ("ARTYPE", "C", 1), ("INVDTE", "D"), ("ADDUSER", "C", 4)),

@@ -3,11 +3,13 @@
 Names the reference marks [I] (../shared/reference/sage.md §3) are configurable here, so a site can
 correct them without a code change: the cash and GL table names, any column (`columns`, e.g.
 `("arcash.REFNO", "CHKNO")`; `("arcust.CUSTGEN", "USRFLD1")` moves our customer id), and which
-somast column carries our reference. armast always keeps it in PONUM: ORNUM holds the order an invoice bills.
+somast column carries our reference. armast keeps it in REF [I] (ORNUM holds the order an invoice bills)
+and the customer's PO in PONUM, as Sage Pro does; an invoice without a PO has our reference there too.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.settings import Settings
 from connectors.errors import ConfigurationError
@@ -31,6 +33,14 @@ class SageProConfig:
     payment_method: str = "CC"
     lock_timeout_seconds: float = 5.0
     user: str = "PSYN"  # ADDUSER is C(4): who wrote the row, as Sage Pro's own audit columns show it
+    # [I] The terms a customer paysync creates gets (arcust.PTERMS / PNET [C names]), as Sage Pro gives a
+    # new customer the company's default terms; an invoice without a due date falls due PNET days after it.
+    terms: str = "Net 30"
+    net_days: int = 30
+    # [I] The zone of Sage Pro's date/time stamps (ADDDATE/ADDTIME, CHGDATE/CHGTIME): the local time of the
+    # site's workstations, taken to be the merchant's. paysync stamps its rows in it too, and reads
+    # customers_changed_since's clock in it.
+    timezone: str = "America/Los_Angeles"
     # The payment lifecycle (docs/sage-pro.md). [I] codes: ARTYPE of a credit memo in armast/artran,
     # TRANTYPE of an arcash refund and reversal (a receipt's TRANTYPE is blank, as rows written before).
     credit_memo_type: str = "C"
@@ -50,6 +60,13 @@ class SageProConfig:
         if any(len(c) != 1 or not c.strip() for c in codes) or len(set(codes[1:])) != 2:
             problems.append(f"credit_memo_type, refund_type and reversal_type are one character each, the last two "
                             f"distinct, got {codes!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"unknown time zone {self.timezone!r}")
+        if not 0 <= self.net_days <= 999 or len(self.terms) > 20:
+            problems.append(f"net_days is 0..999 (PNET N(3)) and terms at most 20 characters, got {self.net_days!r}, "
+                            f"{self.terms!r}")
         if len(self.user) > 4 or self.lock_timeout_seconds <= 0:
             problems.append("user is at most 4 characters and lock_timeout_seconds positive")
         if problems:
@@ -66,4 +83,5 @@ class SageProConfig:
         return cls(database_url=s.database_url, company=s.company, cash_table=s.cash_table, gl_table=s.gl_table,
                    columns=s.columns, cash_account=s.cash_account,
                    clearing_account=s.clearing_account, default_item=s.default_item,
-                   payment_method=s.payment_method, lock_timeout_seconds=s.lock_timeout_seconds)
+                   payment_method=s.payment_method, lock_timeout_seconds=s.lock_timeout_seconds,
+                   timezone=settings.merchant_timezone)

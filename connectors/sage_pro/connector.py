@@ -2,10 +2,12 @@
 
 Sage Pro's application enforces its rules (known items, open balances, balanced journals, LCKSTAT
 row locks); its tables do not, so this connector does, inside the same transaction as the write.
+The matching reads (invoices by link field, open invoices, customers) are in lookups.py.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -15,6 +17,7 @@ from connectors.errors import NotFoundError, PermanentError, RetriableError, Val
 from connectors.sage_pro import mapping
 from connectors.sage_pro.client import SageProClient
 from connectors.sage_pro.config import SYSTEM, SageProConfig
+from connectors.sage_pro.lookups import SageProLookups
 from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund, Reversal,
                             SalesOrder)
 
@@ -28,8 +31,8 @@ _STATUS_TABLES = {"sales_order": ("somast", "SONO"), "invoice": ("armast", "INVN
 _CUSTNO_ATTEMPTS = 50
 
 
-class SageProConnector(ErpConnector):
-    """Writes one Sage Pro company's tables in short SQL transactions."""
+class SageProConnector(SageProLookups, ErpConnector):
+    """Writes one Sage Pro company's tables in short SQL transactions, and reads them for matching."""
 
     kind = SYSTEM
 
@@ -38,7 +41,8 @@ class SageProConnector(ErpConnector):
         self.client = client or SageProClient(config)
         self.tables = self.client.tables
         # kind -> (base table, column carrying our reference). [I] which columns: docs/sage-pro.md.
-        self.references = {"sales_order": ("somast", config.order_reference), "invoice": ("armast", "PONUM"),
+        # An invoice's is REF [I]; one written before REF has it in PONUM only (_lookup finds both).
+        self.references = {"sales_order": ("somast", config.order_reference), "invoice": ("armast", "REF"),
                            "payment": ("arcash", "REFNO"), "journal": ("gltran", "REF"),
                            "credit_memo": ("armast", "PONUM"), "refund": ("arcash", "REFNO"),
                            "reversal": ("arcash", "REFNO")}
@@ -53,25 +57,33 @@ class SageProConnector(ErpConnector):
         # A reference must fit every column it is written to (PONUM C(20) [I], ...).
         self.max_reference_length = min(self.tables[b].c[c].info["width"] for b, c in self.references.values())
 
+    def _now(self) -> datetime:
+        """Now on Sage Pro's clock ([I] config.timezone), naive as its ADDDATE/ADDTIME stamps are."""
+        return datetime.now(ZoneInfo(self.config.timezone)).replace(tzinfo=None)
+
     # -- customers ------------------------------------------------------------------------------
     def upsert_customer(self, customer: Customer) -> str:
-        """Find the customer by CUSTGEN (our id); create it under a stable 6-character CUSTNO if absent."""
+        """Find the customer by CUSTGEN (our id), or by its bare CUSTNO if Sage Pro users created it; update
+        the contact details that differ (stamping the [I] CHGUSER/CHGDATE/CHGTIME), or create it under a
+        stable 6-character CUSTNO if absent. Upserting the same customer again changes nothing."""
         op, arcust = "upsert customer", self.tables["arcust"]
-        xref = mapping.fit(arcust.c.CUSTGEN, customer.customer_id)
+        mapping.fit(arcust.c.CUSTGEN, customer.customer_id)  # an id longer than CUSTGEN is refused up front
         with self.client.transaction(op) as conn:
-            row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+            row = self._customer_row(conn, customer.customer_id, for_update=True)
             if row is None:
                 self.client.lock_table(conn, "arcust")  # one creator at a time: re-read under the lock
-                row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+                row = self._customer_row(conn, customer.customer_id, for_update=True)
             if row is None:
                 custno = self._free_custno(conn, customer.customer_id)
-                conn.execute(insert(arcust), [mapping.customer_row(arcust, customer, custno, datetime.now(),
-                                                                   self.config.user)])
+                conn.execute(insert(arcust), [mapping.customer_row(arcust, customer, custno, self._now(),
+                                                                   self.config.user, self.config.terms,
+                                                                   self.config.net_days)])
                 return customer.customer_id
             changes = mapping.customer_changes(arcust, row, customer)
             if changes:
                 self.client.check_unlocked("arcust", row, op)
-                conn.execute(update(arcust).where(arcust.c.CUSTNO == row["CUSTNO"]).values(**changes))
+                conn.execute(update(arcust).where(arcust.c.CUSTNO == row["CUSTNO"])
+                             .values(**changes, **mapping.changed(arcust, self._now(), self.config.user)))
         return customer.customer_id
 
     def _free_custno(self, conn: Connection, customer_id: str) -> str:
@@ -83,9 +95,9 @@ class SageProConnector(ErpConnector):
         raise PermanentError(f"no free CUSTNO for {customer_id}", system=SYSTEM, operation="upsert customer")
 
     def _customer(self, conn: Connection, customer_id: str, operation: str) -> dict:
-        """The customer's arcust row, locked for our update; a row a user has open is retriable."""
-        xref = mapping.fit(self.tables["arcust"].c.CUSTGEN, customer_id)
-        row = self.client.one(conn, "arcust", for_update=True, CUSTGEN=xref)
+        """The customer's arcust row (ours by CUSTGEN, or a Sage Pro user's by CUSTNO), locked for our update;
+        a row a user has open is retriable."""
+        row = self._customer_row(conn, customer_id, for_update=True)
         if row is None:
             raise NotFoundError(f"customer {customer_id} is not in {self.config.table('arcust')}",
                                 system=SYSTEM, operation=operation)
@@ -109,8 +121,13 @@ class SageProConnector(ErpConnector):
 
     def _lookup(self, conn: Connection, kind: str, reference: str) -> list[ErpDocument]:
         base, column = self.references[kind]
+        table, reference = self.tables[base], reference.strip()
         # rtrim: a C(n) column reads back padded (and a SQL Server edition may not pad at all).
-        return self._select(conn, kind, func.rtrim(self.tables[base].c[column]) == reference.strip())
+        condition = func.rtrim(table.c[column]) == reference
+        if kind == "invoice":
+            # An invoice written before REF keeps our reference in PONUM alone: still ours, still found.
+            condition = condition | ((func.rtrim(table.c.REF) == "") & (func.rtrim(table.c.PONUM) == reference))
+        return self._select(conn, kind, condition)
 
     def _select(self, conn: Connection, kind: str, condition) -> list[ErpDocument]:
         base, column = self.references[kind]
@@ -123,8 +140,9 @@ class SageProConnector(ErpConnector):
             condition = condition & self.types[kind]
         rows = conn.execute(select(table, arcust.c.CUSTGEN).outerjoin(arcust, arcust.c.CUSTNO == table.c.CUSTNO)
                             .where(condition).order_by(key))
-        return [mapping.document(kind, {c.key: r._mapping[c] for c in table.c}, column, r._mapping[arcust.c.CUSTGEN])
-                for r in rows]
+        fallback = "PONUM" if kind == "invoice" else None
+        return [mapping.document(kind, {c.key: r._mapping[c] for c in table.c}, column, r._mapping[arcust.c.CUSTGEN],
+                                 fallback) for r in rows]
 
     def _recheck(self, conn: Connection, kind: str, reference: str) -> None:
         """Under the table lock: a concurrent run wrote this reference since the base class looked."""
@@ -156,7 +174,7 @@ class SageProConnector(ErpConnector):
             self._recheck(conn, op, order.reference)
             sono = self.client.next_number(conn, "somast", "SONO")
             header, lines = mapping.order_rows(self.tables, order, sono, customer["CUSTNO"], self.config.order_reference,
-                                               descriptions, datetime.now(), self.config.user)
+                                               descriptions, self._now(), self.config.user)
             conn.execute(insert(somast), [header])
             conn.execute(insert(self.tables["sotran"]), lines)
             conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"])
@@ -173,8 +191,8 @@ class SageProConnector(ErpConnector):
             self._recheck(conn, op, invoice.reference)
             invno = self.client.next_number(conn, "armast", "INVNO")
             header, lines = mapping.invoice_rows(self.tables, invoice, invno, customer["CUSTNO"],
-                                                 order["SONO"] if order else "", descriptions, datetime.now(),
-                                                 self.config.user)
+                                                 order["SONO"] if order else "", descriptions, self._now(),
+                                                 self.config.user, due=mapping.due_on(invoice, customer["PNET"]))
             conn.execute(insert(armast), [header])
             conn.execute(insert(self.tables["artran"]), lines)
             changes = {"BALANCE": mapping.money(customer["BALANCE"]) + invoice.amount, "LSALE": invoice.amount}
@@ -185,7 +203,7 @@ class SageProConnector(ErpConnector):
                 somast = self.tables["somast"]
                 conn.execute(update(somast).where(somast.c.SONO == order["SONO"]).values(SOSTAT=mapping.ORDER_BILLED))
             conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**changes))
-        return mapping.document(op, header, "PONUM", customer["CUSTGEN"])
+        return mapping.document(op, header, "REF", customer["CUSTGEN"])
 
     def _billed_order(self, conn: Connection, invoice: SalesOrder, customer: dict, operation: str) -> dict | None:
         """The sales order the invoice bills (its ORNUM), which must be this customer's and not locked."""
@@ -200,6 +218,8 @@ class SageProConnector(ErpConnector):
         return order
 
     def _create_payment(self, payment: Payment) -> ErpDocument:
+        """An arcash receipt applied to its invoice (at most what is open on it), or, with no invoice_ref,
+        held on account: INVNO blank [I], no invoice touched, the customer's BALANCE lowered."""
         op, armast, arcust = "payment", self.tables["armast"], self.tables["arcust"]
         amount = mapping.money(payment.amount)
         if amount <= 0:
@@ -207,28 +227,38 @@ class SageProConnector(ErpConnector):
                                   operation=op)
         with self.client.transaction(op) as conn:
             customer = self._customer(conn, payment.customer_id, op)
-            invno = mapping.fit(armast.c.INVNO, payment.invoice_ref)
-            invoice = self.client.one(conn, "armast", for_update=True, INVNO=invno)
-            if invoice is None or invoice["ARTYPE"] == mapping.fit(armast.c.ARTYPE, self.config.credit_memo_type):
-                raise NotFoundError(f"invoice {payment.invoice_ref} is not in {self.config.table('armast')}",
-                                    system=SYSTEM, operation=op)
-            if invoice["CUSTNO"] != customer["CUSTNO"]:
-                raise ValidationError(f"invoice {payment.invoice_ref} is not customer {payment.customer_id}'s",
-                                      field="invoice_ref", system=SYSTEM, operation=op)
-            self.client.check_unlocked("armast", invoice, op)
-            if amount > mapping.money(invoice["BALANCE"]):
-                raise ValidationError(f"receipt {amount} exceeds the open balance {mapping.money(invoice['BALANCE'])}"
-                                      f" of invoice {payment.invoice_ref}", field="amount", system=SYSTEM, operation=op)
+            invoice = None if payment.invoice_ref is None else self._paid_invoice(conn, payment, customer, amount, op)
             self.client.lock_table(conn, "arcash")
             self._recheck(conn, op, payment.reference)
             cashno = self.client.next_number(conn, "arcash", "CASHNO")
-            row = mapping.cash_row(self.tables["arcash"], payment, cashno, customer["CUSTNO"], invno, datetime.now(),
-                                   self.config.user)
+            row = mapping.cash_row(self.tables["arcash"], payment, cashno, customer["CUSTNO"],
+                                   invoice["INVNO"] if invoice else "", self._now(), self.config.user)
             conn.execute(insert(self.tables["arcash"]), [row])
-            on_invoice, on_customer = mapping.applied(invoice, customer, payment)
-            conn.execute(update(armast).where(armast.c.INVNO == invno).values(**on_invoice))
+            if invoice is None:
+                on_customer = mapping.on_account(customer, payment)
+            else:
+                on_invoice, on_customer = mapping.applied(invoice, customer, payment)
+                conn.execute(update(armast).where(armast.c.INVNO == invoice["INVNO"]).values(**on_invoice))
             conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
         return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
+
+    def _paid_invoice(self, conn: Connection, payment: Payment, customer: dict, amount, operation: str) -> dict:
+        """The invoice a receipt pays, locked: this customer's, not a credit memo, open for at least `amount`."""
+        armast = self.tables["armast"]
+        invno = mapping.fit(armast.c.INVNO, payment.invoice_ref)
+        invoice = self.client.one(conn, "armast", for_update=True, INVNO=invno)
+        if invoice is None or self._is_memo(invoice):
+            raise NotFoundError(f"invoice {payment.invoice_ref} is not in {self.config.table('armast')}",
+                                system=SYSTEM, operation=operation)
+        if invoice["CUSTNO"] != customer["CUSTNO"]:
+            raise ValidationError(f"invoice {payment.invoice_ref} is not customer {payment.customer_id}'s",
+                                  field="invoice_ref", system=SYSTEM, operation=operation)
+        self.client.check_unlocked("armast", invoice, operation)
+        if amount > mapping.money(invoice["BALANCE"]):
+            raise ValidationError(f"receipt {amount} exceeds the open balance {mapping.money(invoice['BALANCE'])}"
+                                  f" of invoice {payment.invoice_ref}", field="amount", system=SYSTEM,
+                                  operation=operation)
+        return invoice
 
     def _create_journal(self, entry: JournalEntry) -> ErpDocument:
         op, gltran = "journal", self.tables["gltran"]
@@ -240,7 +270,7 @@ class SageProConnector(ErpConnector):
             self.client.lock_table(conn, "gltran")
             self._recheck(conn, op, entry.reference)
             tranno = self.client.next_number(conn, "gltran", "TRANNO")
-            rows = mapping.gl_rows(gltran, entry, tranno, datetime.now(), self.config.user)
+            rows = mapping.gl_rows(gltran, entry, tranno, self._now(), self.config.user)
             conn.execute(insert(gltran), rows)
         return mapping.journal_documents(rows)[0]
 
@@ -292,7 +322,7 @@ class SageProConnector(ErpConnector):
                                       f"credited ({room})", field="amount", system=SYSTEM, operation=op)
             invno = self.client.next_number(conn, "armast", "INVNO")
             header, lines = mapping.credit_memo_rows(self.tables, memo, invno, customer["CUSTNO"], invoice["INVNO"],
-                                                     self.config.credit_memo_type, descriptions, datetime.now(),
+                                                     self.config.credit_memo_type, descriptions, self._now(),
                                                      self.config.user)
             conn.execute(insert(armast), [header])
             conn.execute(insert(self.tables["artran"]), lines)
@@ -319,7 +349,7 @@ class SageProConnector(ErpConnector):
             self._recheck(conn, op, refund.reference)
             cashno = self.client.next_number(conn, "arcash", "CASHNO")
             row = mapping.refund_row(arcash, refund, cashno, customer["CUSTNO"], memo["INVNO"], self.config.refund_type,
-                                     datetime.now(), self.config.user)
+                                     self._now(), self.config.user)
             conn.execute(insert(arcash), [row])
             on_memo, on_customer = mapping.settled(memo, customer, row["PAIDAMT"])
             conn.execute(update(armast).where(armast.c.INVNO == memo["INVNO"]).values(**on_memo))
@@ -336,11 +366,13 @@ class SageProConnector(ErpConnector):
             if mapping.money(reversal.amount) != mapping.money(receipt["PAIDAMT"]):
                 raise ValidationError(f"reversal {mapping.money(reversal.amount)} is not the receipt's "
                                       f"{mapping.money(receipt['PAIDAMT'])}", field="amount", system=SYSTEM, operation=op)
-            invoice = self.client.one(conn, "armast", for_update=True, INVNO=receipt["INVNO"])
-            if invoice is None:
-                raise NotFoundError(f"invoice {receipt['INVNO'].strip()} of receipt {reversal.payment_ref} is gone",
-                                    system=SYSTEM, operation=op)
-            self.client.check_unlocked("armast", invoice, op)
+            invoice = None  # a receipt on account (blank INVNO) paid no invoice: only the customer owes it again
+            if receipt["INVNO"].strip():
+                invoice = self.client.one(conn, "armast", for_update=True, INVNO=receipt["INVNO"])
+                if invoice is None:
+                    raise NotFoundError(f"invoice {receipt['INVNO'].strip()} of receipt {reversal.payment_ref} is "
+                                        f"gone", system=SYSTEM, operation=op)
+                self.client.check_unlocked("armast", invoice, op)
             self.client.lock_table(conn, "arcash")
             self._recheck(conn, op, reversal.reference)
             done = conn.execute(select(arcash.c.REFNO).where(self.types["reversal"],
@@ -349,13 +381,14 @@ class SageProConnector(ErpConnector):
                 raise ValidationError(f"receipt {reversal.payment_ref} is already reversed by {done[0].strip()}",
                                       field="payment_ref", system=SYSTEM, operation=op)
             cashno = self.client.next_number(conn, "arcash", "CASHNO")
-            row = mapping.reversal_row(arcash, reversal, cashno, receipt, self.config.reversal_type, datetime.now(),
+            row = mapping.reversal_row(arcash, reversal, cashno, receipt, self.config.reversal_type, self._now(),
                                        self.config.user)
             conn.execute(insert(arcash), [row])
             on_invoice, on_customer = mapping.settled(invoice, customer, row["PAIDAMT"])
-            if on_invoice["PAIDAMT"] <= 0:
-                on_invoice["DTEPAID"] = mapping.EMPTY_DATE  # nothing paid on it any more
-            conn.execute(update(armast).where(armast.c.INVNO == invoice["INVNO"]).values(**on_invoice))
+            if invoice is not None:
+                if on_invoice["PAIDAMT"] <= 0:
+                    on_invoice["DTEPAID"] = mapping.EMPTY_DATE  # nothing paid on it any more
+                conn.execute(update(armast).where(armast.c.INVNO == invoice["INVNO"]).values(**on_invoice))
             conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
         return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Table
 
 from connectors.errors import ValidationError
 from connectors.sage_pro.config import SYSTEM
-from schemas.domain import CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal, SalesOrder
+from schemas.domain import (Address, CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry,
+                            Payment, Refund, Reversal, SalesOrder)
 
 #: [I] The empty date. VFP writes CTOD('  /  /  '); the SQL Server edition cannot store that, and
 #: SQL Server reads '' as 1900-01-01, so that day means "no date" (docs/sage-pro.md).
@@ -83,6 +85,17 @@ def stamp(table: Table, now: datetime, user: str) -> dict:
     return {k: v for k, v in values.items() if k in table.c}
 
 
+def changed(table: Table, now: datetime, user: str) -> dict:
+    """The [I] last-change columns the table has (CHGUSER, CHGDATE, CHGTIME), for an update."""
+    values = {"CHGUSER": user, "CHGDATE": now.date(), "CHGTIME": now.strftime("%H:%M:%S")}
+    return {k: fit(table.c[k], v) if k != "CHGDATE" else v for k, v in values.items() if k in table.c}
+
+
+def cut(column: Column, value: str) -> str:
+    """Descriptive `value` (a customer's PO) cut to the column's width: too long must not refuse a document."""
+    return fit(column, str(value or "")[:column.info["width"]], strict=False)
+
+
 def stripped(row: dict) -> dict:
     """A row as read, without the padding."""
     return {k: v.strip() if isinstance(v, str) else v for k, v in row.items()}
@@ -102,9 +115,11 @@ def customer_fields(c: Customer) -> dict:
             "EMAIL": c.email}
 
 
-def customer_row(table: Table, c: Customer, custno: str, now: datetime, user: str) -> dict:
-    return full_row(table, {**customer_fields(c), "CUSTNO": custno, "CUSTGEN": c.customer_id,
-                            **stamp(table, now, user)})
+def customer_row(table: Table, c: Customer, custno: str, now: datetime, user: str, terms: str = "",
+                 net_days: int = 0) -> dict:
+    """A new arcust row; `terms`/`net_days` (PTERMS/PNET) are the company's defaults, never changed by an update."""
+    return full_row(table, {**customer_fields(c), "CUSTNO": custno, "CUSTGEN": c.customer_id, "PTERMS": terms,
+                            "PNET": net_days, **stamp(table, now, user)})
 
 
 def customer_changes(table: Table, current: dict, c: Customer) -> dict:
@@ -125,6 +140,39 @@ def customer_id_of(custno: str, xref: str | None) -> str:
     return (xref or "").strip() or (custno or "").strip()
 
 
+def customer_of(row: dict) -> Customer:
+    """An arcust row as the domain's Customer (the reverse of customer_fields)."""
+    r = stripped(row)
+    return Customer(customer_id_of(r["CUSTNO"], r["CUSTGEN"]), r["COMPANY"], r["EMAIL"], r["PHONE"],
+                    Address(r["CONTACT"], r["ADDRESS1"], r["ADDRESS2"], r["CITY"], r["STATE"], r["ZIP"], r["COUNTRY"]))
+
+
+def _clock(value: str) -> time:
+    """An ADDTIME-style C(8) 'HH:MM:SS' [C format of ADDTIME]; blank or unreadable is the day's start."""
+    try:
+        return time.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return time()
+
+
+def changed_at(row: dict, zone: ZoneInfo) -> datetime:
+    """When Sage Pro last changed the customer: CHGDATE/CHGTIME [I], or ADDDATE/ADDTIME if never changed."""
+    day, clock = (row["CHGDATE"], row["CHGTIME"]) if row["CHGDATE"] != EMPTY_DATE else (row["ADDDATE"], row["ADDTIME"])
+    return datetime.combine(day, _clock(clock), tzinfo=zone)
+
+
+def customer_change(row: dict, zone: ZoneInfo) -> CustomerChange:
+    return CustomerChange(customer_of(row), changed_at(row, zone))
+
+
+def local(moment: datetime, zone: ZoneInfo) -> tuple[date, str]:
+    """`moment` on Sage Pro's clock as (date, 'HH:MM:SS'), to compare with its stamps; naive is taken as
+    already on that clock. Fractions of a second are dropped: stamps have none, so "after" stays strict."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    return moment.date(), moment.strftime("%H:%M:%S")
+
+
 # -- documents ------------------------------------------------------------------------------
 def _lines(table: Table, doc: SalesOrder, keys: dict, descriptions: dict, line_values, now, user) -> list[dict]:
     return [full_row(table, {**keys, "TRANLINE": str(n), "ITEM": l.item_id,
@@ -135,23 +183,35 @@ def _lines(table: Table, doc: SalesOrder, keys: dict, descriptions: dict, line_v
 
 def order_rows(tables: dict[str, Table], order: SalesOrder, sono: str, custno: str, reference_column: str,
                descriptions: dict, now: datetime, user: str) -> tuple[dict, list[dict]]:
-    """somast header and sotran lines of a new, open sales order."""
+    """somast header and sotran lines of a new, open sales order; the customer's PO goes to whichever of
+    PONUM and REF (both [C] somast columns) does not carry our reference."""
     somast = tables["somast"]
+    po_column = "REF" if reference_column == "PONUM" else "PONUM"
     header = full_row(somast, {"SONO": sono, "CUSTNO": custno, "SODATE": order.date, "ORDATE": order.date,
-                               "ORDAMT": order.amount, reference_column: order.reference, **stamp(somast, now, user)})
+                               "ORDAMT": order.amount, po_column: cut(somast.c[po_column], order.customer_po),
+                               reference_column: order.reference, **stamp(somast, now, user)})
     lines = _lines(tables["sotran"], order, {"SONO": sono, "CUSTNO": custno}, descriptions,
                    lambda l: {"RQDATE": order.date}, now, user)
     return header, lines
 
 
+def due_on(invoice: SalesOrder, net_days) -> date:
+    """When the invoice falls due: its own due date, else its date plus the customer's net days (arcust.PNET
+    [C name; I that Sage Pro derives DUEDATE from it]), as Sage Pro's invoicing would fill DUEDATE."""
+    return invoice.due_date or invoice.date + timedelta(days=int(net_days or 0))
+
+
 def invoice_rows(tables: dict[str, Table], invoice: SalesOrder, invno: str, custno: str, ornum: str,
-                 descriptions: dict, now: datetime, user: str) -> tuple[dict, list[dict]]:
-    """armast header (open for its whole amount) and artran lines; ORNUM names the order it bills."""
+                 descriptions: dict, now: datetime, user: str, due: date | None = None) -> tuple[dict, list[dict]]:
+    """armast header (open for its whole amount) and artran lines. ORNUM names the order it bills; REF [I]
+    carries our reference; PONUM the customer's PO, where Sage Pro keeps it, or else our reference too (as
+    every invoice paysync wrote before REF); DUEDATE [I] `due` (default: the invoice's own, else its date)."""
     armast = tables["armast"]
+    ponum = cut(armast.c.PONUM, invoice.customer_po) if invoice.customer_po.strip() else invoice.reference
     header = full_row(armast, {"INVNO": invno, "CUSTNO": custno, "INVDTE": invoice.date, "ORNUM": ornum,
-                               "PONUM": invoice.reference, "INVAMT": invoice.amount, "BALANCE": invoice.amount,
-                               **stamp(armast, now, user)})
-    lines = _lines(tables["artran"], invoice, {"INVNO": invno, "CUSTNO": custno, "PONUM": invoice.reference},
+                               "PONUM": ponum, "REF": invoice.reference, "DUEDATE": due or due_on(invoice, 0),
+                               "INVAMT": invoice.amount, "BALANCE": invoice.amount, **stamp(armast, now, user)})
+    lines = _lines(tables["artran"], invoice, {"INVNO": invno, "CUSTNO": custno, "PONUM": ponum},
                    descriptions, lambda l: {"QTYSHP": l.quantity, "INVDTE": invoice.date}, now, user)
     return header, lines
 
@@ -168,6 +228,13 @@ def applied(invoice: dict, customer: dict, p: Payment) -> tuple[dict, dict]:
     return ({"PAIDAMT": money(invoice["PAIDAMT"]) + amount, "BALANCE": money(invoice["BALANCE"]) - amount,
              "DTEPAID": p.date},
             {"BALANCE": money(customer["BALANCE"]) - amount, "LPYMT": amount, "LASTPAY": p.date})
+
+
+def on_account(customer: dict, p: Payment) -> dict:
+    """The arcust changes of a receipt held on account [I]: unapplied cash is the customer's credit, so its
+    BALANCE drops now; no invoice changes until someone applies the cash."""
+    amount = money(p.amount)
+    return {"BALANCE": money(customer["BALANCE"]) - amount, "LPYMT": amount, "LASTPAY": p.date}
 
 
 def gl_rows(table: Table, entry: JournalEntry, tranno: str, now: datetime, user: str) -> list[dict]:
@@ -192,12 +259,25 @@ def _signed(sign: int, value) -> Decimal:
     return money(value) if sign > 0 else -money(value)  # unary minus: never "-0.00"
 
 
-def document(kind: str, row: dict, reference_column: str, xref: str | None) -> ErpDocument:
-    """A header row as the ErpDocument the base connector compares; keys without their padding."""
+def document(kind: str, row: dict, reference_column: str, xref: str | None,
+             fallback: str | None = None) -> ErpDocument:
+    """A header row as the ErpDocument the base connector compares; keys without their padding. The
+    reference is `reference_column`'s, or `fallback`'s where that is blank (an invoice written before REF)."""
     _, key, amount, due, sign = DOCUMENTS[kind]
-    return ErpDocument(kind=kind, key=row[key].strip(), reference=row[reference_column].strip(),
+    reference = row[reference_column].strip() or (row[fallback].strip() if fallback else "")
+    return ErpDocument(kind=kind, key=row[key].strip(), reference=reference,
                        amount=_signed(sign, row[amount]), amount_due=_signed(sign, row[due]) if due else None,
                        customer_id=customer_id_of(row.get("CUSTNO", ""), xref))
+
+
+def invoice_info(row: dict, xref: str | None, link_fields: Iterable[str]) -> InvoiceInfo:
+    """An armast invoice row as the matching flows see it. Its reference is REF (paysync's reference), else
+    PONUM (an invoice paysync wrote before REF, or a Sage Pro user's PO), else INVNO; DUEDATE blank is None."""
+    r = stripped(row)
+    return InvoiceInfo(key=r["INVNO"], reference=r["REF"] or r["PONUM"] or r["INVNO"],
+                       customer_id=customer_id_of(r["CUSTNO"], xref), date=r["INVDTE"], amount=money(r["INVAMT"]),
+                       open_amount=money(r["BALANCE"]), due_date=None if r["DUEDATE"] == EMPTY_DATE else r["DUEDATE"],
+                       status=r["USTATUS"], fields={f: r[f] for f in link_fields})
 
 
 def journal_documents(rows: Iterable[dict]) -> list[ErpDocument]:
@@ -251,12 +331,14 @@ def reversal_row(table: Table, v: Reversal, cashno: str, receipt: dict, trantype
                             "REVCASH": receipt["CASHNO"], **stamp(table, now, user)})
 
 
-def settled(document_row: dict, customer: dict, paid: Decimal) -> tuple[dict, dict]:
+def settled(document_row: dict | None, customer: dict, paid: Decimal) -> tuple[dict, dict]:
     """armast and arcust changes of an arcash row of signed `paid` applied to a document (a refund's is
-    negative and raises a credit memo's negative balance to zero; a reversal's reopens its invoice)."""
+    negative and raises a credit memo's negative balance to zero; a reversal's reopens its invoice). No
+    document (a reversal of cash on account): nothing for armast, the customer's balance alone moves."""
     paid = money(paid)
-    return ({"PAIDAMT": money(document_row["PAIDAMT"]) + paid, "BALANCE": money(document_row["BALANCE"]) - paid},
-            {"BALANCE": money(customer["BALANCE"]) - paid})
+    on_document = {} if document_row is None else {"PAIDAMT": money(document_row["PAIDAMT"]) + paid,
+                                                   "BALANCE": money(document_row["BALANCE"]) - paid}
+    return on_document, {"BALANCE": money(customer["BALANCE"]) - paid}
 
 
 def status_value(column: Column, status: str) -> str:

@@ -3,6 +3,8 @@
 The tables themselves take anything (sage.md §3: the application, not the database, enforces
 balances); the sandbox states the rules here so a test can check that whatever wrote the tables
 kept them. The lifecycle codes and columns (credit memos, refunds, reversals) are [I]: schema.py.
+So is cash on account: an arcash receipt with a blank INVNO, applied to nothing, that lowers the
+customer's BALANCE.
 
     violations(state) -> ["armast 5001: BALANCE 10.00 is not INVAMT - PAIDAMT (0.00)", ...]
 """
@@ -74,10 +76,14 @@ def violations(state: dict[str, list[dict]]) -> list[str]:
         if total > _d(invoices[target]["INVAMT"]):
             out.append(f"invoice {target}: credit memos credit {total}, more than its {_d(invoices[target]['INVAMT'])}")
 
-    # arcash: receipts pay invoices; refunds pay credit memos out; a reversal negates one receipt, once.
+    # arcash: receipts pay invoices or stay on account (blank INVNO [I]); refunds pay credit memos out; a
+    # reversal negates one receipt, once (an on-account one with a blank INVNO too).
     reversed_: dict[str, list[str]] = defaultdict(list)
+    unapplied: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     for c in cash:
         key, kind, paid, doc = _k(c["CASHNO"]), _k(c["TRANTYPE"]), _d(c["PAIDAMT"]), _k(c["INVNO"])
+        if not doc:
+            unapplied[c["CUSTNO"]] += paid
         if doc in armast and armast[doc]["CUSTNO"] != c["CUSTNO"]:
             out.append(f"arcash {key}: applied to another customer's document {doc}")
         if kind == REFUND:
@@ -91,16 +97,19 @@ def violations(state: dict[str, list[dict]]) -> list[str]:
             reversed_[_k(c["REVCASH"])].append(key)
             if _k(receipt["INVNO"]) != doc or paid != -_d(receipt["PAIDAMT"]):
                 out.append(f"reversal {key}: must negate receipt {_k(c['REVCASH'])} on its own invoice")
-        elif doc not in invoices or paid <= 0:
-            out.append(f"receipt {key}: must pay (PAIDAMT > 0) an invoice, got {paid} on {doc!r}")
+        elif (doc and doc not in invoices) or paid <= 0:
+            out.append(f"receipt {key}: must pay (PAIDAMT > 0) an invoice or the account, got {paid} on {doc!r}")
     for receipt, reversals in reversed_.items():
         if len(reversals) > 1:
             out.append(f"receipt {receipt} is reversed {len(reversals)} times: {', '.join(reversals)}")
 
-    # The customer's balance is what its AR documents leave open (credits lower it).
+    # The customer's balance is what its AR documents leave open (credits lower it), less the cash it
+    # paid on account [I] (unapplied cash is the customer's credit until someone applies it).
     open_: dict[str, Decimal] = defaultdict(lambda: _ZERO)
     for doc in armast.values():
         open_[doc["CUSTNO"]] += _d(doc["BALANCE"])
+    for custno, paid in unapplied.items():
+        open_[custno] -= paid
     for cust in state.get("arcust", []):
         if _d(cust["BALANCE"]) != open_[cust["CUSTNO"]]:
             out.append(f"arcust {_k(cust['CUSTNO'])}: BALANCE {_d(cust['BALANCE'])} is not its open AR "

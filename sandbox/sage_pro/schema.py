@@ -27,6 +27,10 @@ REFUND, REVERSAL = "R", "V"
 
 Y = ("Y", 19, 4)
 AUDIT = (("ADDUSER", "C", 4), ("ADDDATE", "D"), ("ADDTIME", "C", 8))
+#: [I] Who last changed a customer, and when: the counterpart of ADDUSER/ADDDATE/ADDTIME. No public
+#: source shows a last-change column on arcust (LCKDATE/LCKTIME say when a user opened the record, and
+#: are cleared on unlock), so the sandbox models one; blank (EMPTY_DATE) means "never changed".
+CHANGED = (("CHGUSER", "C", 4), ("CHGDATE", "D"), ("CHGTIME", "C", 8))
 LOCKS = (("LCKSTAT", "C", 1), ("LCKUSER", "C", 4), ("LCKDATE", "D"), ("LCKTIME", "C", 8))
 
 FIELDS: dict[str, tuple] = {
@@ -37,7 +41,7 @@ FIELDS: dict[str, tuple] = {
         ("PTERMS", "C", 20), ("PDISC", "N", 7, 3), ("PDAYS", "N", 3, 0), ("PNET", "N", 3, 0),
         ("TAX", "N", 7, 3), ("BALANCE", *Y), ("ONORDER", *Y), ("CREDIT", *Y), ("CREDLIMIT", *Y),
         ("LPYMT", *Y), ("LASTPAY", "D"), ("LSALE", *Y), ("GLLINK", "C", 3), ("ARACCT", "C", 24),
-        ("CURRENCY", "C", 3), ("CUSTGEN", "C", 20), *AUDIT, *LOCKS),
+        ("CURRENCY", "C", 3), ("CUSTGEN", "C", 20), *AUDIT, *CHANGED, *LOCKS),
     "somast": (
         ("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("SHIPVIA", "C", 12),
         ("CSHIPNO", "C", 4), ("PTERMS", "C", 20), ("ORDAMT", *Y), ("SHPAMT", *Y), ("PONUM", "C", 20),
@@ -53,7 +57,11 @@ FIELDS: dict[str, tuple] = {
         ("ORNUM", "C", 10), ("PONUM", "C", 20), ("SOTRACK", "C", 10), ("PTERMS", "C", 20), ("INVAMT", *Y),
         ("TAX", *Y), ("PAIDAMT", *Y), ("BALANCE", *Y), ("DTEPAID", "D"),
         # [I] APPLYTO: the INVNO a credit memo (ARTYPE C) credits; USTATUS: free-text status user field.
-        ("APPLYTO", "C", 8), ("USTATUS", "C", 20), *AUDIT, *LOCKS),
+        ("APPLYTO", "C", 8), ("USTATUS", "C", 20),
+        # [I] DUEDATE: when the invoice falls due (apmast.DUEDATE is [C]; armast's is assumed alike).
+        # REF: a second reference C(20), as somast.REF [C]. PONUM is the customer's PO; an integration
+        # keeps its own reference in REF (paysync does).
+        ("DUEDATE", "D"), ("REF", "C", 20), *AUDIT, *LOCKS),
     "artran": (
         ("INVNO", "C", 8), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("PONUM", "C", 20), ("ITEM", "C", 20),
         ("DESCRIP", "C", 40), ("LOCTID", "C", 6), ("SERIAL", "C", 20), ("COST", *Y), ("PRICE", *Y),

@@ -1,7 +1,7 @@
 """Seed data for a fresh Sage Pro company: customers, items with stock, one order and one invoice."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from .schema import blank_row
@@ -45,7 +45,8 @@ def rows() -> dict[str, list[dict]]:
         PRICE=Decimal("25.00"), QTYORD=10, QTYSHP=10, EXTPRICE=amount, RQDATE=_DAY, SOSTAT="C"))
     out["armast"].append(blank_row(
         "armast", INVNO="5000", CUSTNO="1001", INVDTE=_DAY, ARTYPE=" ", ORNUM="1000", PONUM="CO-7781",
-        PTERMS="Net 30", INVAMT=amount, BALANCE=amount, ADDUSER="ADMN", ADDDATE=_DAY, ADDTIME="09:10:00"))
+        PTERMS="Net 30", INVAMT=amount, BALANCE=amount, DUEDATE=_DAY + timedelta(days=30), ADDUSER="ADMN",
+        ADDDATE=_DAY, ADDTIME="09:10:00"))
     out["artran"].append(blank_row(
         "artran", INVNO="5000", TRANLINE="1", CUSTNO="1001", PONUM="CO-7781", ITEM="WIDGET-1",
         DESCRIP="Widget, standard", PRICE=Decimal("25.00"), QTYORD=10, QTYSHP=10, EXTPRICE=amount,

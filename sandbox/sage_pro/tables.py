@@ -112,6 +112,21 @@ def _set_lock(url: str, company: str, table: str, key: str, values: dict) -> Non
         raise KeyError(f"{table_name(table, company)} has no row {column}={key!r}")
 
 
+def edit_customer(url: str, company: str, custno: str, *, at: datetime | None = None, user: str = "ADMN",
+                  **values) -> None:
+    """Change arcust fields as a Sage Pro user's edit would, stamping CHGUSER/CHGDATE/CHGTIME [I] with `at`
+    (default: now, local time): e.g. edit_customer(url, "01", "1001", EMAIL="ap@cascade.example")."""
+    at = at or datetime.now()
+    padded = blank_row("arcust", **values)  # raises KeyError on a column arcust lacks
+    changes = {k: padded[k] for k in values}
+    changes.update(CHGUSER=user.ljust(4)[:4], CHGDATE=at.date(), CHGTIME=at.strftime("%H:%M:%S"))
+    t = _table(company, "arcust")
+    with _engine(url) as engine, engine.begin() as conn:
+        done = conn.execute(update(t).where(t.c.CUSTNO == key_value("arcust", "CUSTNO", custno)).values(**changes))
+    if done.rowcount != 1:
+        raise KeyError(f"{table_name('arcust', company)} has no row CUSTNO={custno!r}")
+
+
 def add_item(url: str, company: str, item: str, description: str = "", on_hand: Decimal | int = 0,
              price: Decimal | int = 0) -> None:
     """Add one inventory item (icitem)."""

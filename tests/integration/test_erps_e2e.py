@@ -48,7 +48,8 @@ def faults(stack, rate: float):
                     with exclusive_use(stack.sage_pro_url, "01"):
                         stop.wait(1.0)
                 else:
-                    stop.wait(1.0)
+                    # short gaps: a worker must not be able to slip all its sales between two holds
+                    stop.wait(0.3)
 
         thread = threading.Thread(target=flap, daemon=True)
         thread.start()
