@@ -68,11 +68,14 @@ def _sage_pro(state: dict) -> Summary:
         "customers": len(state.get("arcust", [])),
         "sales_orders": [{"reference": o["PONUM"].strip(), "amount": _d(o["ORDAMT"]),
                           "status": (o.get("USTATUS") or "").strip()} for o in state.get("somast", [])],
-        "invoices": [{"reference": i["PONUM"].strip(), "key": i["INVNO"].strip(), "amount": _d(i["INVAMT"]),
+        # REF holds the writer's reference (PONUM a customer PO, or the reference in older rows)
+        "invoices": [{"reference": ((i.get("REF") or "").strip() or i["PONUM"].strip()), "key": i["INVNO"].strip(),
+                      "amount": _d(i["INVAMT"]),
                       "open": _d(i["BALANCE"]), "status": (i.get("USTATUS") or "").strip()}
                      for i in armast if (i.get("ARTYPE") or "").strip() != "C"],
         "payments": [{"reference": c["REFNO"].strip(), "amount": _d(c["PAIDAMT"]),
-                      "applied": [(c["INVNO"].strip(), _d(c["PAIDAMT"]))]}
+                      # cash on account (no INVNO) is applied to nothing
+                      "applied": [(c["INVNO"].strip(), _d(c["PAIDAMT"]))] if c["INVNO"].strip() else []}
                      for c in cash if kind[c["CASHNO"]] not in ("R", "V")],
         "journals": list(journals.values()),
         "credit_memos": [{"reference": m["PONUM"].strip(), "key": m["INVNO"].strip(), "amount": -_d(m["INVAMT"]),

@@ -1,7 +1,7 @@
 """Raw calls to the Sage 50 bridge agent, and its error policy as a table."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from connectors.errors import (ConfigurationError, ConnectorError, NotFoundError, PermanentError,
                                RateLimitedError, RetriableError, SkippableError, ValidationError)
@@ -9,6 +9,8 @@ from connectors.http import HttpClient, retry_after_seconds
 from connectors.sage50.config import Sage50Config
 
 SYSTEM = "sage50"
+#: Items asked for per list page; the bridge answers at most 500 (docs "Lists: filters and paging").
+PAGE_SIZE = 100
 
 # HTTP status -> (error class, who acts). docs/sage50-bridge-api.md "Errors".
 ERROR_POLICY: dict[int, type[ConnectorError]] = {
@@ -31,6 +33,22 @@ class Sage50Client:
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict:
         return self._send("GET", path, params=params)
+
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict]:
+        """Every item of a bridge list, one bounded page at a time, following `next_cursor`."""
+        query = {**(params or {}), "limit": PAGE_SIZE}
+        seen: set[str] = set()
+        while True:
+            answer = self.get(path, params=query)
+            yield from answer.get("items", [])
+            cursor = answer.get("next_cursor")
+            if not cursor:
+                return
+            if cursor in seen:  # a bridge bug must not become an endless loop
+                raise PermanentError(f"the bridge repeated list cursor {cursor!r}", system=SYSTEM,
+                                     operation=f"GET {path}")
+            seen.add(cursor)
+            query["cursor"] = cursor
 
     def post(self, path: str, body: dict) -> dict:
         return self._send("POST", path, json=body)

@@ -1,7 +1,8 @@
 """Sage 50 as an ErpConnector: customers by ID, transactions found by ReferenceNumber."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Iterator
 from urllib.parse import quote
 
@@ -10,8 +11,8 @@ from connectors.errors import NotFoundError, SkippableError
 from connectors.sage50 import mapping
 from connectors.sage50.client import Sage50Client
 from connectors.sage50.config import MAX_REFERENCE_LENGTH, Sage50Config
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund,
-                            Reversal, SalesOrder)
+from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
+                            PostingRules, Refund, Reversal, SalesOrder)
 
 _PATHS = {"sales_order": "/v1/sales_orders", "invoice": "/v1/invoices", "payment": "/v1/payments",
           "journal": "/v1/journal_entries", "credit_memo": "/v1/credit_memos",
@@ -23,13 +24,17 @@ class Sage50Connector(ErpConnector):
 
     kind = "sage50"
     max_reference_length = MAX_REFERENCE_LENGTH
+    invoice_link_fields = tuple(mapping.INVOICE_LINK_FILTERS)
+    invoice_reference_field = "ReferenceNumber"
+    invoice_po_field = "CustomerPurchaseOrderNumber"
 
     def __init__(self, config: Sage50Config, client: Sage50Client | None = None) -> None:
         self.config = config
         self.client = client or Sage50Client(config)
 
     def upsert_customer(self, customer: Customer) -> str:
-        path = f"/v1/customers/{quote(customer.customer_id, safe='')}"
+        """Create the customer, or bring its contact details up to date; no write when nothing changed."""
+        path = _customer_path(customer.customer_id)
         body = mapping.customer_body(customer)
         try:
             current = self.client.get(path)
@@ -39,8 +44,9 @@ class Sage50Connector(ErpConnector):
                 return customer.customer_id
             except SkippableError:
                 current = self.client.get(path)  # created by a concurrent run a moment ago
-        if _differs(current, body):
-            self.client.put(path, body)
+        update = mapping.customer_update(current, body)
+        if update:
+            self.client.put(path, update)
         return customer.customer_id
 
     def posting_rules(self, timezone: str) -> PostingRules:
@@ -48,22 +54,65 @@ class Sage50Connector(ErpConnector):
         return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
 
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
-        items = self.client.get(_PATHS[kind], params={"reference_number": reference}).get("items", [])
+        items = self.client.pages(_PATHS[kind], {"reference_number": reference})
         return [mapping.document(kind, item) for item in items if item.get("ReferenceNumber") == reference]
 
     def list_documents(self, kind: str, day: date) -> Iterator[ErpDocument]:
-        """The bridge lists a kind unfiltered (docs/sage50-bridge-api.md); the date is picked here."""
         wanted = day.isoformat()
-        for item in self.client.get(_PATHS[kind]).get("items", []):
-            if str(item.get("Date", ""))[:10] == wanted:
-                yield mapping.document(kind, item)
+        for item in self.client.pages(_PATHS[kind], {"date_from": wanted, "date_to": wanted}):
+            yield mapping.document(kind, item)
 
+    # -- matching: invoices whoever wrote them (docs/sage50-bridge-api.md "Invoices") --------
+    def find_invoices(self, field: str, value: str) -> list[InvoiceInfo]:
+        items = self.client.pages("/v1/invoices", {mapping.link_filter(field): value})
+        # The bridge matches exactly; checking again keeps a looser bridge from linking a payment wrongly.
+        return [self._invoice(item) for item in items if item.get(field) == value]
+
+    def open_invoices(self, *, customer_id: str | None = None, amount: Decimal | None = None,
+                      dated_from: date | None = None, dated_to: date | None = None,
+                      due_by: date | None = None) -> Iterator[InvoiceInfo]:
+        query = mapping.open_invoice_query(customer_id, amount, dated_from, dated_to, due_by)
+        for item in self.client.pages("/v1/invoices", query):
+            yield self._invoice(item)
+
+    def invoice_info(self, key: str) -> InvoiceInfo:
+        return self._invoice(self.client.get(f"/v1/invoices/{quote(key, safe='')}"))
+
+    def _invoice(self, record: dict) -> InvoiceInfo:
+        return mapping.invoice_info(record, self.config.status_field)
+
+    # -- customers, both ways ---------------------------------------------------------------
+    def customer(self, customer_id: str) -> Customer | None:
+        try:
+            return mapping.customer_from(self.client.get(_customer_path(customer_id)))
+        except NotFoundError:
+            return None
+
+    def find_customers(self, *, email: str = "", name: str = "", postal_code: str = "") -> list[Customer]:
+        """By e-mail, and by name and postal code together; a name alone (or nothing) finds no one."""
+        queries = []
+        if email:
+            queries.append({"email": email})
+        if name and postal_code:
+            queries.append({"name": mapping.customer_name(name), "zip": postal_code})
+        found: dict[str, Customer] = {}
+        for query in queries:
+            for item in self.client.pages("/v1/customers", query):
+                customer = mapping.customer_from(item)
+                found.setdefault(customer.customer_id, customer)
+        return list(found.values())
+
+    def customers_changed_since(self, since: datetime | None) -> Iterator[CustomerChange]:
+        """Oldest change first, as the bridge lists customers by LastModified (its own clock)."""
+        query = {} if since is None else {"modified_since": mapping.query_instant(since)}
+        for item in self.client.pages("/v1/customers", query):
+            yield mapping.customer_change(item)
 
     def _create_sales_order(self, order: SalesOrder) -> ErpDocument:
         return mapping.document("sales_order", self.client.post("/v1/sales_orders", mapping.order_body(order)))
 
     def _create_invoice(self, invoice: SalesOrder) -> ErpDocument:
-        return mapping.document("invoice", self.client.post("/v1/invoices", mapping.order_body(invoice)))
+        return mapping.document("invoice", self.client.post("/v1/invoices", mapping.invoice_body(invoice)))
 
     def _create_payment(self, payment: Payment) -> ErpDocument:
         return mapping.document("payment", self.client.post("/v1/payments", mapping.payment_body(payment)))
@@ -95,12 +144,5 @@ class Sage50Connector(ErpConnector):
         self.client.close()
 
 
-def _differs(current: dict, wanted: dict) -> bool:
-    """True when a field we manage changed; blank wanted values never erase what Sage 50 has."""
-    for key, value in wanted.items():
-        if isinstance(value, dict):
-            if _differs(current.get(key) or {}, value):
-                return True
-        elif value not in (None, "") and current.get(key) != value:
-            return True
-    return False
+def _customer_path(customer_id: str) -> str:
+    return f"/v1/customers/{quote(customer_id, safe='')}"

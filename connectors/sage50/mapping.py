@@ -1,13 +1,21 @@
 """Pure translations between our domain dataclasses and the bridge agent's JSON."""
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from connectors.errors import ValidationError
-from schemas.domain import CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal, SalesOrder
+from schemas.domain import (Address, CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry,
+                            Payment, Refund, Reversal, SalesOrder)
 
 #: Our kinds of document that carry a status, and the bridge collection each lives in.
 STATUS_KINDS = {"sales_order": "sales_orders", "invoice": "invoices"}
+#: The invoice fields find_invoices searches, and the bridge filter for each
+#: (docs/sage50-bridge-api.md "Invoices"). The property names are the bridge's; for the PO it is [I].
+INVOICE_LINK_FILTERS = {"ReferenceNumber": "reference_number",
+                        "CustomerPurchaseOrderNumber": "customer_purchase_order_number"}
+#: A Sage 50 customer name holds 39 characters [I]; longer names are cut when written and searched.
+NAME_MAX = 39
 
 
 def money(value: Decimal) -> str:
@@ -15,15 +23,65 @@ def money(value: Decimal) -> str:
     return str(Decimal(value).quantize(Decimal("0.01")))
 
 
+def customer_name(name: str) -> str:
+    return name[:NAME_MAX]
+
+
 def customer_body(c: Customer) -> dict:
     a = c.address
     return {
-        "Name": c.name[:39] or c.customer_id,
+        "Name": customer_name(c.name) or c.customer_id,
         "Email": c.email,
         "Phone": c.phone,
         "BillToAddress": {"Address1": a.line1, "Address2": a.line2, "City": a.city,
                           "State": a.state, "Zip": a.postal_code, "Country": a.country},
     }
+
+
+def customer_update(current: dict, wanted: dict) -> dict:
+    """The partial PUT that brings `current` to `wanted` ({} when nothing changed).
+
+    A blank wanted value never erases what Sage 50 has (a payer who gave no phone keeps the one
+    on file). The address is one unit: when any given part of it changed it is sent whole, so a
+    new address does not inherit the old one's second line.
+    """
+    update = {}
+    for key, value in wanted.items():
+        if key == "BillToAddress":
+            have = current.get(key) or {}
+            if any(v and have.get(k) != v for k, v in value.items()):
+                update[key] = dict(value)
+        elif value not in (None, "") and current.get(key) != value:
+            update[key] = value
+    return update
+
+
+def customer_from(record: dict) -> Customer:
+    """A bridge customer as our Customer (the bill-to address is the one kept)."""
+    a = record.get("BillToAddress") or {}
+    name = record.get("Name") or ""
+    return Customer(
+        customer_id=str(record["ID"]), name=name, email=record.get("Email") or "",
+        phone=record.get("Phone") or "",
+        address=Address(name=name, line1=a.get("Address1") or "", line2=a.get("Address2") or "",
+                        city=a.get("City") or "", state=a.get("State") or "",
+                        postal_code=a.get("Zip") or "", country=a.get("Country") or ""))
+
+
+def instant(value: str) -> datetime:
+    """The bridge's ISO 8601 UTC time ("...Z") as an aware datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def query_instant(value: datetime) -> str:
+    """A time for `modified_since`; a naive one is taken as UTC [I: callers pass the bridge's own]."""
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def customer_change(record: dict) -> CustomerChange:
+    return CustomerChange(customer_from(record), instant(record["LastModified"]))
 
 
 def order_body(o: SalesOrder) -> dict:
@@ -39,15 +97,62 @@ def order_body(o: SalesOrder) -> dict:
     return body
 
 
+def invoice_body(o: SalesOrder) -> dict:
+    """An order's body plus what only invoices keep here: the due date and the customer's PO."""
+    body = order_body(o)
+    if o.due_date is not None:
+        body["DueDate"] = o.due_date.isoformat()
+    if o.customer_po:
+        # Not cut to fit: a shortened PO would no longer find the invoice it names.
+        body["CustomerPurchaseOrderNumber"] = o.customer_po
+    return body
+
+
 def payment_body(p: Payment) -> dict:
+    """A receipt applied to one invoice, or (invoice_ref None) cash on account applied to nothing."""
+    lines = [] if p.invoice_ref is None else [{"InvoiceKey": p.invoice_ref, "AmountPaid": money(p.amount)}]
     return {
         "CustomerID": p.customer_id,
         "ReferenceNumber": p.reference,
         "Date": p.date.isoformat(),
         "CashAccount": p.cash_account,
         "PaymentMethod": p.method,
-        "InvoiceLines": [{"InvoiceKey": p.invoice_ref, "AmountPaid": money(p.amount)}],
+        "Amount": money(p.amount),
+        "InvoiceLines": lines,
     }
+
+
+def link_filter(field: str) -> str:
+    """The bridge filter for an invoice link field; a field we cannot search is the mapping's error."""
+    if field not in INVOICE_LINK_FILTERS:
+        raise ValidationError(f"Sage 50 invoices cannot be searched by {field!r}; "
+                              f"use one of {', '.join(INVOICE_LINK_FILTERS)}",
+                              field=field, system="sage50", operation="find_invoices")
+    return INVOICE_LINK_FILTERS[field]
+
+
+def open_invoice_query(customer_id: str | None, amount: Decimal | None, dated_from: date | None,
+                       dated_to: date | None, due_by: date | None) -> dict:
+    """The bridge filters for open_invoices; filters not given are left out, never sent blank."""
+    query = {"open": "true", "customer_id": customer_id,
+             "amount": None if amount is None else money(amount),
+             "date_from": _iso(dated_from), "date_to": _iso(dated_to), "due_by": _iso(due_by)}
+    return {k: v for k, v in query.items() if v is not None}
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def invoice_info(record: dict, status_field: str) -> InvoiceInfo:
+    """A bridge invoice as the matching flows see it; `status` is the word paysync wrote, if any."""
+    due = record.get("DueDate")
+    return InvoiceInfo(
+        key=str(record["Key"]), reference=record.get("ReferenceNumber") or "",
+        customer_id=str(record.get("CustomerID") or ""), date=date.fromisoformat(record["Date"]),
+        amount=Decimal(record["Amount"]), open_amount=Decimal(record["AmountDue"]),
+        due_date=date.fromisoformat(due) if due else None, status=status_from(record, status_field),
+        fields={name: str(record.get(name) or "") for name in INVOICE_LINK_FILTERS})
 
 
 def journal_body(j: JournalEntry) -> dict:

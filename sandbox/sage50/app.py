@@ -12,20 +12,23 @@ from werkzeug.exceptions import HTTPException
 
 from .faults import Faults
 from .fields import SageError, bad_request, parse_json_object
+from .query import (CUSTOMER_FILTERS, INVOICE_FILTERS, PAGING, TRANSACTION_FILTERS, customer_filter, page_of,
+                    transaction_filter)
 from .state import Sage50State
 
 ABORTED = "aborted"  # the stats "status" of a request answered by dropping the connection
 _HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed", 413: "BadRequest", 415: "BadRequest"}
 # Filters each list endpoint accepts; anything else is refused so a misspelt filter cannot
 # silently return every record (which would defeat a lookup-before-create idempotency check).
+# Every list also pages (`limit`, `cursor`): docs/sage50-bridge-api.md "Lists: filters and paging".
 _TRANSACTION_FILTERS = {
-    "sales_orders": ("reference_number", "customer_id"),
-    "invoices": ("reference_number", "customer_id"),
-    "payments": ("reference_number", "customer_id"),
-    "journal_entries": ("reference_number",),
-    "credit_memos": ("reference_number", "customer_id"),
-    "customer_refunds": ("reference_number", "customer_id"),
-    "receipt_voids": ("reference_number", "customer_id"),
+    "sales_orders": TRANSACTION_FILTERS,
+    "invoices": TRANSACTION_FILTERS + INVOICE_FILTERS,
+    "payments": TRANSACTION_FILTERS,
+    "journal_entries": ("reference_number", "date_from", "date_to"),
+    "credit_memos": TRANSACTION_FILTERS,
+    "customer_refunds": TRANSACTION_FILTERS,
+    "receipt_voids": TRANSACTION_FILTERS,
 }
 
 
@@ -162,8 +165,8 @@ def create_app(
     # ---- customers -----------------------------------------------------------------------
     @app.get("/v1/customers")
     def list_customers() -> Response:
-        q = _query(("email", "name"))
-        return jsonify({"items": state.list_customers(q.get("email"), q.get("name"))})
+        q = _query(CUSTOMER_FILTERS + PAGING)
+        return jsonify(state.list_customers(customer_filter(q), page_of(q)))
 
     @app.post("/v1/customers")
     def create_customer():
@@ -261,9 +264,8 @@ def _add_transaction_routes(
     """GET list (with the kind's filters), POST, and GET by Key for one transaction kind."""
 
     def list_view() -> Response:
-        q = _query(_TRANSACTION_FILTERS[kind])
-        items = state.list_records(kind, q.get("reference_number"), q.get("customer_id"))
-        return jsonify({"items": items})
+        q = _query(_TRANSACTION_FILTERS[kind] + PAGING)
+        return jsonify(state.list_records(kind, transaction_filter(kind, q), page_of(q)))
 
     def create_view():
         record = create(_body())

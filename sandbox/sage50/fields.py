@@ -170,6 +170,11 @@ def day(body: dict[str, Any], name: str = "Date") -> str:
     return value
 
 
+def optional_day(body: dict[str, Any], name: str) -> str | None:
+    """A YYYY-MM-DD date that may be left out or null (None then)."""
+    return None if body.get(name) is None else day(body, name)
+
+
 def to_cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -195,6 +200,9 @@ def object_list(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
         raise invalid(f"{name} must contain at least one line", name)
     return value
 
+
+# [I] The Customer PO box of a Sage 50 sales invoice holds 20 characters, like ReferenceNumber.
+PO_MAX = 20
 
 ADDRESS_KEYS = ("Address1", "Address2", "City", "State", "Zip", "Country")
 CUSTOMER_FIELDS = ("Name", "Email", "Phone", "BillToAddress", "CustomFields")
@@ -243,7 +251,14 @@ def item_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 def invoice_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Shape-check a receipt's InvoiceLines; AmountPaid must be positive money."""
+    """Shape-check a receipt's InvoiceLines; AmountPaid must be positive money.
+
+    The list may be left out or empty: the receipt is then cash on account (a Sage 50
+    "prepayment" [I]) and its `Amount` says how much; see `create_payment`.
+    """
+    value = body.get("InvoiceLines")
+    if value is None or value == []:
+        return []
     applied = []
     for i, line in enumerate(object_list(body, "InvoiceLines")):
         reject_unknown(line, ("InvoiceKey", "AmountPaid"), f"InvoiceLines[{i}]")

@@ -5,6 +5,7 @@ import random
 import threading
 import uuid
 from collections import Counter
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -25,11 +26,14 @@ from .fields import (
     not_found,
     note_changes,
     NOTE_FIELDS,
+    optional_day,
+    PO_MAX,
     reference,
     reject_unknown,
     string,
     to_cents,
 )
+from .query import Page, Predicate, after_customer, answer, customer_cursor, customer_position, format_instant
 
 ZERO = Decimal("0.00")
 
@@ -54,6 +58,9 @@ SEED_PRODUCTS = (
     ("SERVICE", "Professional services", "100.00"),
     ("WIDGET-1", "Widget, standard", "25.00"),
 )
+# [I] Sage 50 dates an invoice's due date from the customer's terms; the sandbox gives every
+# customer the company default, "Net 30 Days", so an invoice sent without DueDate is due 30 days on.
+DEFAULT_DUE_DAYS = 30
 KINDS = ("sales_orders", "invoices", "payments", "journal_entries",
          "credit_memos", "customer_refunds", "receipt_voids")
 
@@ -74,6 +81,9 @@ class Sage50State:
         self.lock = threading.Lock()
         self._seed = seed
         self._rng = rng or random.Random()
+        # The agent's own clock for customers' LastModified; kept across resets so it never
+        # goes back, and strictly increasing so a "modified since" cursor never loses a tie.
+        self._last_stamp = datetime.min.replace(tzinfo=timezone.utc)
         with self.lock:
             self._clear()
 
@@ -99,6 +109,12 @@ class Sage50State:
     def reset(self) -> None:
         with self.lock:
             self._clear()
+
+    def _stamp(self) -> datetime:
+        """Caller holds the lock: now, or a microsecond after the previous stamp if the clock lags."""
+        now = datetime.now(timezone.utc)
+        self._last_stamp = max(now, self._last_stamp + timedelta(microseconds=1))
+        return self._last_stamp
 
     def _new_key(self) -> str:
         # Drawn from the (seedable) rng so a seeded run yields the same Keys every time.
@@ -141,6 +157,7 @@ class Sage50State:
         out["BillToAddress"] = dict(rec["BillToAddress"])
         out["CustomFields"] = dict(rec["CustomFields"])
         out["Balance"] = fmt_money(rec["Balance"])
+        out["LastModified"] = format_instant(rec["LastModified"])
         return out
 
     @staticmethod
@@ -150,7 +167,7 @@ class Sage50State:
     @staticmethod
     def _record_out(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
         out = dict(rec)
-        for name in ("Amount", "AmountDue", "AppliedToInvoice"):
+        for name in ("Amount", "AmountDue", "AppliedToInvoice", "UnappliedAmount"):
             if name in out:
                 out[name] = fmt_money(out[name])
         if kind == "payments":
@@ -182,15 +199,13 @@ class Sage50State:
                 raise not_found(f"Customer '{customer_id}' was not found")
             return self._customer_out(rec)
 
-    def list_customers(self, email: str | None, name: str | None) -> list[dict[str, Any]]:
-        # Case-insensitive equality: e-mail addresses and names are matched as a person would.
+    def list_customers(self, wanted: Predicate, page: Page) -> dict[str, Any]:
+        """One page of the customers `wanted` admits, oldest LastModified first."""
         with self.lock:
-            return [
-                self._customer_out(c)
-                for c in self.customers.values()
-                if (email is None or c["Email"].casefold() == email.casefold())
-                and (name is None or c["Name"].casefold() == name.casefold())
-            ]
+            after = after_customer(page.cursor) if page.cursor else (lambda c: True)
+            found = sorted((c for c in self.customers.values() if wanted(c) and after(c)),
+                           key=customer_position)
+            return answer([self._customer_out(c) for c in found[:page.limit + 1]], page, customer_cursor)
 
     def create_customer(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
         customer_id = identifier(body, "ID")
@@ -208,6 +223,7 @@ class Sage50State:
                 "Balance": ZERO, "IsInactive": False,
             }
             self._apply_customer(rec, changes)
+            rec["LastModified"] = self._stamp()
             self.customers[customer_id] = rec
             self.creates["customers"] += 1
             return self._customer_out(rec)
@@ -225,6 +241,9 @@ class Sage50State:
             if customer_id in in_use:
                 raise in_use_error(customer_id)
             self._apply_customer(rec, changes)
+            # Every accepted save is a change, as in Sage 50 itself [I]; a Balance moved by an
+            # invoice or receipt is not (the balance is the ledger's sum, not a customer field).
+            rec["LastModified"] = self._stamp()
             return self._customer_out(rec)
 
     @staticmethod
@@ -286,16 +305,28 @@ class Sage50State:
                 raise not_found(f"No {kind[:-1].replace('_', ' ')} with Key '{key}'")
             return self._record_out(kind, rec)
 
-    def list_records(
-        self, kind: str, reference_number: str | None, customer_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    def list_records(self, kind: str, wanted: Predicate, page: Page) -> dict[str, Any]:
+        """One page of the `kind` records `wanted` admits, in the order they were created.
+
+        The cursor is the Key of the last record answered: the next page starts after that
+        record's place in creation order, so records that stop matching meanwhile (an invoice
+        paid while a client pages through open ones) shift nothing.
+        """
         with self.lock:
-            return [
-                self._record_out(kind, r)
-                for r in self.records[kind].values()
-                if (reference_number is None or r["ReferenceNumber"] == reference_number)
-                and (customer_id is None or r.get("CustomerID") == customer_id)
-            ]
+            records = list(self.records[kind].values())
+            start = 0
+            if page.cursor is not None:
+                keys = [r["Key"] for r in records]
+                if page.cursor not in keys:
+                    raise bad_request(f"cursor '{page.cursor}' was not given by this list", "cursor")
+                start = keys.index(page.cursor) + 1
+            found = []
+            for r in records[start:]:
+                if wanted(r):
+                    found.append(self._record_out(kind, r))
+                    if len(found) > page.limit:
+                        break
+            return answer(found, page, lambda out: out["Key"])
 
     def _check_customer(self, customer_id: str, in_use: Iterable[str]) -> None:
         if customer_id not in self.customers:
@@ -334,10 +365,19 @@ class Sage50State:
             return self._store("sales_orders", rec)
 
     def create_invoice(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
-        reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "SalesOrderKey", "Lines"))
+        reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "SalesOrderKey", "Lines",
+                              "DueDate", "CustomerPurchaseOrderNumber"))
         customer_id = string(body, "CustomerID", required=True)
         ref, date_, lines = reference(body), day(body), item_lines(body)
         order_key = string(body, "SalesOrderKey", default=None)
+        # [I] A DueDate given is kept; none given is the terms' (DEFAULT_DUE_DAYS); one before the
+        # invoice's Date is refused.
+        due = optional_day(body, "DueDate")
+        if due is None:
+            due = (date.fromisoformat(date_) + timedelta(days=DEFAULT_DUE_DAYS)).isoformat()
+        elif due < date_:
+            raise invalid(f"DueDate {due} is before the invoice Date {date_}", "DueDate")
+        po = string(body, "CustomerPurchaseOrderNumber", max_len=PO_MAX)
         with self.lock:
             self._check_customer(customer_id, in_use)
             if order_key is not None:
@@ -353,7 +393,8 @@ class Sage50State:
             amount = self._priced_lines(lines)
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "SalesOrderKey": order_key, "Lines": lines,
+                "Date": date_, "DueDate": due, "CustomerPurchaseOrderNumber": po,
+                "SalesOrderKey": order_key, "Lines": lines,
                 "Amount": amount, "AmountDue": amount,
                 **{name: "" for name in NOTE_FIELDS},
             }
@@ -363,13 +404,19 @@ class Sage50State:
     def create_payment(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
         reject_unknown(
             body,
-            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "InvoiceLines"),
+            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "InvoiceLines",
+             "Amount"),
         )
         customer_id = string(body, "CustomerID", required=True)
         ref, date_ = reference(body), day(body)
         cash_account = string(body, "CashAccount", required=True)
         method = string(body, "PaymentMethod")
         applied = invoice_lines(body)
+        amount_given = money(body["Amount"], "Amount") if body.get("Amount") is not None else None
+        if amount_given is None and not applied:
+            raise invalid("a receipt applied to no invoice (cash on account) needs its Amount", "Amount")
+        if amount_given is not None and amount_given <= 0:
+            raise invalid(f"Amount must be greater than zero (got {amount_given})", "Amount")
         with self.lock:
             # Everything is checked before anything is written, all under the one lock, so two
             # racing receipts see each other's effect and AmountDue can never go below zero.
@@ -396,14 +443,23 @@ class Sage50State:
                         f"'{invoice['ReferenceNumber']}' (Key {key})",
                         "AmountPaid",
                     )
-            total = sum(pending.values(), Decimal(0))
+            applied_total = sum(pending.values(), Decimal(0))
+            total = applied_total if amount_given is None else amount_given
+            if total < applied_total:
+                raise invalid(
+                    f"Amount {fmt_money(total)} is less than the {fmt_money(applied_total)} "
+                    f"the InvoiceLines apply",
+                    "Amount",
+                )
             for key, paid in pending.items():
                 self.records["invoices"][key]["AmountDue"] -= paid
+            # Unapplied cash is a credit on the customer's account: the Balance falls by it too.
             self.customers[customer_id]["Balance"] -= total
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
                 "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
-                "InvoiceLines": applied, "Amount": total, "IsVoided": False, "VoidKey": None,
+                "InvoiceLines": applied, "Amount": total, "UnappliedAmount": total - applied_total,
+                "IsVoided": False, "VoidKey": None,
             }
             return self._store("payments", rec)
 
