@@ -102,7 +102,8 @@ class ErpConnector(ABC):
         """Invoices with something still due, narrowed by every filter given. Must be overridden.
 
         `amount` matches the invoice total; `dated_*` its date (inclusive); `due_by` its due date
-        (on or before; an invoice without a due date is due on its date).
+        (on or before). An invoice written without a due date takes one from the ERP's own terms
+        (the customer's, e.g. Net 30), as the ERP's users would see it.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot list open invoices")
 
