@@ -74,29 +74,24 @@ class CreditCardSchema(Schema):
     masked_number = fields.Str(load_default="")
 
 
-class TransactionRecordSchema(Schema):
-    """One element of `transactions[]` in export/by_id or export/by_date_range."""
+class _ExportRecordSchema(Schema):
+    """What card and check export records share: money, dates, references, the payer; masked on load."""
 
     class Meta:
         unknown = EXCLUDE
 
-    transaction_id = fields.Int(required=True, strict=True)  # PayTrace ids are JSON integers [C]
     transaction_type = fields.Str(required=True)
     amount = MoneyField(required=True)
-    status_code = fields.Str(load_default="")
     status_message = fields.Str(load_default="")
     created = fields.Nested(CreatedSchema, required=True)
     settled = fields.Str(load_default="", allow_none=True)
-    credit_card = fields.Nested(CreditCardSchema, load_default=dict)
     invoice_id = fields.Str(load_default="", allow_none=True)
     customer_reference_id = fields.Str(load_default="", allow_none=True)
     description = fields.Str(load_default="", allow_none=True)
     customer_id = fields.Str(load_default="", allow_none=True)
-    receipt_emailed_to = fields.Str(load_default="", allow_none=True)
     email = fields.Str(load_default="", allow_none=True)
     tax_amount = MoneyField(load_default=Decimal("0.00"))
     billing_address = fields.Nested(AddressSchema, load_default=dict)
-    approval_code = fields.Str(load_default="", allow_none=True)
 
     def __init__(self, *args, tz: str = "America/Los_Angeles", **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +100,16 @@ class TransactionRecordSchema(Schema):
     @pre_load
     def _mask(self, data, **kwargs):
         return mask_payload(data)
+
+
+class TransactionRecordSchema(_ExportRecordSchema):
+    """One element of `transactions[]` in export/by_id or export/by_date_range."""
+
+    transaction_id = fields.Int(required=True, strict=True)  # PayTrace ids are JSON integers [C]
+    status_code = fields.Str(load_default="")
+    credit_card = fields.Nested(CreditCardSchema, load_default=dict)
+    receipt_emailed_to = fields.Str(load_default="", allow_none=True)
+    approval_code = fields.Str(load_default="", allow_none=True)
 
     @post_load
     def _to_domain(self, d, **kwargs) -> GatewayTransaction:
@@ -181,37 +186,14 @@ class CheckAccountSchema(Schema):
     routing_number = fields.Str(load_default="")
 
 
-class CheckRecordSchema(Schema):
+class CheckRecordSchema(_ExportRecordSchema):
     """One element of `checks[]` in checks/export/by_id or checks/export/by_date_range [I]."""
 
-    class Meta:
-        unknown = EXCLUDE
-
     check_transaction_id = fields.Int(required=True, strict=True)
-    transaction_type = fields.Str(required=True)
-    amount = MoneyField(required=True)
     status_code = fields.Str(required=True)
-    status_message = fields.Str(load_default="")
-    created = fields.Nested(CreatedSchema, required=True)
-    settled = fields.Str(load_default="", allow_none=True)
     check = fields.Nested(CheckAccountSchema, load_default=dict)
-    invoice_id = fields.Str(load_default="", allow_none=True)
-    customer_reference_id = fields.Str(load_default="", allow_none=True)
-    description = fields.Str(load_default="", allow_none=True)
-    customer_id = fields.Str(load_default="", allow_none=True)
-    email = fields.Str(load_default="", allow_none=True)
-    tax_amount = MoneyField(load_default=Decimal("0.00"))
-    billing_address = fields.Nested(AddressSchema, load_default=dict)
     ach_code = fields.Str(load_default="", allow_none=True)
     ach_message = fields.Str(load_default="", allow_none=True)
-
-    def __init__(self, *args, tz: str = "America/Los_Angeles", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.tz = tz
-
-    @pre_load
-    def _mask(self, data, **kwargs):
-        return mask_payload(data)
 
     @validates("transaction_type")
     def _known_type(self, value, **kwargs):
