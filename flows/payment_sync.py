@@ -319,7 +319,8 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
 def _apply_to_invoice(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, decision: matching.Decision,
                       customer: str) -> matching.Decision:
     """The decided part to its invoice; if the ERP says less is due now (a payment raced ours), decide again."""
-    payment = replace(transform.payment_for(txn, customer, decision.invoice_key, ctx.rules_for(txn)), amount=decision.applied)
+    payment = replace(transform.payment_for(txn, customer, decision.invoice_key, ctx.rules_for(txn)),
+                      amount=decision.applied)
     try:
         _post(ctx, run, "payment", lambda: ctx.erp.ensure_payment(payment))
         return decision

@@ -319,7 +319,7 @@ def test_the_same_name_and_postal_code_is_a_duplicate_too(vault, erp, sync, db_u
     pid = vault.create(_id(), name=name, zip_code="98402")
     assert sync(duplicates="review").review == 1
     (item,) = list_items(db_url, kind="customer_duplicate")
-    assert "same name and postal code" in item.reason and existing in item.reason
+    assert "same name and postal code" in item.reason and existing in item.reason and pid in item.reason
 
 
 def test_a_profile_whose_id_is_an_erp_customers_id_is_that_customer(vault, erp, sync, db_url):

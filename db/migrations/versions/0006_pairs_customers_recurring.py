@@ -23,7 +23,8 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_run") as batch:
         batch.add_column(sa.Column("pair", sa.String(40), nullable=False, server_default="default"))
         batch.drop_constraint("uq_sync_run_txn_kind", type_="unique")
-        batch.create_unique_constraint("uq_sync_run_pair_txn_kind", ["pair", "gateway", "transaction_id", "erp", "kind"])
+        batch.create_unique_constraint("uq_sync_run_pair_txn_kind",
+                                       ["pair", "gateway", "transaction_id", "erp", "kind"])
     with op.batch_alter_table("reconcile_run") as batch:
         batch.add_column(sa.Column("pair", sa.String(40), nullable=False, server_default="default"))
         batch.drop_constraint("uq_reconcile_run_day_number", type_="unique")
