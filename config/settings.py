@@ -261,6 +261,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         base = base or settings
         parts.append((name, PairPart(settings.erp, settings.paytrace, settings.sage50, settings.sage_x3,
                                      settings.sage_pro)))
+    books: dict[tuple[str, ...], str] = {}
+    for name, part in parts:
+        # References (PT<id>-...) are unique per PayTrace account, not across accounts: two pairs
+        # writing into one ERP company could take each other's documents for their own.
+        book = _erp_company(part)
+        if book in books:
+            errors[prefixes[name] + "PAYSYNC_ERP"] = [
+                f"pair {name!r} writes to the same {part.erp} company as pair {books[book]!r}; give each its own"]
+        books.setdefault(book, name)
     accounts: dict[str, str] = {}
     for name, part in parts:
         account = part.paytrace.username.casefold()
@@ -271,6 +280,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if errors or base is None:
         raise SettingsError(errors or {"PAYSYNC_PAIRS": ["no pair could be read"]})
     return replace(base, pair_parts=tuple(parts)).for_pair(names[0])
+
+
+def _erp_company(part: PairPart) -> tuple[str, ...]:
+    """Where a pair's documents land: its ERP kind and the company (address, folder, tables) it writes."""
+    if part.erp == "sage50":
+        return (part.erp, part.sage50.base_url.rstrip("/").lower())
+    if part.erp == "sage_x3":
+        return (part.erp, part.sage_x3.base_url.rstrip("/").lower(), part.sage_x3.endpoint.upper())
+    return (part.erp, part.sage_pro.database_url, part.sage_pro.company)
 
 
 def _read_env(source: dict[str, str]) -> Settings:

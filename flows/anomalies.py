@@ -17,6 +17,7 @@ from sqlalchemy import select
 from db.models import ReviewItem, SyncRun
 from db.session import session_scope
 from flows.review import Finding, file_findings
+from flows.transform import review_reference
 from schemas.domain import GatewayTransaction
 
 #: A robust z-score above this is unusual (Iglewicz and Hoaglin's 3.5 for the modified z-score).
@@ -77,7 +78,7 @@ def card_profile(txn: GatewayTransaction) -> str:
     return f"card:{txn.masked_card}:{txn.billing.name.strip().lower()}"[:120]
 
 
-def screen(db_url: str, run_id: int, txn: GatewayTransaction, customer_key: str) -> Screening:
+def screen(db_url: str, run_id: int, txn: GatewayTransaction, customer_key: str, pair: str = "default") -> Screening:
     """Compare the payment with the customer's and the card profile's history; file what stands out.
 
     Reads the run facts columns (amount, customer_key, card_profile, paid_at) of earlier runs,
@@ -94,7 +95,7 @@ def screen(db_url: str, run_id: int, txn: GatewayTransaction, customer_key: str)
                                           SyncRun.paid_at >= txn.created_at - BURST_WINDOW,
                                           SyncRun.paid_at <= txn.created_at)).all()
     findings = []
-    reference = f"PT{txn.transaction_id}"
+    reference = review_reference(txn, pair)
     context = {"transaction_id": txn.transaction_id, "customer": customer_key, "amount": str(txn.amount)}
     if reason := amount_outlier((Decimal(a) for a in history), txn.amount):
         findings.append(Finding("anomaly:amount", reference, reason, context))

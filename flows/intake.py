@@ -54,6 +54,18 @@ def kind_of(event: InboxEvent) -> str:
     return WEBHOOK_KINDS.get(event.event_type, "sale")
 
 
+def _captured(event: InboxEvent, record) -> bool:
+    """Is this export row an authorization (or a check hold) that has been captured (funded) since?"""
+    if not isinstance(record, dict):
+        return False
+    kind = str(record.get("transaction_type")).upper()
+    status = str(record.get("status_code") or "").strip().upper()
+    if kind == "AUTHORIZATION":
+        return (status or "N") != "N"
+    # a check hold, funded since: no longer held, voided or not processed
+    return gateway_of(event) == ACH_GATEWAY and kind == "HOLD" and status not in ("", "H", "X", "V")
+
+
 def _find_run(s, event: InboxEvent, erp: str, kind: str) -> SyncRun | None:
     return s.scalar(select(SyncRun).where(SyncRun.pair == event.pair, SyncRun.gateway == gateway_of(event),
                                           SyncRun.transaction_id == event.transaction_id, SyncRun.erp == erp,
@@ -102,8 +114,7 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
                 letter.status, letter.replayed_at = "superseded", utcnow()
             event.run_id, event.status = run.id, "routed"
             return Routing(run.id, True, kind)
-        captured = isinstance(record, dict) and str(record.get("transaction_type")).upper() == "AUTHORIZATION" \
-            and str(record.get("status_code") or "N") != "N"
+        captured = _captured(event, record)
         if run is not None and run.status == "skipped" and run.last_error == AUTHORIZED_ONLY and \
                 (captured or event.event_type == "transaction.capture"):
             # An authorization we skipped has been captured: now there is a sale to post.

@@ -72,7 +72,7 @@ def _for_a_person(ctx: FlowContext, run: SyncRun, txn: GatewayTransaction, sale_
     reason = f"{what} {txn.transaction_id} of {txn.amount}: its sale {state}; undo it by hand in the ERP"
     alert_log.warning("REVIEW %s", reason)
     file_findings(ctx.db_url, f"{run.kind}:{transform.local_date(txn, ctx.rules).isoformat()}", [Finding(
-        run.kind, f"PT{txn.transaction_id}", reason, {"transaction_id": txn.transaction_id,
+        run.kind, transform.review_reference(txn, ctx.pair), reason, {"transaction_id": txn.transaction_id,
                                                      "amount": str(txn.amount), "sale_steps": sale_refs})])
     _finish(ctx, run.id, "skipped", f"{PARKED}: {reason}")
     raise RunFinished("skipped")
@@ -167,7 +167,7 @@ def mark_declined_order(ctx: FlowContext, run_id: int) -> None:
     reason = f"declined: {txn.status_message or 'not approved'} ({txn.amount} on {txn.masked_card or 'card'})"
     alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, order.reference, reason)
     file_findings(ctx.db_url, f"declined:{txn.created_at.date().isoformat()}", [Finding(
-        "declined", f"PT{txn.transaction_id}", reason, {"transaction_id": txn.transaction_id, "order": order.reference,
+        "declined", transform.review_reference(txn, ctx.pair), reason, {"transaction_id": txn.transaction_id, "order": order.reference,
                                                        "amount": str(txn.amount)})])
     _finish(ctx, run_id, "succeeded", reason)
 

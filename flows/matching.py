@@ -13,13 +13,13 @@ not re-decide against the invoice it has already paid.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Iterable
 
 from connectors.base import ErpConnector
+from flows import transform
 from schemas.domain import GatewayTransaction, InvoiceInfo
 from schemas.mapping import Mapping
 
@@ -60,12 +60,13 @@ class Decision:
 
     def encode(self) -> str:
         """The decision as the ledger keeps it (erp_reference_number, at most 40 characters)."""
-        return f"{self.outcome}:{self.applied}:{_VIA_CODES[self.via]}:{self.invoice_customer}"[:40]
+        # The invoice's customer is not kept here (it may not fit): it is read from the ERP when needed.
+        return f"{self.outcome}:{self.applied}:{_VIA_CODES[self.via]}"
 
     @classmethod
     def decode(cls, invoice_key: str | None, text: str | None) -> "Decision":
-        outcome, applied, via, customer = (text or f"{UNMATCHED}:0.00::").split(":", 3)
-        return cls(outcome, invoice_key or "", Decimal(applied), _VIA_NAMES.get(via, via), customer)
+        outcome, applied, via = (text or f"{UNMATCHED}:0.00:").split(":", 3)[:3]
+        return cls(outcome, invoice_key or "", Decimal(applied), _VIA_NAMES.get(via, via))
 
     def describe(self) -> str:
         where = f"invoice {self.invoice_reference or self.invoice_key}" if self.matched else "no invoice"
@@ -76,17 +77,10 @@ class Decision:
                 UNMATCHED: "no invoice found by any of the mapping's references"}[self.outcome]
 
 
-def ours(mapping: Mapping) -> re.Pattern:
-    """References paysync generates itself (its own invoices are never "found" for another payment)."""
-    pattern = re.escape(mapping.references.pattern)
-    pattern = pattern.replace(re.escape("{transaction_id}"), r"\d+").replace(re.escape("{code}"), r"[A-Za-z]+")
-    return re.compile(f"^{pattern}$")
-
-
 def candidates(erp: ErpConnector, mapping: Mapping, txn: GatewayTransaction, customer_id: str | None,
                day: date) -> Iterable[tuple[str, list[InvoiceInfo]]]:
     """Each lookup step of the mapping, in order, with the invoices it finds (lazily: stop at the first hit)."""
-    refs, own = mapping.references, ours(mapping)
+    refs, own = mapping.references, transform.OURS
     tried: set[tuple[str, str]] = set()
     for step in refs.invoice_lookup:
         if step == "amount_and_customer":

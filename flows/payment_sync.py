@@ -184,7 +184,7 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         # Money is only held, not taken: nothing to post until the capture (status Y, then GB<n>).
         _finish(ctx, run_id, "skipped", AUTHORIZED_ONLY)
         raise RunFinished("skipped")
-    screening = anomalies.screen(ctx.db_url, run_id, txn, customer_key)
+    screening = anomalies.screen(ctx.db_url, run_id, txn, customer_key, ctx.pair)
     if screening.flagged and ctx.flags_block_posting:
         # The mapping says a flag holds the payment: a dead letter a person replays once satisfied.
         raise PermanentError(f"held for review: {screening.reasons()}", system="paysync", operation="screen")
@@ -214,8 +214,13 @@ def _pending_on(ctx: FlowContext, invoice_key: str, run_id: int) -> Decimal:
         rows = s.scalars(select(StepLedger.erp_reference_number).join(SyncRun, SyncRun.id == StepLedger.run_id).where(
             StepLedger.step == "match", StepLedger.erp_ref == invoice_key, StepLedger.status == "done",
             StepLedger.run_id != run_id, SyncRun.erp == ctx.erp.kind, SyncRun.pair == ctx.pair,
-            StepLedger.run_id.not_in(paid))).all()
+            SyncRun.status.in_(("pending", "running")), StepLedger.run_id.not_in(paid))).all()
     return sum((matching.Decision.decode(invoice_key, r).applied for r in rows), Decimal("0.00"))
+
+
+def payment_on_its_way(ctx: FlowContext, invoice_key: str) -> bool:
+    """Is a payment of ours decided onto this invoice and not applied yet (recurring billing must wait)?"""
+    return _pending_on(ctx, invoice_key, run_id=0) > 0
 
 
 def _decision(ctx: FlowContext, run: SyncRun) -> matching.Decision | None:
@@ -239,7 +244,8 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
     if decision is not None and decision.matched:
         # The receipt belongs to whoever the invoice is billed to; their record is theirs, not ours to rewrite.
         run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
-                 lambda: (decision.invoice_customer, None), ctx.lease_seconds, ctx.mapping_checksum)
+                 lambda: (ctx.erp.invoice_info(decision.invoice_key).customer_id, None), ctx.lease_seconds,
+                 ctx.mapping_checksum)
         return
     linked = _linked_customer(ctx, txn)
     if linked:
@@ -311,7 +317,8 @@ def apply_receipt(ctx: FlowContext, run_id: int) -> None:
         _post(ctx, run, "on_account", lambda: ctx.erp.ensure_payment(unapplied))
         log.info("payment %s: %s; %s on account as %s", txn.transaction_id, decision.describe(), rest,
                  unapplied.reference)
-        if policy == matching.FLAG:
+        if policy in (matching.FLAG, matching.REVIEW):
+            # (review reaches here only when part was applied before the ERP said less was due)
             _file(ctx, txn, decision, f"{rest} posted on account (unapplied cash) as {unapplied.reference}; "
                                       f"apply or refund it")
 
@@ -349,7 +356,7 @@ def _file(ctx: FlowContext, txn: GatewayTransaction, decision: matching.Decision
     reason = f"payment {txn.transaction_id} of {txn.amount}: {decision.describe()}; {action}"
     alert_log.warning("REVIEW %s", reason)
     file_findings(ctx.db_url, f"{kind}:{transform.local_date(txn, ctx.rules).isoformat()}", [Finding(
-        kind, f"PT{txn.transaction_id}", reason,
+        kind, transform.review_reference(txn, ctx.pair), reason,
         {"transaction_id": txn.transaction_id, "amount": str(txn.amount), "invoice": decision.invoice_reference
          or decision.invoice_key, "applied": str(decision.applied), "invoice_id": txn.invoice_id,
          "customer_reference_id": txn.customer_reference_id})])

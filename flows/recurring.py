@@ -36,7 +36,8 @@ from db.session import session_scope
 from db.types import utcnow
 from flows.ledger import _claimer_dead as claimer_dead
 from flows.ledger import claimer
-from flows.payment_sync import FlowContext
+from flows.payment_sync import FlowContext, payment_on_its_way
+from flows.transform import is_ours
 from flows.review import Finding, file_findings
 from schemas.domain import InvoiceInfo
 from schemas.mapping import Recurring
@@ -263,9 +264,14 @@ def linked_profiles(b: _Billing) -> dict[str, str]:
 
 
 def due_invoices(b: _Billing, profiles: dict[str, str]) -> Iterator[InvoiceInfo]:
-    """Open invoices due on or before the day (no due date: due on its date) of customers with a profile."""
+    """Open invoices due on or before the day (no due date: due on its date) of customers with a profile.
+
+    Never an invoice paysync wrote for a payment (PT<id>-INV: a voided or still-applying sale is
+    open, but its money came by card already), nor one a payment of ours is on its way to.
+    """
     for invoice in b.ctx.erp.open_invoices(due_by=b.day):
-        if invoice.customer_id in profiles and invoice.open_amount > 0 and _due(invoice) <= b.day:
+        if invoice.customer_id in profiles and invoice.open_amount > 0 and _due(invoice) <= b.day \
+                and not is_ours(invoice.reference) and not payment_on_its_way(b.ctx, invoice.key):
             yield invoice
 
 

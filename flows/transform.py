@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,21 @@ PREFIXES = {"CARD": "PT", "ACH": "PTA"}
 
 def reference(transaction_id: int, step: str, payment_type: str = "CARD") -> str:
     return f"{PREFIXES[payment_type]}{transaction_id}-{STEP_CODES[step]}"
+
+
+#: Any reference paysync writes itself (card or check): PT123-INV, PTA123-RCP, ...
+OURS = re.compile(r"^(?:%s)\d+-[A-Z]+$" % "|".join(sorted(PREFIXES.values(), key=len, reverse=True)))
+
+
+def is_ours(reference: str) -> bool:
+    """True for a reference paysync generated (its own order, invoice, receipt...)."""
+    return bool(OURS.match(reference or ""))
+
+
+def review_reference(txn: GatewayTransaction, pair: str = "default") -> str:
+    """What a review item about the transaction is keyed by: its pair, payment type and id."""
+    base = f"{PREFIXES[txn.payment_type]}{txn.transaction_id}"
+    return base if pair == "default" else f"{pair}:{base}"
 
 
 def ref(txn: GatewayTransaction, step: str) -> str:

@@ -71,6 +71,8 @@ def _check_event(record: dict) -> tuple[int, str, str, dict] | None:
     kind = str(record.get("transaction_type") or "UNKNOWN").upper()
     status = str(record.get("status_code") or "").strip().upper()
     word = {"X": ":NOT_PROCESSED", "R": ":RETURNED"}.get(status, "")
+    if kind == "HOLD" and status not in ("H", "X", "V", ""):
+        word = word or ":FUNDED"  # the same hold, funded since: new word of it (as a card capture)
     return check_id, f"ach:{check_id}:{kind}{word}", f"export.ach.{kind.lower()}", \
         {"record": record, "gateway": ACH_GATEWAY}
 

@@ -81,7 +81,8 @@ def test_never_more_is_applied_than_is_due(open_amount, pending, outcome, applie
     decision = matching.decide(_invoice("K", "10234", open_amount), "invoice_id", Decimal("100.00"),
                                Decimal(pending))
     assert (decision.outcome, decision.applied) == (outcome, Decimal(applied))
-    assert matching.Decision.decode("K", decision.encode()) == replace(decision, invoice_reference="")
+    assert matching.Decision.decode("K", decision.encode()) == replace(decision, invoice_reference="",
+                                                                        invoice_customer="")
 
 
 def test_no_invoice_follows_the_unmatched_policy_and_a_paid_one_the_duplicate_policy():
