@@ -7,6 +7,7 @@ account's payments reach its own ERP only.
 """
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -39,8 +40,6 @@ def _check_sale(client: PayTraceClient, amount: str) -> int:
 
 
 def _run_status(database_url: str, gateway: str, transaction_id: int, kind: str, timeout: float = 90) -> str:
-    import time
-
     deadline, status = time.monotonic() + timeout, "absent"
     while time.monotonic() < deadline:
         with session_scope(database_url) as s:
@@ -84,6 +83,18 @@ def test_a_check_posts_as_ach_apart_from_the_card_sale_with_its_number_and_a_ret
         [invoice] = erp.find("invoice", f"PTA{check}-INV")
         assert invoice.amount_due == Decimal("310.00")
         assert erp.find("reversal", f"PT{card.transaction_id}-VD") == []  # the card sale is untouched
+
+        # a hold posts nothing until it is funded; then it is a sale like any other
+        hold = int(client.transact("checks/hold/by_account", {
+            "amount": "75.00", "check": {"account_number": "000123456789", "routing_number": ROUTING},
+            "billing_address": {"name": "Radia Perlman", "zip": "99201"}})["check_transaction_id"])
+        assert _run_status(stack.database_url, "paytrace_ach", hold, "sale") == "skipped", dump_logs(stack)
+        assert erp.find("payment", f"PTA{hold}-RCP") == []
+        client.transact("checks/manage/fund", {"check_transaction_id": hold})
+        deadline = time.monotonic() + 60
+        while not erp.find("payment", f"PTA{hold}-RCP") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert [d.amount for d in erp.find("payment", f"PTA{hold}-RCP")] == [Decimal("75.00")], dump_logs(stack)
     finally:
         erp.close()
         client.close()
@@ -116,8 +127,6 @@ def test_two_paytrace_accounts_reach_their_own_erps_in_one_deployment(stack_fact
             east_sales = make_sales(east_client, 2, seed=12, decline_every=0)
             # both sandboxes start numbering at the same id: the same number in two accounts is two payments
             assert {s.transaction_id for s in main_sales} & {s.transaction_id for s in east_sales}
-            import time
-
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 with session_scope(stack.database_url) as s:
