@@ -143,22 +143,22 @@ def route_event(db_url: str, inbox_id: int, erp: str) -> Routing:
         return Routing(run.id, True, kind, also)
 
 
+def _pair_of(db_url: str, model, row_id: int, what: str) -> str:
+    with session_scope(db_url) as s:
+        pair = s.scalar(select(model.pair).where(model.id == row_id))
+    if pair is None:
+        raise PermanentError(f"{what} {row_id} does not exist", system="paysync", operation="pair")
+    return pair
+
+
 def event_pair(db_url: str, inbox_id: int) -> str:
     """The integration pair an inbox event came in for."""
-    with session_scope(db_url) as s:
-        pair = s.scalar(select(InboxEvent.pair).where(InboxEvent.id == inbox_id))
-    if pair is None:
-        raise PermanentError(f"inbox event {inbox_id} does not exist", system="paysync", operation="route")
-    return pair
+    return _pair_of(db_url, InboxEvent, inbox_id, "inbox event")
 
 
 def run_pair(db_url: str, run_id: int) -> str:
     """The integration pair a sync run posts for."""
-    with session_scope(db_url) as s:
-        pair = s.scalar(select(SyncRun.pair).where(SyncRun.id == run_id))
-    if pair is None:
-        raise PermanentError(f"sync run {run_id} does not exist", system="paysync", operation="load run")
-    return pair
+    return _pair_of(db_url, SyncRun, run_id, "sync run")
 
 
 def mark_started(db_url: str, inbox_id: int) -> None:

@@ -101,6 +101,15 @@ class _ExportRecordSchema(Schema):
     def _mask(self, data, **kwargs):
         return mask_payload(data)
 
+    def _times(self, d: dict) -> tuple[datetime, datetime | None]:
+        """(created, settled) in UTC, read in the merchant's zone."""
+        try:
+            created = parse_export_time(d["created"]["at"], self.tz)
+            settled = parse_export_time(d["settled"], self.tz) if d.get("settled") else None
+        except ValueError as exc:
+            raise ValidationError(f"timestamp not in M/D/YYYY h:mm:ss AM/PM: {exc}", "created") from exc
+        return created, settled
+
 
 class TransactionRecordSchema(_ExportRecordSchema):
     """One element of `transactions[]` in export/by_id or export/by_date_range."""
@@ -113,11 +122,7 @@ class TransactionRecordSchema(_ExportRecordSchema):
 
     @post_load
     def _to_domain(self, d, **kwargs) -> GatewayTransaction:
-        try:
-            created = parse_export_time(d["created"]["at"], self.tz)
-            settled = parse_export_time(d["settled"], self.tz) if d.get("settled") else None
-        except ValueError as exc:
-            raise ValidationError(f"timestamp not in M/D/YYYY h:mm:ss AM/PM: {exc}", "created") from exc
+        created, settled = self._times(d)
         masked = (d.get("credit_card") or {}).get("masked_number", "")
         b = d.get("billing_address") or {}
         return GatewayTransaction(
@@ -207,11 +212,7 @@ class CheckRecordSchema(_ExportRecordSchema):
 
     @post_load
     def _to_domain(self, d, **kwargs) -> GatewayTransaction:
-        try:
-            created = parse_export_time(d["created"]["at"], self.tz)
-            settled = parse_export_time(d["settled"], self.tz) if d.get("settled") else None
-        except ValueError as exc:
-            raise ValidationError(f"timestamp not in M/D/YYYY h:mm:ss AM/PM: {exc}", "created") from exc
+        created, settled = self._times(d)
         raw_status = d["status_code"].strip().upper()
         kind = "DECLINED" if raw_status == "X" else CHECK_TYPES[d["transaction_type"].strip().upper()]
         message = d.get("status_message") or ""

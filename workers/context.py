@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from config.mapping import MappingError, account_for, active_mapping, posting_rules, status_for
 from schemas.mapping import PAYTRACE_STATUSES
 from config.settings import Settings, get_settings
+from connectors.errors import RetriableError
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
@@ -28,6 +30,21 @@ def build_context(settings: Settings) -> FlowContext:
                        statuses={name: status_for(mapping, name).invoice for name in PAYTRACE_STATUSES},
                        chargeback_account=account_for(mapping, "chargeback"), mapping=mapping,
                        pair=settings.pair)
+
+
+def for_each_pair(pair: str | None, work: Callable[[str], dict]) -> dict[str, dict]:
+    """`work(name)` for one pair, or for every pair even if one fails; then the first failure is raised
+    (a retriable one first, so the task retries and the pairs that finished are idempotent repeats)."""
+    results: dict[str, dict] = {}
+    failures: list[Exception] = []
+    for name in [pair] if pair else list(get_settings().pair_names):
+        try:
+            results[name] = work(name)
+        except Exception as exc:  # raised below, after the other pairs had their run
+            failures.append(exc)
+    if failures:
+        raise next((e for e in failures if isinstance(e, RetriableError)), failures[0])
+    return results
 
 
 def flow_context(pair: str | None = None) -> FlowContext:

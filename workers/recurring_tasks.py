@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 
 from config.celery import celery_app
 from config.settings import Settings, get_settings
-from connectors.errors import RetriableError
 from flows import recurring
-from workers.context import enqueue_ingest, flow_context
+from workers.context import enqueue_ingest, flow_context, for_each_pair
 from workers.tasks import PaysyncTask
 
 log = logging.getLogger("paysync.tasks")
@@ -34,17 +33,11 @@ def run_recurring(self, day: str | None = None, pair: str | None = None) -> dict
 
 def bill(when: date, pair: str | None = None) -> dict:
     """Every pair is billed even if one fails; then the first failure (a retriable one first) is raised."""
-    counts: dict[str, dict] = {}
-    failures: list[Exception] = []
-    names = [pair] if pair else list(get_settings().pair_names)
-    for name in names:
-        try:
-            report = recurring.run_recurring(flow_context(name), when, pair=name, enqueue=enqueue_ingest)
-            log.info("recurring %s (%s): %s", when, name, report.note or {k: v for k, v in report.counts.items() if v})
-            counts[name] = report.counts
-            report.raise_if_in_doubt()
-        except Exception as exc:  # raised below, after the other pairs had their run
-            failures.append(exc)
-    if failures:
-        raise next((e for e in failures if isinstance(e, RetriableError)), failures[0])
-    return counts
+
+    def charge(name: str) -> dict:
+        report = recurring.run_recurring(flow_context(name), when, pair=name, enqueue=enqueue_ingest)
+        log.info("recurring %s (%s): %s", when, name, report.note or {k: v for k, v in report.counts.items() if v})
+        report.raise_if_in_doubt()
+        return report.counts
+
+    return for_each_pair(pair, charge)

@@ -68,6 +68,16 @@ def test_accepts_once_and_answers_repeats_with_200_enqueueing_nothing(ingress):
     assert len(inbox_rows(ingress)) == 1 and queue_length(ingress) == 1
 
 
+def test_a_pair_route_stores_for_its_pair_and_an_unknown_pair_is_a_clear_404(ingress):
+    body = event(555)
+    url = f"{ingress.ingress_url}/pairs/default/webhooks/paytrace"
+    assert requests.post(url, data=body, headers=signed(ingress.webhook_secret, body), timeout=10).status_code == 202
+    unknown = requests.post(f"{ingress.ingress_url}/pairs/nope/webhooks/paytrace", data=body,
+                            headers=signed(ingress.webhook_secret, body), timeout=10)
+    assert unknown.status_code == 404 and "nope" in unknown.json()["error"]
+    assert [(r["pair"], r["transaction_id"]) for r in inbox_rows(ingress)] == [("default", 555)]
+
+
 def test_rotation_accepts_either_secret_and_a_header_with_one_good_signature(ingress):
     body = event(777)
     assert post(ingress, body, signed(SECOND_SECRET, body)).status_code == 202
