@@ -22,28 +22,33 @@ from rich.console import Console
 from rich.table import Table
 
 from config.mapping import (Conversion, MappingError, UnmappableError, account_for, convert, erp_date,
-                            load_mapping, normalize_address, payment_type_for, paytrace_status, posting_rules,
-                            rates_for, reference_for, status_for)
-from flows import transform
-from schemas.domain import Customer, GatewayTransaction, JournalEntry, Payment, SalesOrder
+                            load_mapping, paytrace_status, rates_for, status_for)
+from flows import documents
+from flows.decision import UNMATCHED, Decision
+from flows.intake import load_record
+from flows.payment_sync import SYNCED_TYPES
+from schemas.domain import CreditMemo, Customer, GatewayTransaction, JournalEntry, Payment, Refund, SalesOrder
 from schemas.mapping import ACCOUNT_KINDS, ERP_NAMES, Mapping, PaymentType, StatusTarget
 from schemas.masking import mask_payload
-from schemas.paytrace import load_transaction
 
-#: The transaction types the sale flow posts (flows/payment_sync.py SYNCED_TYPES).
-SALE_TYPES = frozenset({"SALE", "SETTLED", "PENDING"})
 EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_INVALID = 0, 1, 2
+#: In a dry run no ERP is asked which invoice a payment pays: it is shown as if none is found.
+AS_IF_UNMATCHED = Decision(UNMATCHED)
 
 
 # -- check --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Preview:
-    """What one PayTrace transaction would become in the ERP under a mapping; nothing is posted."""
+    """What one PayTrace transaction would become in the ERP under a mapping; nothing is posted.
+
+    Every document comes from flows/documents.py, the builder the workers post with.
+    """
 
     transaction: GatewayTransaction
     status: str
     status_target: StatusTarget
     note: str = ""  # why nothing would be posted, when nothing would
+    remark: str = ""  # what a person should know about the documents shown
     conversion: Conversion | None = None
     payment_type: PaymentType | None = None
     customer: Customer | None = None
@@ -52,39 +57,44 @@ class Preview:
     invoice: SalesOrder | None = None
     payment: Payment | None = None
     journal: JournalEntry | None = None
+    on_account: Payment | None = None
+    credit_memo: CreditMemo | None = None
+    refund: Refund | None = None
 
 
-def preview(mapping: Mapping, record: dict, rates: dict[str, Decimal] | None = None) -> Preview:
-    """The documents the sale flow would write for one export record, with the mapping's rules.
+def preview(mapping: Mapping, record: dict, rates: dict[str, Decimal] | None = None,
+            max_reference_length: int = 20) -> Preview:
+    """The documents the workers would write for one export record, with the mapping's rules.
 
     Raises marshmallow.ValidationError for a malformed record and UnmappableError for a payment
     the mapping cannot translate.
     """
-    txn = load_transaction(mask_payload(record), mapping.dates.timezone)
+    txn = load_record(mask_payload(record), mapping.dates.timezone)
     status = paytrace_status(txn)
     target = status_for(mapping, status)
     if txn.is_declined:
-        return Preview(txn, status, target, note="declined: nothing is posted to cash")
-    if txn.transaction_type not in SALE_TYPES:
-        return Preview(txn, status, target, note=f"{txn.transaction_type}: handled by the lifecycle flows")
+        return Preview(txn, status, target, note="declined: the order is kept and marked; nothing is posted to cash")
+    rate = convert(mapping, Decimal(1), mapping.paytrace.currency, rates).rate
     conversion = convert(mapping, txn.amount, mapping.paytrace.currency, rates)
-    txn = replace(txn, amount=conversion.amount)
-    rules = posting_rules(mapping, brand=txn.card_brand)
-    customer = transform.customer_for(txn)
-    customer = replace(customer, address=normalize_address(mapping, customer.address))
-    cid, tid = customer.customer_id, txn.transaction_id
-
-    def ref(doc, step):
-        return replace(doc, reference=reference_for(mapping, tid, step))
-
-    return Preview(
-        txn, status, target, conversion=conversion, payment_type=payment_type_for(mapping, txn.card_brand),
-        customer=customer, customer_key=_erp_customer_key(mapping.erp, cid),
-        sales_order=ref(transform.sales_order_for(txn, cid, rules), "sales_order"),
-        invoice=ref(transform.invoice_for(txn, cid, "(the sales order)", rules), "invoice"),
-        payment=ref(transform.payment_for(txn, cid, "(the invoice)", rules), "payment"),
-        journal=ref(transform.journal_for(txn, rules), "journal"),
-    )
+    method = documents.rules_for(mapping, txn).payment_type
+    if txn.transaction_type == "REFUND":
+        held = documents.Held(customer="(the sale's customer)", invoice="(the sale's invoice)",
+                              credit_memo="(the credit memo)")
+        docs = documents.refund(mapping, txn, txn, held, rate)
+        return Preview(txn, status, target, conversion=conversion, payment_type=method,
+                       remark="a refund: its credit memo credits the sale it is linked to at ingest (on account, "
+                              "and on the review list, when nothing links it)",
+                       credit_memo=docs.credit_memo, refund=docs.refund, journal=docs.journal)
+    if txn.transaction_type not in SYNCED_TYPES:
+        return Preview(txn, status, target, note=f"{txn.transaction_type}: handled by the lifecycle flows")
+    if AS_IF_UNMATCHED.parks(mapping, conversion.amount):
+        return Preview(txn, status, target, conversion=conversion, payment_type=method,
+                       note="no invoice found (a dry run asks no ERP): parked for a person (policies.unmatched: review)")
+    held = documents.Held(sales_order="(the sales order)", invoice="(the invoice)")
+    docs = documents.sale(mapping, txn, held, AS_IF_UNMATCHED, rate, max_reference_length)
+    return Preview(txn, status, target, conversion=conversion, payment_type=method, customer=docs.customer,
+                   customer_key=_erp_customer_key(mapping.erp, docs.customer_key), sales_order=docs.sales_order,
+                   invoice=docs.invoice, payment=docs.receipt, journal=docs.journal, on_account=docs.on_account)
 
 
 def _erp_customer_key(erp: str, customer_id: str) -> str:
@@ -179,27 +189,41 @@ def _show_preview(m: Mapping, p: Preview, console: Console) -> None:
     if p.note:
         console.print(f"[yellow]{p.note}[/]")
         return
+    if p.remark:
+        console.print(p.remark, highlight=False)
     day = erp_date(m, t.created_at)
+    rate = f"{p.conversion.rate} ({m.paytrace.currency} -> {m.currency.base})"
     c = p.customer
-    customer = _fields_table(f"Customer {c.customer_id}", (
-        ("our id", c.customer_id), ("ERP key", p.customer_key), ("name", c.name), ("email", c.email),
-        ("address", ", ".join(x for x in (c.address.line1, c.address.line2, c.address.city, c.address.state,
-                                          c.address.postal_code, c.address.country) if x))))
-    console.print(customer)
-    console.print(_order_table("Sales order", p.sales_order, day))
-    console.print(_order_table("Invoice", p.invoice, day, bills="the sales order above"))
-    pay = p.payment
-    console.print(_fields_table(f"Receipt {pay.reference}", (
-        ("date", str(day)), ("customer", pay.customer_id), ("amount", f"{_money(pay.amount)} {m.currency.base}"),
-        ("rate used", f"{p.conversion.rate} ({m.paytrace.currency} -> {m.currency.base})"),
-        ("applied to", "the invoice above"), ("cash account", pay.cash_account), ("method", pay.method),
-        *((("entry type", p.payment_type.entry_type),) if p.payment_type.entry_type else ()))))
+    if c is not None:
+        console.print(_fields_table(f"Customer {c.customer_id}", (
+            ("our id", c.customer_id), ("ERP key", p.customer_key), ("name", c.name), ("email", c.email),
+            ("address", ", ".join(x for x in (c.address.line1, c.address.line2, c.address.city, c.address.state,
+                                              c.address.postal_code, c.address.country) if x)))))
+    if p.sales_order is not None:
+        console.print(_order_table("Sales order", p.sales_order, day))
+        console.print(_order_table("Invoice", p.invoice, day, bills="the sales order above"))
+    if p.credit_memo is not None:
+        console.print(_order_table("Credit memo", p.credit_memo, day, bills="the sale's invoice (credits it)"))
+    for pay, applied in ((p.payment, "the invoice above"), (p.on_account, "nothing: on account (unapplied cash)")):
+        if pay is not None:
+            console.print(_fields_table(f"Receipt {pay.reference}", (
+                ("date", str(day)), ("customer", pay.customer_id),
+                ("amount", f"{_money(pay.amount)} {m.currency.base}"), ("rate used", rate), ("applied to", applied),
+                ("cash account", pay.cash_account), ("method", pay.method),
+                *((("entry type", pay.entry_type),) if pay.entry_type else ()))))
+    if p.refund is not None:
+        r = p.refund
+        console.print(_fields_table(f"Customer refund {r.reference}", (
+            ("date", str(day)), ("customer", r.customer_id), ("amount", f"{_money(r.amount)} {m.currency.base}"),
+            ("rate used", rate), ("settles", "the credit memo above"), ("paid from", r.cash_account),
+            ("method", r.method))))
     journal = Table(title=f"Journal {p.journal.reference}  ({day}, {'balanced' if p.journal.is_balanced else 'NOT BALANCED'})",
                     title_justify="left")
     for column, justify in (("account", "left"), ("kind", "left"), ("debit", "right"), ("credit", "right"),
                             ("description", "left")):
         journal.add_column(column, justify=justify)
-    kinds = {account_for(m, "clearing", t.card_brand): "clearing", account_for(m, "cash", t.card_brand): "cash"}
+    brand = documents.brand_of(t)
+    kinds = {account_for(m, "clearing", brand): "clearing", account_for(m, "cash", brand): "cash"}
     for line in p.journal.lines:
         journal.add_row(line.account, kinds.get(line.account, ""), _money(line.amount) if line.amount > 0 else "",
                         _money(-line.amount) if line.amount < 0 else "", line.description)

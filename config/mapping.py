@@ -27,37 +27,19 @@ from babel.numbers import get_currency_precision
 from marshmallow import ValidationError
 
 from config.settings import ERP_KINDS, Settings
-from schemas.domain import Address, GatewayTransaction, PostingRules
+from connectors.errors import MappingError, UnmappableError
+from schemas.domain import Address, GatewayTransaction
 from schemas.mapping import (ACCOUNT_KINDS, BRANDS, PAYTRACE_STATUSES, Mapping, PaymentType, StatusTarget,
                              error_lines, parse_mapping)
 
 __all__ = ["DEFAULT_MAPPINGS_DIR", "Mapping", "MappingError", "UnmappableError", "MappingSet", "Conversion", "load_mapping",
-           "parse_mapping_text", "load_mappings", "checksum", "short_checksum", "posting_rules", "account_for",
+           "parse_mapping_text", "load_mappings", "checksum", "short_checksum", "account_for",
            "item_for", "payment_type_for", "reference_for", "status_for", "paytrace_status", "convert",
            "read_rates", "rates_for", "erp_date", "local_date", "normalize_address", "active_mapping"]
 
 SHORT_CHECKSUM_LENGTH = 12
 #: Where the shipped mapping files live (one per ERP, all for the sandbox's PayTrace account "demo").
 DEFAULT_MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
-
-
-class MappingError(ValueError):
-    """A mapping file (or a directory of them) is not valid; `errors` holds one line per mistake."""
-
-    def __init__(self, source: str | os.PathLike, errors: Iterable[str]) -> None:
-        self.source = str(source)
-        self.errors = tuple(errors)
-        count = len(self.errors)
-        super().__init__(f"invalid mapping {self.source} ({count} error{'s' if count != 1 else ''}):\n"
-                         + "\n".join(f"  {line}" for line in self.errors))
-
-
-class UnmappableError(ValueError):
-    """A transaction this mapping cannot translate (no rate, unknown country, ...); `path` is the key to change."""
-
-    def __init__(self, message: str, path: str) -> None:
-        self.path = path
-        super().__init__(f"{message} (mapping key {path})")
 
 
 # -- reading files ------------------------------------------------------------------------------
@@ -258,23 +240,13 @@ def payment_type_for(mapping: Mapping, brand_or_ach: str | None) -> PaymentType:
     return found
 
 
-def posting_rules(mapping: Mapping, brand: str | None = None, category: str | None = None) -> PostingRules:
-    """Today's PostingRules from a mapping; with a brand, that brand's clearing account and payment method."""
-    return PostingRules(
-        cash_account=account_for(mapping, "cash", brand, category),
-        clearing_account=account_for(mapping, "clearing", brand, category),
-        default_item=item_for(mapping, category),
-        payment_method=payment_type_for(mapping, brand).method,
-        timezone=mapping.dates.timezone,
-    )
-
-
-def reference_for(mapping: Mapping, transaction_id: int, step: str) -> str:
-    """The deterministic reference of one step's document, e.g. PT125391271-INV."""
+def reference_for(mapping: Mapping, transaction_id: int, step: str, pattern: str | None = None) -> str:
+    """The deterministic reference of one step's document, e.g. PT125391271-INV (checks: `ach_pattern`)."""
     codes = mapping.references.codes
     if step not in codes:
-        raise ValueError(f"unknown step {step!r}; known: {', '.join(codes)}")
-    ref = mapping.references.pattern.format(transaction_id=int(transaction_id), code=codes[step])
+        raise UnmappableError(f"no reference code for step {step!r}; known: {', '.join(codes)}", "references.codes")
+    pattern = pattern or mapping.references.pattern
+    ref = pattern.format(transaction_id=int(transaction_id), code=codes[step])
     if len(ref) > mapping.references.max_length:  # only an id past PayTrace's 10 digits can get here
         raise UnmappableError(f"reference {ref} is longer than {mapping.references.max_length}",
                               "references.pattern")

@@ -19,6 +19,8 @@ from typing import Mapping
 from environs import Env, EnvValidationError
 from marshmallow.validate import OneOf, Range
 
+from connectors.errors import SettingsError
+
 ERP_KINDS = ("sage50", "sage_x3", "sage_pro")
 DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
 
@@ -33,15 +35,6 @@ class Secret(str):
         return str.__str__(self)
 
 
-class SettingsError(ValueError):
-    """The environment is not a valid configuration; `errors` maps each bad key to its reasons."""
-
-    def __init__(self, errors: Mapping[str, list[str]]) -> None:
-        self.errors = dict(errors)
-        lines = [f"  {key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
-        super().__init__("invalid paysync configuration:\n" + "\n".join(lines))
-
-
 @dataclass(frozen=True)
 class PayTraceSettings:
     """How to reach the PayTrace v1 API."""
@@ -53,6 +46,9 @@ class PayTraceSettings:
     timeout: float
     #: Also read the account's checks (ACH) [I: the v1 check export endpoints are inferred, docs/paytrace.md].
     ach: bool = True
+    #: The export field naming a refund's sale, if the account's records carry one [I: no public source
+    #: shows one]; "" links refunds by invoice id, customer and card only (flows/refund_links.py).
+    refund_link_field: str = "original_transaction_id"
 
 
 @dataclass(frozen=True)
@@ -164,6 +160,8 @@ class Settings:
     reconcile_fee_rate: Decimal = Decimal("0")  # fraction of the batch's sales amount, e.g. 0.029
     reconcile_fee_fixed: Decimal = Decimal("0")  # per settled transaction
     reconcile_fee_account: str = ""
+    #: How long a refund nothing links to a sale waits for its sale to arrive before it is posted on account.
+    refund_link_wait_seconds: int = 900
     #: Merchant-local hour of the daily recurring-billing run (flows/recurring.py).
     recurring_hour: int = 6
     #: How often beat runs the two-way customer sync (flows/customers.py).
@@ -315,6 +313,7 @@ def _read(env: Env) -> Settings:
         integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1"),
         timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
         ach=env.bool("PAYTRACE_ACH", True),
+        refund_link_field=env.str("PAYTRACE_REFUND_LINK_FIELD", "original_transaction_id").strip(),
     )
     sage50 = Sage50Settings(
         base_url=env.str("SAGE50_BASE_URL", "http://127.0.0.1:8702").rstrip("/"),
@@ -402,6 +401,7 @@ def _read(env: Env) -> Settings:
         reconcile_fee_rate=env.decimal("RECONCILE_FEE_RATE", Decimal("0"), validate=Range(min=0, max=1)),
         reconcile_fee_fixed=env.decimal("RECONCILE_FEE_FIXED", Decimal("0"), validate=Range(min=0)),
         reconcile_fee_account=env.str("RECONCILE_FEE_ACCOUNT", ""),
+        refund_link_wait_seconds=env.int("REFUND_LINK_WAIT_SECONDS", 900, validate=Range(min=0, max=7 * 86400)),
         recurring_hour=env.int("RECURRING_HOUR", 6, validate=Range(min=0, max=23)),
         customer_sync_interval_seconds=env.float("CUSTOMER_SYNC_INTERVAL_SECONDS", 900.0,
                                                  validate=Range(min=10, max=86400)),

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from connectors.errors import PermanentError
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
-                            PostingRules, Refund, Reversal, SalesOrder)
+                            Refund, Reversal, SalesOrder)
 
 
 class ErpConnector(ABC):
@@ -28,10 +28,6 @@ class ErpConnector(ABC):
     @abstractmethod
     def upsert_customer(self, customer: Customer) -> str:
         """Create or update the customer; return the ERP's customer id. Must be overridden."""
-
-    @abstractmethod
-    def posting_rules(self, timezone: str) -> PostingRules:
-        """The accounts, item and payment method this ERP's documents use. Must be overridden."""
 
     @abstractmethod
     def find(self, kind: str, reference: str) -> list[ErpDocument]:

@@ -1,16 +1,24 @@
-"""One error tree for every connector, grouped by what the caller does about it.
+"""Every house exception of paysync, in one tree grouped by what the caller does about it.
 
     ConnectorError                 system, operation, status, scrubbed body, request id
     ├── RetriableError             try again later: network, 5xx, 429, record locked, licence busy
-    │   └── RateLimitedError       the server asked us to slow down (honour retry_after)
+    │   ├── RateLimitedError       the server asked us to slow down (honour retry_after)
+    │   ├── StepBusy               another live worker holds the step's claim (bounded by its lease)
+    │   └── ChargeInDoubt          PayTrace did not answer a charge: ask it before charging again
     ├── PermanentError             a person must act: validation, unknown item, bad config
     │   ├── ValidationError        the ERP refused a field (carries `field`)
     │   ├── NotFoundError          the record we need does not exist
     │   └── ConfigurationError     credentials, integrator id, URL
+    │       ├── SettingsError      the environment (every bad key, `errors`)
+    │       ├── MappingError       a mapping file (every mistake with its path, `errors`)
+    │       └── UnmappableError    a transaction the mapping cannot translate (`path`: the key to change)
     └── SkippableError             nothing to do: already applied
+    RunFinished                    not an error: the run needs no more steps (declined, parked, done)
 
-Workers retry RetriableError with backoff (bounded), dead-letter PermanentError at once, and
-treat SkippableError as done. Anything else is a bug and is dead-lettered with its type.
+What a task does with each is one table, workers/policy.py: retry with backoff (bounded), wait
+out a lease, dead-letter at once, skip, or stop the chain. Anything else is a bug and is
+dead-lettered with its type. This module imports nothing of paysync's but the masking, so every
+layer (config included) may raise from it.
 """
 from __future__ import annotations
 
@@ -80,3 +88,55 @@ class ConfigurationError(PermanentError):
 
 class SkippableError(ConnectorError):
     """The work is already done; nothing to post."""
+
+
+class StepBusy(RetriableError):
+    """Another live process is running this step right now; come back when its lease runs out."""
+
+
+class ChargeInDoubt(RetriableError):
+    """PayTrace did not answer a charge (timeout, lost connection): it may or may not have happened.
+
+    The recurring charge row stays `charging`; the next run asks PayTrace by invoice id first.
+    """
+
+
+class _ConfigError(ConfigurationError, ValueError):
+    """A mistake in paysync's own configuration: its text is the whole story, without a system prefix."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SettingsError(_ConfigError):
+    """The environment is not a valid configuration; `errors` maps each bad key to its reasons."""
+
+    def __init__(self, errors) -> None:
+        self.errors = dict(errors)
+        lines = [f"  {key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
+        super().__init__("invalid paysync configuration:\n" + "\n".join(lines), system="paysync",
+                         operation="settings")
+        self.key = ", ".join(sorted(self.errors))
+
+
+class MappingError(_ConfigError):
+    """A mapping file (or a directory of them) is not valid; `errors` holds one line per mistake."""
+
+    def __init__(self, source, errors) -> None:
+        self.source = str(source)
+        self.errors = tuple(errors)
+        count = len(self.errors)
+        super().__init__(f"invalid mapping {self.source} ({count} error{'s' if count != 1 else ''}):\n"
+                         + "\n".join(f"  {line}" for line in self.errors), system="paysync", operation="mapping")
+
+
+class UnmappableError(_ConfigError):
+    """A transaction this mapping cannot translate (no rate, unknown country, ...); `path` is the key to change."""
+
+    def __init__(self, message: str, path: str) -> None:
+        self.path = path
+        super().__init__(f"{message} (mapping key {path})", system="paysync", operation="mapping")
+
+
+class RunFinished(Exception):
+    """Not a failure: the run needs no more steps (declined, parked, already done); the chain stops here."""

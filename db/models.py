@@ -73,10 +73,34 @@ class SyncRun(Base):
     customer_key: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     card_profile: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The merchant's invoice id and the masked card of the transaction: what links a refund to its sale.
+    invoice_ref: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    masked_card: Mapped[str | None] = mapped_column(String(24), nullable=True, index=True)
     #: For a refund, the sale it gives money back from.
     parent_transaction_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
+    # -- decided once, at ingest (flows/payment_sync.py prepare), read by every stage ---------
+    #: Why a run posts nothing (more): declined, authorized (waits for its capture), parked (a person decides).
+    hold: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: What a person reads about the run's outcome (the error of a failure stays in `last_error`).
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The transaction as the domain sees it (schemas/domain.py facts): loaded and checked once.
+    facts: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    #: Base-currency units per unit of the PayTrace account's currency, fixed when the run was prepared.
+    fx_rate: Mapped[Decimal | None] = mapped_column(Numeric(18, 8), nullable=True)
+    #: The ERP customer the run posts for when known at ingest (a linked vault profile, the invoice's customer).
+    erp_customer: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: For a refund, void or chargeback: the sale run it builds on (and how it was linked, `match_via`).
+    sale_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_run.id"), nullable=True, index=True)
+    #: The sale's match decision (flows/decision.py): which ERP invoice it pays, how much, found how.
+    match_outcome: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    match_invoice_key: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    match_invoice_reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    match_customer: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    match_applied: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    match_via: Mapped[str | None] = mapped_column(String(30), nullable=True)
 
-    steps: Mapped[list["StepLedger"]] = relationship(back_populates="run", order_by="StepLedger.id")
+    steps: Mapped[list["StepLedger"]] = relationship(back_populates="run", order_by="StepLedger.id",
+                                                      foreign_keys="StepLedger.run_id")
 
 
 class StepLedger(Base):
@@ -87,7 +111,10 @@ class StepLedger(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"))
+    #: The document the row is for (sales_order, invoice, payment, on_account, journal, credit_memo, ...).
     step: Mapped[str] = mapped_column(String(40))
+    #: The stage (task) that writes it: customer, order, payment or gl.
+    stage: Mapped[str | None] = mapped_column(String(20), nullable=True)
     idempotency_key: Mapped[str] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     erp_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from db.models import ReviewItem, SyncRun
 from db.session import session_scope
 from flows.review import Finding, file_findings
-from flows.transform import review_reference
+from flows.documents import review_reference
 from schemas.domain import GatewayTransaction
 
 #: A robust z-score above this is unusual (Iglewicz and Hoaglin's 3.5 for the modified z-score).

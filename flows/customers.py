@@ -5,7 +5,7 @@ Pass 1, PayTrace -> ERP (`pull_profiles`), every vault profile:
 - linked and changed: its ERP customer takes the profile's contact details (a customer the ERP had
   before paysync, linked by a merge, keeps its own name);
 - not linked yet: the ERP customer a sale by the profile already created (`PT-<vault id>`, the id
-  rule of flows/transform.py) is linked; else the duplicate rules are tried in order -- same
+  rule of flows/documents.py) is linked; else the duplicate rules are tried in order -- same
   reference (an ERP customer whose id is the vault id itself), same email (any case), same name and
   postal code -- and a match is merged (linked, the ERP's data kept, only its blank fields filled)
   or put on the review list with nothing written, as the mapping's `customers.duplicates` says
@@ -42,13 +42,13 @@ from db.models import CustomerLink, PollerCursor, ReviewItem
 from db.session import session_scope
 from db.types import utcnow
 from flows.review import Finding, close_unseen, file_findings
-from flows.transform import erp_customer_id_for_profile
+from flows.documents import erp_customer_id_for_profile
 from schemas.domain import Address, Customer
 from schemas.mapping import Customers
 from schemas.masking import REDACTED, mask_account_number
 
 if TYPE_CHECKING:
-    from flows.payment_sync import FlowContext
+    from flows.runs import FlowContext
 
 log = logging.getLogger("paysync.customers")
 alert_log = logging.getLogger("paysync.alert")

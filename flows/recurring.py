@@ -29,15 +29,14 @@ from typing import Callable, Iterator
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from connectors.errors import PermanentError, RetriableError
+from connectors.errors import ChargeInDoubt, PermanentError, RetriableError
 from db.inbox import mark_enqueued, store_event
 from db.models import CustomerLink, RecurringCharge
 from db.session import session_scope
 from db.types import utcnow
-from flows.ledger import _claimer_dead as claimer_dead
-from flows.ledger import claimer
-from flows.payment_sync import FlowContext, payment_on_its_way
-from flows.transform import is_ours
+from flows.documents import is_ours
+from flows.ledger import claimer, claimer_dead
+from flows.runs import FlowContext, other_runs_pending_on
 from flows.review import Finding, file_findings
 from schemas.domain import InvoiceInfo
 from schemas.mapping import Recurring
@@ -53,13 +52,6 @@ DOUBT_QUIET_SECONDS = 15 * 60
 NOT_CHARGES = frozenset({"DECLINED", "REFUND"})
 CENT = Decimal("0.01")
 OUTCOMES = ("charged", "declined", "retried", "resolved_after_doubt", "in_doubt", "failed", "skipped")
-
-
-class ChargeInDoubt(RetriableError):
-    """PayTrace did not answer a charge (timeout, lost connection): it may or may not have happened.
-
-    The row stays `charging`; the next run asks PayTrace by invoice id before charging again.
-    """
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -271,8 +263,14 @@ def due_invoices(b: _Billing, profiles: dict[str, str]) -> Iterator[InvoiceInfo]
     """
     for invoice in b.ctx.erp.open_invoices(due_by=b.day):
         if invoice.customer_id in profiles and invoice.open_amount > 0 and _due(invoice) <= b.day \
-                and not is_ours(invoice.reference) and not payment_on_its_way(b.ctx, invoice.key):
+                and not is_ours(b.ctx.mapping, invoice.reference) and not _payment_on_its_way(b, invoice.key):
             yield invoice
+
+
+def _payment_on_its_way(b: _Billing, invoice_key: str) -> bool:
+    """Is a payment of ours decided onto this invoice and not applied yet (charging now could charge twice)?"""
+    with session_scope(b.ctx.db_url) as s:
+        return other_runs_pending_on(s, invoice_key, 0, b.ctx.erp.kind, b.ctx.pair) > 0
 
 
 def bill_invoice(b: _Billing, invoice: InvoiceInfo, profile: str) -> None:

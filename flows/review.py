@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
 
 from db.models import ReviewItem
 from db.session import session_scope
@@ -31,25 +32,32 @@ def file_findings(db_url: str, group_key: str, findings: Iterable[Finding]) -> t
     added = refreshed = 0
     batch = list(findings)
     for start in range(0, len(batch), 500):
-        part = batch[start:start + 500]
-        now = utcnow()
         with session_scope(db_url) as s:
-            keys = [(f.kind, f.reference) for f in part]
-            existing = {(r.kind, r.reference): r for r in s.scalars(
-                select(ReviewItem).where(tuple_(ReviewItem.kind, ReviewItem.reference).in_(keys)))}
-            for f in part:
-                row = existing.get((f.kind, f.reference))
-                if row is None:
-                    row = ReviewItem(kind=f.kind, reference=f.reference, reason=f.reason, group_key=group_key,
-                                     context=f.context, status="open", created_at=now, last_seen_at=now)
-                    s.add(row)
-                    existing[(f.kind, f.reference)] = row
-                    added += 1
-                else:
-                    row.last_seen_at = now
-                    if row.status == "open":
-                        row.reason, row.context = f.reason, f.context
-                        refreshed += 1
+            a, r = file_in(s, group_key, batch[start:start + 500])
+        added, refreshed = added + a, refreshed + r
+    return added, refreshed
+
+
+def file_in(s: Session, group_key: str, findings: list[Finding]) -> tuple[int, int]:
+    """file_findings inside the caller's transaction (a stage files its item with its own outcome)."""
+    added = refreshed = 0
+    now = utcnow()
+    keys = [(f.kind, f.reference) for f in findings]
+    existing = {(r.kind, r.reference): r for r in s.scalars(
+        select(ReviewItem).where(tuple_(ReviewItem.kind, ReviewItem.reference).in_(keys)))} if keys else {}
+    for f in findings:
+        row = existing.get((f.kind, f.reference))
+        if row is None:
+            row = ReviewItem(kind=f.kind, reference=f.reference, reason=f.reason, group_key=group_key,
+                             context=f.context, status="open", created_at=now, last_seen_at=now)
+            s.add(row)
+            existing[(f.kind, f.reference)] = row
+            added += 1
+        else:
+            row.last_seen_at = now
+            if row.status == "open":
+                row.reason, row.context = f.reason, f.context
+                refreshed += 1
     return added, refreshed
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -39,13 +38,14 @@ from flows import review
 from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER,
                                     STATUS, TOTALS, UNKNOWN, BatchSums, Fees, LedgerView, Settled, classify, money, settled_from, settlement_entry, settlement_reference, subject_reference,
                                     total_differences)
-from flows.transform import reference
-from schemas.domain import ErpDocument, PostingRules
+from config.mapping import account_for
+from flows import documents
+from schemas.domain import ErpDocument
+from schemas.mapping import Mapping
 
 log = logging.getLogger("paysync.reconcile")
 alert_log = logging.getLogger("paysync.alert")
 
-_OUR_RECEIPT = re.compile(r"^PT(\d+)-RCP$")
 
 
 @dataclass
@@ -56,8 +56,7 @@ class ReconcileContext:
     gateway: PayTraceGateway
     erp: ErpConnector
     erp_kind: str
-    rules: PostingRules
-    bank_account: str | None
+    mapping: Mapping
     enqueue: Callable[[int], None]  # hands an inbox id to the normal sync (paysync.ingest_event)
     lock: Callable[[str], AbstractContextManager]  # `with lock(name) as guard`: guard.held, guard.renew()
     reports_dir: Path
@@ -66,6 +65,14 @@ class ReconcileContext:
     erp_concurrency: int = 4
     #: The integration pair reconciled (its PayTrace account's batches, its ERP).
     pair: str = "default"
+
+    def reference(self, transaction_id: int, step: str) -> str:
+        """The reference of a card transaction's document under the pair's mapping."""
+        return documents.reference(self.mapping, transaction_id, step)
+
+    def transaction_of(self, reference: str) -> int | None:
+        """The card transaction one of our receipt references is for (PT123-RCP -> 123), or None."""
+        return documents.transaction_of(self.mapping, reference, "payment")
 
     def scope(self, what: str) -> str:
         """A name (lock, review group) that is the pair's own: pairs never share a lock or a list."""
@@ -148,14 +155,14 @@ def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
     with session_scope(ctx.db_url) as s:
         rows = s.execute(
             select(SyncRun.id, SyncRun.transaction_id, SyncRun.status, SyncRun.current_step, SyncRun.last_error,
-                   StepLedger.step, StepLedger.erp_ref)
+                   SyncRun.note, StepLedger.step, StepLedger.erp_ref)
             .outerjoin(StepLedger, (StepLedger.run_id == SyncRun.id) & (StepLedger.status == "done"))
             .where(SyncRun.pair == ctx.pair, SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp_kind,
                    SyncRun.transaction_id.in_(txn_ids))
         ).all()
     views: dict[int, LedgerView] = {}
-    for run_id, txn_id, status, step_now, error, step, erp_ref in rows:
-        view = views.get(txn_id) or views.setdefault(txn_id, LedgerView(run_id, status, step_now, error, {}))
+    for run_id, txn_id, status, step_now, error, note, step, erp_ref in rows:
+        view = views.get(txn_id) or views.setdefault(txn_id, LedgerView(run_id, status, step_now, error, {}, note))
         if step is not None:
             view.steps[step] = erp_ref
     return views
@@ -165,11 +172,11 @@ def _erp_documents(ctx: ReconcileContext, pool: ThreadPoolExecutor | None,
                    settled: list[Settled]) -> dict[int, dict[str, list[ErpDocument]]]:
     """The ERP's documents for every sale of the chunk, looked up by reference, several at a time."""
     def lookup(t: Settled) -> dict[str, list[ErpDocument]]:
-        docs = {kind: ctx.erp.find(kind, reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
+        docs = {kind: ctx.erp.find(kind, ctx.reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
         paid = docs["payment"]
         if not paid or (paid[0].amount is not None and paid[0].amount != t.amount):
             # Applied in part or not at all: the rest is a receipt on account (flows/matching.py).
-            docs["on_account"] = ctx.erp.find("payment", reference(t.transaction_id, "on_account"))
+            docs["on_account"] = ctx.erp.find("payment", ctx.reference(t.transaction_id, "on_account"))
         return docs
 
     sales = [t for t in settled if t.kind not in ("REFUND", "VOID")]
@@ -263,7 +270,7 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
                 docs = _erp_documents(ctx, pool, settled)
                 for t in settled:
                     sums.add(t)
-                    verdict = classify(t, ledger.get(t.transaction_id), docs.get(t.transaction_id, {}))
+                    verdict = classify(t, ledger.get(t.transaction_id), docs.get(t.transaction_id, {}), ctx.reference)
                     action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
                     rows.append(_item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
                                       expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
@@ -295,12 +302,12 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
     batch (a sale after the batch closed) is noted; voided or declined is a status mismatch.
     """
     try:
-        documents = ctx.erp.list_documents("payment", run.day)
+        receipts = ctx.erp.list_documents("payment", run.day)
         source = "ERP"
     except NotImplementedError:
-        documents = _receipts_our_ledger_wrote(ctx, run.day)
+        receipts = _receipts_our_ledger_wrote(ctx, run.day)
         source = "ledger"
-    ours = ((int(m.group(1)), d) for d in documents if (m := _OUR_RECEIPT.match(d.reference or "")))
+    ours = ((txn_id, d) for d in receipts if (txn_id := ctx.transaction_of(d.reference)) is not None)
     for chunk in chunked(ours, ctx.chunk_size):
         subjects = {f"T{txn_id}" for txn_id, _ in chunk}
         with session_scope(ctx.db_url) as s:
@@ -339,7 +346,7 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
 
 def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[ErpDocument]:
     """Fallback for an ERP that cannot list by date: our runs of that day, each looked up."""
-    zone = ZoneInfo(ctx.rules.timezone)
+    zone = ZoneInfo(ctx.mapping.dates.timezone)
     start = datetime.combine(day, time(0), zone)
     end = start + timedelta(days=1)
     last_id = 0
@@ -353,7 +360,7 @@ def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[Erp
             return
         last_id = rows[-1].id
         for _, txn_id in rows:
-            yield from ctx.erp.find("payment", reference(txn_id, "payment"))
+            yield from ctx.erp.find("payment", ctx.reference(txn_id, "payment"))
 
 
 def check_batch_totals(ctx: ReconcileContext, run: RunHandle) -> None:
@@ -404,11 +411,8 @@ def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrac
     if net == 0:
         _mark_posting(ctx, number, "nothing", None, run.id)
         return {"status": "nothing", "reference": ref, "detail": "net amount 0: nothing deposited"}
-    if not ctx.bank_account:
-        return {"status": "failed", "reference": ref,
-                "detail": f"no bank account is configured for {ctx.erp_kind}: settlement journal not posted"}
-    entry = settlement_entry(number, run.day, net, fees, bank=ctx.bank_account, clearing=ctx.rules.clearing_account,
-                             fee_account=ctx.fees.account)
+    entry = settlement_entry(number, run.day, net, fees, bank=account_for(ctx.mapping, "bank"),
+                             clearing=account_for(ctx.mapping, "clearing"), fee_account=ctx.fees.account)
     try:
         doc = ctx.erp.ensure_journal(entry)  # looks the reference up first: never twice in the ERP
     except ConnectorError as exc:

@@ -1,16 +1,15 @@
 """The pure rules of nightly reconciliation: what a finding is, what a batch adds up to, the journal.
 
-No I/O here (like flows/transform.py for the sale): flows/settlement.py runs the steps.
+No I/O here (like flows/documents.py for the sale): flows/settlement.py runs the steps.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from flows.transform import reference
 from schemas.domain import ErpDocument, JournalEntry, JournalLine
 
 CENT = Decimal("0.01")
@@ -131,6 +130,7 @@ class LedgerView:
     current_step: str | None
     last_error: str | None
     steps: dict[str, str | None]  # done step -> ERP key
+    note: str | None = None  # what a person reads about why the run finished as it did
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,12 @@ class Verdict:
     then: str  # nothing | repair (send its sync) | wait (its sync is running) | review
 
 
-def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocument]]) -> Verdict:
-    """Compare one settled transaction with our ledger and what the ERP holds for its references."""
+def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocument]],
+             reference: Callable[[int, str], str]) -> Verdict:
+    """Compare one settled transaction with our ledger and what the ERP holds for its references.
+
+    `reference(transaction_id, step)` is the mapping's reference of a document (flows/documents.py).
+    """
     synced = ledger is not None and ledger.status == "succeeded"
     if t.kind == "REFUND":
         if synced:
@@ -185,7 +189,7 @@ def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocu
         return Verdict(MISSING, found, f"{absent} not in the ERP; run {ledger.run_id} was dead-lettered at "
                                        f"{ledger.current_step}: {(ledger.last_error or '')[:300]}", "review")
     if ledger.status == "skipped":
-        return Verdict(STATUS, found, f"our run {ledger.run_id} skipped it ({ledger.last_error or 'declined'}) "
+        return Verdict(STATUS, found, f"our run {ledger.run_id} skipped it ({ledger.note or 'declined'}) "
                                       f"but PayTrace settled it", "review")
     keys = ", ".join(f"{k}={v}" for k, v in sorted(ledger.steps.items()))
     return Verdict(MISSING, found, f"{absent} not in the ERP although run {ledger.run_id} recorded them "

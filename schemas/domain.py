@@ -55,6 +55,25 @@ class GatewayTransaction:
         digits = code[2:] if code.startswith("GB") else ""
         return int(digits) if digits.isdigit() else None
 
+    def to_facts(self) -> dict:
+        """The transaction as plain JSON (money as text, times in ISO 8601), for sync_run.facts."""
+        facts = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        facts["amount"], facts["tax_amount"] = str(self.amount), str(self.tax_amount)
+        facts["created_at"] = self.created_at.isoformat()
+        facts["settled_at"] = self.settled_at.isoformat() if self.settled_at else None
+        facts["billing"] = dict(vars(self.billing))
+        return facts
+
+    @classmethod
+    def from_facts(cls, facts: dict) -> "GatewayTransaction":
+        """Back from to_facts: the record was validated when it was first loaded, so no schema runs again."""
+        values = dict(facts)
+        values["amount"], values["tax_amount"] = Decimal(values["amount"]), Decimal(values["tax_amount"])
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+        values["settled_at"] = datetime.fromisoformat(values["settled_at"]) if values.get("settled_at") else None
+        values["billing"] = Address(**values["billing"])
+        return cls(**values)
+
 
 @dataclass(frozen=True)
 class Customer:
@@ -111,6 +130,8 @@ class Payment:
     invoice_ref: str | None  # ERP key of the invoice it pays; None: on account, applied to nothing
     cash_account: str
     method: str
+    #: The ERP's payment entry type where it has one (Sage X3 PAYTYP); "" elsewhere.
+    entry_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,24 +194,13 @@ class CustomerChange:
 
 
 @dataclass(frozen=True)
-class PostingRules:
-    """Accounts, item and method one integration posts with (its ERP's own codes)."""
-
-    cash_account: str  # where the receipt lands (undeposited funds / bank)
-    clearing_account: str  # card clearing until the processor's batch settles
-    default_item: str
-    payment_method: str
-    timezone: str = "America/Los_Angeles"
-
-
-@dataclass(frozen=True)
 class CreditMemo:
     """A refund recorded against the invoice it credits (its lines say what is credited)."""
 
     reference: str
     customer_id: str
     date: date
-    invoice_ref: str  # ERP key of the invoice it credits
+    invoice_ref: str | None  # ERP key of the invoice it credits; None: on account, applied to no invoice
     lines: tuple[OrderLine, ...]
 
     @property

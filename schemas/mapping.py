@@ -36,6 +36,8 @@ DEFAULT_CODES = {"sales_order": "SO", "invoice": "INV", "payment": "RCP", "journ
                  "credit_memo": "CM", "refund": "RFD", "void": "VD", "void_journal": "VJE", "chargeback": "CB",
                  "on_account": "OA"}
 DEFAULT_PATTERN = "PT{transaction_id}-{code}"
+#: Checks (ACH) are numbered apart from card transactions: check 1234 and card sale 1234 must not share a reference.
+DEFAULT_ACH_PATTERN = "PTA{transaction_id}-{code}"
 PATTERN_FIELDS = ("transaction_id", "code")
 LINK_SOURCES = ("invoice_id", "customer_reference_id", "description")
 INVOICE_LOOKUPS = LINK_SOURCES + ("amount_and_customer",)
@@ -181,6 +183,7 @@ class References:
     links: AbcMapping[str, str]
     invoice_lookup: tuple[str, ...]
     window_days: int
+    ach_pattern: str = DEFAULT_ACH_PATTERN  # checks (ACH): their ids are a sequence of their own
 
 
 @dataclass(frozen=True)
@@ -473,6 +476,7 @@ CodesSchema = Schema.from_dict({step: Code(load_default=code, validate=validate.
 
 class ReferencesSchema(_Part):
     pattern = ReferencePattern(load_default=DEFAULT_PATTERN)
+    ach_pattern = ReferencePattern(load_default=DEFAULT_ACH_PATTERN)
     codes = fields.Nested(CodesSchema, load_default=lambda: dict(DEFAULT_CODES))
     max_length = fields.Integer(load_default=None, validate=validate.Range(min=8, max=60))
     links = fields.Dict(keys=fields.String(validate=validate.OneOf(LINK_SOURCES)), values=Code(),
@@ -589,7 +593,7 @@ class MappingSchema(Schema):
         links = DEFAULT_LINKS[erp] if refs["links"] is None else refs["links"]
         references = References(refs["pattern"], _frozen(refs["codes"]),
                                 refs["max_length"] or REFERENCE_LIMITS[erp], _frozen(links),
-                                tuple(refs["invoice_lookup"]), refs["window_days"])
+                                tuple(refs["invoice_lookup"]), refs["window_days"], refs["ach_pattern"])
         return Mapping(data["version"], data["name"], erp, data["paytrace"], data["statuses"], payment_types,
                        data["accounts"], data["items"], data["currency"], data["dates"], data["addresses"],
                        references, data["policies"], _frozen(defaults), data["customers"], data["recurring"])
@@ -668,11 +672,17 @@ def _check_references(erp: str, refs: dict, add) -> None:
                 add(f"references.codes.{step}", f"{code} is already the code of {seen[code.upper()]}: "
                                                 "two documents would share a reference.")
             seen.setdefault(code.upper(), step)
-        longest = max((refs["pattern"].format(transaction_id=tid, code=code)
-                       for code in codes.values() for tid in (1, LARGEST_TRANSACTION_ID)), key=len)
-        if len(longest) > max_length:
-            add("references.pattern", f"Makes references of up to {len(longest)} characters ({longest}) for a "
-                                      f"10-digit PayTrace id; {ERP_NAMES[erp]} keeps at most {max_length}.")
+        for key in ("pattern", "ach_pattern"):
+            if key not in refs:
+                continue
+            longest = max((refs[key].format(transaction_id=tid, code=code)
+                           for code in codes.values() for tid in (1, LARGEST_TRANSACTION_ID)), key=len)
+            if len(longest) > max_length:
+                add(f"references.{key}", f"Makes references of up to {len(longest)} characters ({longest}) for a "
+                                         f"10-digit PayTrace id; {ERP_NAMES[erp]} keeps at most {max_length}.")
+        if "ach_pattern" in refs and _patterns_overlap(refs["pattern"], refs["ach_pattern"], tuple(codes.values())):
+            add("references.ach_pattern", "Card and check references could be the same (check ids are numbered "
+                                          "apart from card ids): make the two patterns differ, e.g. PT and PTA.")
     links = DEFAULT_LINKS[erp] if "links" in refs and refs["links"] is None else refs.get("links")
     if isinstance(links, dict):
         for source, target in links.items():
@@ -686,6 +696,28 @@ def _check_references(erp: str, refs: dict, add) -> None:
     for i, step in enumerate(lookups):
         if step in lookups[:i]:
             add(f"references.invoice_lookup[{i}]", f"{step} is listed twice.")
+
+
+def reference_regex(pattern: str, codes: tuple[str, ...]) -> re.Pattern[str]:
+    """Every reference `pattern` can make with one of `codes`, as a regular expression (case-insensitive)."""
+    out = []
+    for literal, name, _, _ in string.Formatter().parse(pattern):
+        out.append(re.escape(literal))
+        if name == "transaction_id":
+            out.append(r"\d+")
+        elif name == "code":
+            out.append("(?:" + "|".join(re.escape(c) for c in codes) + ")")
+    return re.compile("".join(out), re.IGNORECASE)
+
+
+def _patterns_overlap(card: str, ach: str, codes: tuple[str, ...]) -> bool:
+    """True when a card reference could read as a check's (or the reverse), tried over ids of every length."""
+    if card == ach:
+        return True
+    card_re, ach_re = reference_regex(card, codes), reference_regex(ach, codes)
+    samples = [int("1" * n) for n in range(1, 11)] + [LARGEST_TRANSACTION_ID]
+    return any(ach_re.fullmatch(card.format(transaction_id=t, code=c)) or
+               card_re.fullmatch(ach.format(transaction_id=t, code=c)) for t in samples for c in codes)
 
 
 # -- errors as lines ----------------------------------------------------------------------------

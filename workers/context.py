@@ -4,14 +4,13 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from config.mapping import MappingError, account_for, active_mapping, posting_rules, status_for
-from schemas.mapping import PAYTRACE_STATUSES
+from config.mapping import active_mapping, rates_for
 from config.settings import Settings, get_settings
-from connectors.errors import RetriableError
+from connectors.errors import MappingError, RetriableError
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
-from flows.payment_sync import FlowContext
+from flows.runs import FlowContext
 
 _contexts: dict[str, FlowContext] = {}  # by pair, for the process `_pid`
 _pid: int | None = None
@@ -24,12 +23,10 @@ def build_context(settings: Settings) -> FlowContext:
     if mapping.references.max_length > erp.max_reference_length:
         raise MappingError(mapping.source, [f"references.max_length {mapping.references.max_length} exceeds what "
                                             f"{settings.erp} keeps ({erp.max_reference_length})"])
-    return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, rules=posting_rules(mapping),
-                       lease_seconds=settings.task_time_limit + 30, mapping_checksum=mapping.checksum,
-                       flags_block_posting=mapping.policies.flags_block_posting,
-                       statuses={name: status_for(mapping, name).invoice for name in PAYTRACE_STATUSES},
-                       chargeback_account=account_for(mapping, "chargeback"), mapping=mapping,
-                       pair=settings.pair)
+    return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, mapping=mapping,
+                       lease_seconds=settings.task_time_limit + 30, pair=settings.pair, rates=rates_for(mapping),
+                       refund_link_field=settings.paytrace.refund_link_field,
+                       refund_link_wait_seconds=settings.refund_link_wait_seconds)
 
 
 def for_each_pair(pair: str | None, work: Callable[[str], dict]) -> dict[str, dict]:
@@ -82,8 +79,7 @@ def reconcile_context(settings: Settings, enqueue=enqueue_ingest):
     flow = build_context(settings)
     lock = partial(DayLock, settings.redis_url, ttl=settings.reconcile_lock_ttl) if settings.redis_url else NoLock
     return ReconcileContext(
-        db_url=settings.database_url, gateway=flow.gateway, erp=flow.erp, erp_kind=settings.erp, rules=flow.rules,
-        bank_account=getattr(getattr(settings, settings.erp, None), "bank_account", None),
+        db_url=settings.database_url, gateway=flow.gateway, erp=flow.erp, erp_kind=settings.erp, mapping=flow.mapping,
         enqueue=enqueue if settings.redis_url else _no_broker,
         lock=lock, reports_dir=settings.reports_dir,
         fees=Fees(settings.reconcile_fee_rate, settings.reconcile_fee_fixed, settings.reconcile_fee_account),

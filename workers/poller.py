@@ -21,7 +21,7 @@ from db.inbox import store_event
 from db.models import InboxEvent, PollerCursor, SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows.payment_sync import ACH_GATEWAY
+from flows.runs import ACH_GATEWAY
 
 CURSOR = "paytrace.transactions"
 CHECKS_CURSOR = "paytrace.checks"

@@ -1,61 +1,58 @@
-"""The Celery tasks: a few lines each, ids in and out, in the order of flows.payment_sync.STEPS."""
+"""The Celery tasks: ingest, then one task per stage of the chain (customer → order → payment → gl).
+
+Each is a few lines: load by id, call the flow, return the id. What a task does with an error is
+the one table in workers/policy.py. Chains are built per run from its kind (flows/kinds.py).
+"""
 from __future__ import annotations
 
 import logging
 
 from celery import Task, chain
-from celery.exceptions import SoftTimeLimitExceeded
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
-from connectors.errors import ConnectorError, PermanentError, RetriableError, SkippableError
-from flows import chargebacks, intake, lifecycle, payment_sync  # noqa: F401  (chargebacks registers its kind)
-from flows.ledger import StepBusy
-from flows.payment_sync import RunFinished
-from workers import deadletter, poller
+from connectors.errors import ConnectorError, PermanentError
+from flows import intake, runs
+from flows.kinds import KINDS
+from workers import deadletter, policy, poller
 from workers.context import flow_context
 
 log = logging.getLogger("paysync.tasks")
 
-#: Database hiccups (a restart, a lost connection, a lost insert race) and a step that ran out of
-#: time are worth another try; the ledger makes the repeat safe.
-TRANSIENT = (RetriableError, OperationalError, IntegrityError, SoftTimeLimitExceeded)
-
 
 class PaysyncTask(Task):
-    """The house task: bounded retries with backoff for what may pass, a dead letter for the rest."""
+    """The house task: what to do with each error is the policy table; a dead letter ends what cannot pass."""
 
     abstract = True
     typing = True
 
     def guarded(self, func, *, run_id: int | None = None, inbox_id: int | None = None, step: str | None = None):
-        """Run `func`; retry, dead-letter or stop the chain by what it raised."""
+        """Run `func`; retry, wait, dead-letter, skip or stop the chain as workers/policy.py says."""
         settings = get_settings()
         try:
             return func()
-        except RunFinished:
-            self.request.chain = None  # declined or already finished: nothing further to run
-            return None
-        except SkippableError as exc:
-            log.info("skipped %s run=%s: %s", self.name, run_id, exc)
-            return None
-        except TRANSIENT as exc:
+        except Exception as exc:  # every exception has a row in the policy table
+            action = policy.action_for(exc)
+            if action == policy.STOP:
+                self.request.chain = None  # declined, parked or already finished: nothing further to run
+                return None
+            if action == policy.SKIP:
+                log.info("skipped %s run=%s: %s", self.name, run_id, exc)
+                return None
             attempt = self.request.retries + 1
-            busy = isinstance(exc, StepBusy)  # bounded by the other claim's lease, not by the budget
-            if attempt >= settings.retry_max_attempts and not busy:
-                self._dead_letter(exc, run_id, inbox_id, step, attempt, exhausted=True)
+            if action == policy.DEAD or (action == policy.RETRY and attempt >= settings.retry_max_attempts):
+                self._dead_letter(exc, run_id, inbox_id, step, attempt, exhausted=action == policy.RETRY)
                 return None
             wait = compute_backoff(attempt, base=settings.retry_backoff_base, cap=settings.retry_backoff_max,
                                    retry_after=getattr(exc, "retry_after", None))
             log.warning("retry %s run=%s inbox=%s attempt=%d in %.3fs retry_after=%s: %s", self.name, run_id,
                         inbox_id, attempt, wait, getattr(exc, "retry_after", None), deadletter.reason_for(exc))
-            raise self.retry(exc=exc, countdown=wait, max_retries=None if busy else settings.retry_max_attempts)
-        except (SchemaError, Exception) as exc:  # permanent, or a bug: a person must look
-            self._dead_letter(exc, run_id, inbox_id, step, self.request.retries + 1, exhausted=False)
-            return None
+            # a wait for another worker's lease is bounded by that lease, not by the retry budget
+            raise self.retry(exc=exc, countdown=wait,
+                             max_retries=None if action == policy.WAIT else settings.retry_max_attempts)
 
     def _dead_letter(self, exc, run_id, inbox_id, step, attempts, *, exhausted: bool) -> None:
         letter_id = deadletter.record(get_settings().database_url, task_name=self.name, exc=exc, run_id=run_id,
@@ -64,7 +61,7 @@ class PaysyncTask(Task):
         celery_app.send_task("paysync.dead_letter_notice", args=[letter_id], queue=DEAD_LETTER_QUEUE)
 
 
-# -- intake ----------------------------------------------------------------------------------
+# -- ingest: route the event, prepare its run (fetch, match, decide), start the chain ----------------
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
 def ingest_event(self, inbox_id: int) -> int | None:
     base = get_settings()
@@ -74,15 +71,21 @@ def ingest_event(self, inbox_id: int) -> int | None:
         return settings, intake.route_event(settings.database_url, inbox_id, settings.erp)
 
     routed = self.guarded(route, inbox_id=inbox_id, step="route")
-    if routed is None or routed[1].run_id is None:
+    if routed is None or routed[1].run_id is None or not routed[1].start:
         return None
     settings, routing = routed
-    if routing.start:
-        for run_id, kind in routing.also:  # a predecessor created with it (a void's unsynced sale)
-            start_run(run_id, settings.erp, kind=kind)
-        start_run(routing.run_id, settings.erp, kind=routing.kind)
-        intake.mark_started(settings.database_url, inbox_id)
+    for run_id, _ in routing.also:  # a predecessor created with it (a void's unsynced sale)
+        self.guarded(lambda: _prepare(settings.pair, run_id), run_id=run_id, step="prepare")
+    self.guarded(lambda: _prepare(settings.pair, routing.run_id, inbox_id), run_id=routing.run_id,
+                 inbox_id=inbox_id, step="prepare")
     return routing.run_id
+
+
+def _prepare(pair: str, run_id: int, inbox_id: int | None = None) -> bool:
+    """Prepare the run once and send the stages it needs; True when it was handled."""
+    ctx = flow_context(pair)
+    send_stages(run_id, ctx.erp.kind, intake.prepare(ctx, run_id, KINDS, inbox_id))
+    return True
 
 
 def _pair_settings(pair: str):
@@ -105,32 +108,48 @@ def run_pair(run_id: int) -> str:
     return _RUN_PAIRS[run_id]
 
 
-# -- the sale chain, in STEPS order ----------------------------------------------------------
-def _step_task(step):
-    @celery_app.task(bind=True, base=PaysyncTask, name=f"paysync.{step.__name__}")
+@celery_app.task(bind=True, base=PaysyncTask, name="paysync.prepare")
+def prepare(self, run_id: int) -> int | None:
+    """Prepare a run again (a replay or the sweeper, when it died before its stages were sent)."""
+    self.guarded(lambda: _prepare(run_pair(run_id), run_id), run_id=run_id, step="prepare")
+    return run_id
+
+
+# -- the chain, one task per stage, in flows.runs.STAGES order -----------------------------------------
+def _stage_task(stage: str):
+    @celery_app.task(bind=True, base=PaysyncTask, name=f"paysync.{stage}")
     def task(self, run_id: int) -> int:
-        self.guarded(lambda: step(flow_context(run_pair(run_id)), run_id), run_id=run_id, step=step.__name__)
+        self.guarded(lambda: runs.run_stage(flow_context(run_pair(run_id)), run_id, stage, KINDS), run_id=run_id,
+                     step=stage)
         return run_id
 
-    task.__doc__ = step.__doc__
+    task.__doc__ = f"The {stage} stage of a run (flows/runs.py run_stage; what it writes: flows/kinds.py)."
     return task
 
 
-STEP_TASKS = tuple(_step_task(step) for step in payment_sync.STEPS)
-TASK_BY_STEP = {step.__name__: task for step, task in zip(payment_sync.STEPS, STEP_TASKS)}
-for _steps in lifecycle.STEPS_BY_KIND.values():  # refunds and voids: their own steps, same house rules
-    for _step in _steps:
-        if _step.__name__ not in TASK_BY_STEP:
-            TASK_BY_STEP[_step.__name__] = _step_task(_step)
+STAGE_TASKS = {stage: _stage_task(stage) for stage in runs.STAGES}
 
 
-def start_run(run_id: int, erp: str, from_step: str | None = None, kind: str = "sale") -> None:
-    """Send the run's remaining steps as one chain: fetch on `ingest`, ERP steps on `erp.<kind>`."""
-    sigs = []
-    for step in lifecycle.resume_steps(kind, from_step):
-        queue = INGEST_QUEUE if step is payment_sync.fetch_transaction else erp_queue(erp)
-        sigs.append(TASK_BY_STEP[step.__name__].si(run_id).set(queue=queue))
-    chain(*sigs).apply_async()
+def stage_chain(run_id: int, erp: str, stages: tuple[str, ...]):
+    """A run's stages as one Celery chain of ids on its ERP's queue."""
+    return chain(*(STAGE_TASKS[stage].si(run_id).set(queue=erp_queue(erp)) for stage in stages))
+
+
+def send_stages(run_id: int, erp: str, stages: tuple[str, ...]) -> None:
+    """Send a run's stages (none: nothing to send)."""
+    if stages:
+        stage_chain(run_id, erp, stages).apply_async()
+
+
+def start_run(run_id: int, from_step: str | None = None) -> None:
+    """Resume a run: prepare it if it never got that far, else send its stages from `from_step` on."""
+    pair = run_pair(run_id)
+    ctx = flow_context(pair)
+    stages = runs.remaining(ctx, run_id, from_step, KINDS) if from_step in runs.STAGES else None
+    if stages is None:
+        prepare.apply_async(args=[run_id], queue=INGEST_QUEUE)
+    else:
+        send_stages(run_id, ctx.erp.kind, stages)
 
 
 # -- beat jobs -------------------------------------------------------------------------------
@@ -162,15 +181,15 @@ def sweep_inbox(self) -> dict:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if events:
         poller.touch_events(settings, events)
-    runs = poller.stalled_runs(settings)
-    for run_id, step, kind, pair in runs:
-        try:
-            start_run(run_id, settings.for_pair(pair).erp, from_step=step, kind=kind)
-        except KeyError:
+    runs_ = poller.stalled_runs(settings)
+    for run_id, step, _kind, pair in runs_:
+        if pair not in settings.pair_names:
             log.error("run %s belongs to pair %r, which is no longer configured", run_id, pair)
-    if events or runs:
-        log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs))
-    return {"events": len(events), "runs": len(runs)}
+            continue
+        start_run(run_id, from_step=step)
+    if events or runs_:
+        log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs_))
+    return {"events": len(events), "runs": len(runs_)}
 
 
 @celery_app.task(name="paysync.dead_letter_notice")
@@ -188,8 +207,7 @@ def replay(letter_id: int) -> int | None:
     settings = get_settings()
     letter = deadletter.prepare_replay(settings.database_url, letter_id)
     if letter.run_id is not None:
-        start_run(letter.run_id, settings.for_pair(run_pair(letter.run_id)).erp, from_step=letter.step,
-                  kind=letter.context.get("kind", "sale"))
+        start_run(letter.run_id, from_step=letter.step)
         return letter.run_id
     if letter.inbox_id is not None:
         ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)

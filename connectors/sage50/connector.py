@@ -12,7 +12,7 @@ from connectors.sage50 import mapping
 from connectors.sage50.client import Sage50Client
 from connectors.sage50.config import MAX_REFERENCE_LENGTH, Sage50Config
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
-                            PostingRules, Refund, Reversal, SalesOrder)
+                            Refund, Reversal, SalesOrder)
 
 _PATHS = {"sales_order": "/v1/sales_orders", "invoice": "/v1/invoices", "payment": "/v1/payments",
           "journal": "/v1/journal_entries", "credit_memo": "/v1/credit_memos",
@@ -48,10 +48,6 @@ class Sage50Connector(ErpConnector):
         if update:
             self.client.put(path, update)
         return customer.customer_id
-
-    def posting_rules(self, timezone: str) -> PostingRules:
-        c = self.config
-        return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
 
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
         items = self.client.pages(_PATHS[kind], {"reference_number": reference})

@@ -176,7 +176,7 @@ def credit_memo_body(m: CreditMemo) -> dict:
         "CustomerID": m.customer_id,
         "ReferenceNumber": m.reference,
         "Date": m.date.isoformat(),
-        "ApplyToInvoiceKey": m.invoice_ref,
+        **({"ApplyToInvoiceKey": m.invoice_ref} if m.invoice_ref else {}),  # none: a credit on account
         "Lines": _lines(m.lines),
     }
 

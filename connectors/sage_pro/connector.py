@@ -18,7 +18,7 @@ from connectors.sage_pro import mapping
 from connectors.sage_pro.client import SageProClient
 from connectors.sage_pro.config import SYSTEM, SageProConfig
 from connectors.sage_pro.lookups import SageProLookups
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, PostingRules, Refund, Reversal,
+from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal,
                             SalesOrder)
 
 #: The date column of each kind's rows, for list_documents.
@@ -103,10 +103,6 @@ class SageProConnector(SageProLookups, ErpConnector):
                                 system=SYSTEM, operation=operation)
         self.client.check_unlocked("arcust", row, operation)
         return row
-
-    def posting_rules(self, timezone: str) -> PostingRules:
-        c = self.config
-        return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
 
     # -- lookups --------------------------------------------------------------------------------
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
@@ -309,19 +305,22 @@ class SageProConnector(SageProLookups, ErpConnector):
                                   operation=op)
         with self.client.transaction(op) as conn:
             customer = self._customer(conn, memo.customer_id, op)
+            # no invoice: an open credit on the customer's account (APPLYTO blank)
             invoice = self._document(conn, "armast", "INVNO", memo.invoice_ref, customer, "invoice_ref", "invoice",
-                                     op, wanted=lambda row: not self._is_memo(row))
+                                     op, wanted=lambda row: not self._is_memo(row)) if memo.invoice_ref else None
             descriptions = self._items(conn, memo, op)
             self.client.lock_table(conn, "armast")  # numbering, and no other memo against this invoice meanwhile
             self._recheck(conn, op, memo.reference)
-            earlier = conn.execute(select(armast.c.INVAMT).where(self.types["credit_memo"],
-                                                                 armast.c.APPLYTO == invoice["INVNO"])).mappings()
-            room = mapping.credit_room(invoice, earlier)
-            if amount > room:
-                raise ValidationError(f"credit memo {amount} exceeds what invoice {memo.invoice_ref} can still be "
-                                      f"credited ({room})", field="amount", system=SYSTEM, operation=op)
+            if invoice is not None:
+                earlier = conn.execute(select(armast.c.INVAMT).where(
+                    self.types["credit_memo"], armast.c.APPLYTO == invoice["INVNO"])).mappings()
+                room = mapping.credit_room(invoice, earlier)
+                if amount > room:
+                    raise ValidationError(f"credit memo {amount} exceeds what invoice {memo.invoice_ref} can still "
+                                          f"be credited ({room})", field="amount", system=SYSTEM, operation=op)
             invno = self.client.next_number(conn, "armast", "INVNO")
-            header, lines = mapping.credit_memo_rows(self.tables, memo, invno, customer["CUSTNO"], invoice["INVNO"],
+            applyto = invoice["INVNO"] if invoice is not None else ""
+            header, lines = mapping.credit_memo_rows(self.tables, memo, invno, customer["CUSTNO"], applyto,
                                                      self.config.credit_memo_type, descriptions, self._now(),
                                                      self.config.user)
             conn.execute(insert(armast), [header])

@@ -11,7 +11,7 @@ from connectors.sage_x3 import mapping
 from connectors.sage_x3.client import SYSTEM, SageX3Client
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
-                            PostingRules, Refund, Reversal, SalesOrder)
+                            Refund, Reversal, SalesOrder)
 
 CHUNK = 40  # values per `in (...)` clause: keeps a request URL well under common 8 KB limits
 LISTING_PAGES = 2000  # a full customer listing may be long; a lookup stays under client.MAX_PAGES
@@ -51,10 +51,6 @@ class SageX3Connector(ErpConnector):
         if changes:
             self.client.modify(pub, {"BPCNUM": bpcnum}, changes)
         return bpcnum
-
-    def posting_rules(self, timezone: str) -> PostingRules:
-        c = self.config
-        return PostingRules(c.cash_account, c.clearing_account, c.default_item, c.payment_method, timezone)
 
     def find(self, kind: str, reference: str) -> list[ErpDocument]:
         """Every document of `kind` whose external reference is `reference` (X3 keeps them non-unique)."""
@@ -122,6 +118,9 @@ class SageX3Connector(ErpConnector):
         """
         lay = self.config.layout
         origin = lay.credit_memo_origin_field
+        if not memo.invoice_ref:  # a credit on the customer's account: no invoice to check against
+            return self._save("credit_memo", self.config.pub_invoice, mapping.credit_memo_object(memo, self.config),
+                              memo.reference, memo.amount, memo.customer_id)
         try:
             invoice = self.client.rest_details(lay.invoice_class, memo.invoice_ref)
         except NotFoundError as exc:

@@ -35,7 +35,7 @@ def bpcnum_for(customer_id: str, length: int) -> str:
     its readable start and ends in six characters of its SHA-1: the same id always gives the same
     BPCNUM, and two ids sharing a prefix still differ.
     """
-    if len(customer_id) <= length and _CODE_CHARS.match(customer_id):
+    if len(customer_id) <= length and _CODE_CHARS.fullmatch(customer_id):
         return customer_id
     digest = base64.b32encode(hashlib.sha1(customer_id.encode()).digest()).decode()[:6]
     head = re.sub(r"[^A-Za-z0-9_-]", "", customer_id)[: max(0, length - 7)]
@@ -109,7 +109,7 @@ def payment_object(p: Payment, cfg: SageX3Config) -> dict[str, Any]:
     lay = cfg.layout
     # The receipt lands on bank BAN, whose own GL account X3 knows; Payment.cash_account is for
     # ERPs that post to an account directly.
-    return {lay.payment_header: {lay.payment_type_field: cfg.payment_type, "FCY": cfg.sales_site,
+    return {lay.payment_header: {lay.payment_type_field: p.entry_type or cfg.payment_type, "FCY": cfg.sales_site,
                                  "BPR": p.customer_id, "BAN": cfg.bank, "ACCDAT": x3_date(p.date),
                                  "CUR": cfg.currency, "AMTCUR": money(p.amount), "REF": p.reference,
                                  "DES": f"PayTrace receipt {p.reference}"[:50],
@@ -135,7 +135,7 @@ def credit_memo_object(m: CreditMemo, cfg: SageX3Config) -> dict[str, Any]:
     lay = cfg.layout
     return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": lay.credit_memo_type, "NUM": "", "INVREF": m.reference,
                        "INVDAT": x3_date(m.date), "BPCINV": m.customer_id, "CUR": cfg.currency,
-                       lay.credit_memo_origin_field: m.invoice_ref},
+                       **({lay.credit_memo_origin_field: m.invoice_ref} if m.invoice_ref else {})},
             "SIH4_1": [{"ITMREF": l.item_id, "ITMDES1": l.description[:30], "QTY": format(l.quantity, "f"),
                         "GROPRI": money(l.unit_price)} for l in m.lines]}
 

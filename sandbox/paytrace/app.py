@@ -66,16 +66,18 @@ class _AdminError(Exception):
 def create_app(username: str = "demo", password: str = "demo", integrator_id: str = "PAYSYNC1",
                clock: Clock | None = None, token_ttl: int = 7200, *,
                first_transaction_id: int = 100000000, first_batch_number: int = 1,
-               seed: int | None = None, first_check_id: int | None = None) -> Flask:
+               seed: int | None = None, first_check_id: int | None = None, refund_links: bool = False) -> Flask:
     """Build the simulator; its state is at `app.config["PAYTRACE_STATE"]`.
 
     Check ids start at `first_check_id`, by default the same number as the card transaction ids.
+    `refund_links` makes refunds export `original_transaction_id`, a link no public source shows
+    PayTrace sending: off by default, so paysync is tested on what real records carry.
     """
     state = PayTraceState(username=username, password=password, integrator_id=integrator_id,
                           clock=clock, token_ttl=token_ttl,
                           first_transaction_id=first_transaction_id,
                           first_batch_number=first_batch_number, seed=seed,
-                          first_check_id=first_check_id)
+                          first_check_id=first_check_id, refund_links=refund_links)
     app = Flask("sandbox.paytrace")
     app.config[STATE_KEY] = state
     app.extensions["paytrace"] = state

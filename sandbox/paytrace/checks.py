@@ -70,6 +70,7 @@ class CheckTxn:
     returned_at: datetime | None = None
     original_id: int | None = None
     refunded: Decimal = Decimal("0.00")
+    link_exported: bool = False  # the invented link to the refunded check, only when asked
 
     @property
     def status_code(self) -> str:
@@ -110,7 +111,7 @@ class CheckTxn:
             "settled": timestamp(self.settled_at) if self.settled_at else "",
             "returned": timestamp(self.returned_at) if self.returned_at else "",
         }
-        if self.kind == REFUND:
+        if self.kind == REFUND and self.link_exported:
             record["original_check_transaction_id"] = self.original_id
         return record
 
@@ -130,6 +131,7 @@ class CheckLedger:
         self._username = username
         self._checks: dict[int, CheckTxn] = {}
         self._next_id = first_id
+        self.refund_links = False  # set by the account: export the invented refund link or not
 
     @property
     def next_id(self) -> int:
@@ -204,7 +206,7 @@ class CheckLedger:
                              billing=dict(original.billing), created_at=self._now(), from_ip=from_ip,
                              ach_code="", ach_message="", funded=False, voided=False,
                              settled_at=None, returned_at=None, original_id=original.id,
-                             refunded=Decimal("0.00"))
+                             refunded=Decimal("0.00"), link_exported=self.refund_links)
             original.refunded += amount
             self._checks[refund.id] = refund
         return _answer(122, codes.MSG_CHECK_REFUNDED, refund.id)

@@ -117,6 +117,8 @@ class Txn:
     settled_at: datetime | None = None
     original_id: int | None = None
     refunded: Decimal = Decimal("0.00")
+    #: Export the refund's link to its sale (an invented field no public source shows): only when asked.
+    link_exported: bool = False
 
     @property
     def uncaptured_auth(self) -> bool:
@@ -183,8 +185,9 @@ class Txn:
             "settled": timestamp(self.settled_at) if self.settled_at else "",
             "customer_id": self.customer_id,
         }
-        if self.kind == REFUND:
-            # [I] PayTrace's link from a refund to its sale was not found; this key is invented.
+        if self.kind == REFUND and self.link_exported:
+            # No public source shows a link from a refund to its sale: this key is invented, and only
+            # a sandbox created with refund_links=True sends it (real records are matched by evidence).
             record["original_transaction_id"] = self.original_id
         return record
 

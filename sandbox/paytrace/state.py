@@ -62,7 +62,7 @@ class PayTraceState:
                  integrator_id: str = "PAYSYNC1", clock: Clock | None = None,
                  token_ttl: int = 7200, first_transaction_id: int = 100000000,
                  first_batch_number: int = 1, seed: int | None = None,
-                 first_check_id: int | None = None) -> None:
+                 first_check_id: int | None = None, refund_links: bool = False) -> None:
         self.username = username
         self.password = password
         self.integrator_id = integrator_id
@@ -71,6 +71,8 @@ class PayTraceState:
         self.first_batch_number = first_batch_number
         # Check ids start where card ids do unless told otherwise: the overlap is deliberate.
         self.first_check_id = first_transaction_id if first_check_id is None else first_check_id
+        #: Whether refunds export the invented link to their sale (original_transaction_id).
+        self.refund_links = refund_links
         self._base_clock: Clock = clock or _real_now
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
@@ -88,6 +90,7 @@ class PayTraceState:
             self._next_txn_id = self.first_transaction_id
             self._next_batch = self.first_batch_number
             self.checks = CheckLedger(self._lock, self.now, self.username, self.first_check_id)
+            self.checks.refund_links = self.refund_links
             self._requests: Counter[str] = Counter()
             self._token_grants = 0
             self._token_failures = 0
@@ -286,7 +289,7 @@ class PayTraceState:
                 approval_code="", approval_message="", avs_response="", csc_response="",
                 created_at=self.now(), from_ip=from_ip, tax_amount=None, captured=False,
                 voided=False, batch_number=None, settled_at=None, original_id=original.id,
-                refunded=Decimal("0.00"), discretionary_data={})
+                refunded=Decimal("0.00"), discretionary_data={}, link_exported=self.refund_links)
             original.refunded += amount
             self._txns[refund.id] = refund
         body = {"success": True, "response_code": 106, "status_message": codes.MSG_REFUNDED,

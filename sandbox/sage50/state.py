@@ -495,13 +495,13 @@ class Sage50State:
         reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "ApplyToInvoiceKey", "Lines"))
         customer_id = string(body, "CustomerID", required=True)
         ref, date_, lines = reference(body), day(body), item_lines(body)
-        invoice_key = string(body, "ApplyToInvoiceKey", required=True)
+        invoice_key = string(body, "ApplyToInvoiceKey") or None  # none: a credit on the customer's account
         with self.lock:
             self._check_customer(customer_id, in_use)
-            invoice = self.records["invoices"].get(invoice_key)
-            if invoice is None:
+            invoice = self.records["invoices"].get(invoice_key) if invoice_key else None
+            if invoice_key and invoice is None:
                 raise invalid(f"Invoice '{invoice_key}' was not found", "ApplyToInvoiceKey")
-            if invoice["CustomerID"] != customer_id:
+            if invoice is not None and invoice["CustomerID"] != customer_id:
                 raise invalid(
                     f"Invoice '{invoice_key}' belongs to customer '{invoice['CustomerID']}', "
                     f"not '{customer_id}'",
@@ -510,7 +510,7 @@ class Sage50State:
             amount = self._priced_lines(lines)
             if amount <= 0:
                 raise invalid("a credit memo must credit more than 0.00", "Lines")
-            creditable = invoice["Amount"] - self._credited(invoice_key)
+            creditable = invoice["Amount"] - self._credited(invoice_key) if invoice is not None else amount
             if amount > creditable:
                 raise invalid(
                     f"credit memo Amount {fmt_money(amount)} is more than the {fmt_money(creditable)} "
@@ -518,8 +518,9 @@ class Sage50State:
                     f"Amount {fmt_money(invoice['Amount'])} minus earlier credit memos)",
                     "Amount",
                 )
-            applied = min(amount, invoice["AmountDue"])
-            invoice["AmountDue"] -= applied
+            applied = min(amount, invoice["AmountDue"]) if invoice is not None else Decimal(0)
+            if invoice is not None:
+                invoice["AmountDue"] -= applied
             self.customers[customer_id]["Balance"] -= amount
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,

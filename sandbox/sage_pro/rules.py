@@ -65,6 +65,8 @@ def violations(state: dict[str, list[dict]]) -> list[str]:
             out.append(f"credit memo {key}: INVAMT {amount} is not negative")
         if not amount <= balance <= 0:
             out.append(f"credit memo {key}: BALANCE {balance} outside {amount}..0 (refunded more than credited)")
+        if not target:
+            continue  # an open credit on the customer's account, applied to no invoice
         invoice = invoices.get(target)
         if invoice is None:
             out.append(f"credit memo {key}: APPLYTO {target!r} is not an invoice")

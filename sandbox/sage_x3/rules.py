@@ -287,7 +287,8 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     if _text(h, "NUM", 20):
         raise Refusal("NUM : numbering is automatic for this invoice type")
     credit_note = typ in CREDIT_NOTE_TYPES
-    origin = _credited_invoice(st, h, bpc) if credit_note else None
+    # a credit note naming no invoice is a credit on the customer's account
+    origin = _credited_invoice(st, h, bpc) if credit_note and _text(h, ORIGIN_FIELD, 20) else None
     if not credit_note and _text(h, ORIGIN_FIELD, 20):
         raise Refusal(f"{ORIGIN_FIELD} : only a credit note names an origin invoice")
     lines = _lines(st, obj, "SIH4_1")

@@ -24,7 +24,7 @@ from db.migrate import upgrade
 from db.models import CustomerLink, PollerCursor, ReviewItem
 from db.session import session_scope
 from flows import customers
-from flows.payment_sync import FlowContext
+from flows.runs import FlowContext
 from flows.review import list_items
 from sandbox.paytrace import create_app as paytrace_app
 from sandbox.server import SandboxServer
@@ -95,8 +95,7 @@ def sync(db_url, vault, erp):
     connector = erp.connector
 
     def run(duplicates: str = "review", erp_to_paytrace: bool = True) -> customers.CustomerSyncReport:
-        ctx = FlowContext(db_url=db_url, gateway=vault.gateway, erp=connector,
-                          rules=connector.posting_rules(mapping.dates.timezone), lease_seconds=60,
+        ctx = FlowContext(db_url=db_url, gateway=vault.gateway, erp=connector, lease_seconds=60,
                           mapping=replace(mapping, customers=Customers(duplicates, erp_to_paytrace)))
         return customers.sync_customers(ctx)
 

@@ -14,7 +14,7 @@ from db.migrate import upgrade
 from db.models import Base, InboxEvent, SyncRun
 from db.session import get_engine, session_scope
 from db.models import StepLedger
-from flows.ledger import run_step
+from flows.runs import run_stage
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -38,9 +38,28 @@ def test_inbox_is_unique_per_source_and_event(db_url):
                              attempts=0))
 
 
-def test_two_concurrent_claims_of_one_step_reach_the_erp_once(db_url):
+def _stage_world(db_url, action, lease_seconds=60.0):
+    """A one-stage kind whose `order` stage writes one document by calling `action`, and its context."""
+    from pathlib import Path
+
+    from config.mapping import load_mapping
+    from flows.runs import FlowContext, Kind, Plan, Post
+    from schemas.domain import ErpDocument
+
+    def order(ctx, run):
+        def write(keys):
+            key, ref = action()
+            return ErpDocument("sales_order", key, ref)
+        return Plan((Post("sales_order", write),))
+
+    mapping = load_mapping(Path(__file__).resolve().parents[2] / "config" / "mappings" / "paytrace-sage50.yaml")
+    ctx = FlowContext(db_url=db_url, gateway=None, erp=None, mapping=mapping, lease_seconds=lease_seconds)
+    return ctx, {"sale": Kind("sale", None, {"order": order}, lambda ctx, run: ("order", "gl"))}
+
+
+def test_two_concurrent_claims_of_one_stage_reach_the_erp_once(db_url):
     with session_scope(db_url) as s:
-        run = SyncRun(gateway="paytrace", transaction_id=1, erp="sage50", status="pending")
+        run = SyncRun(gateway="paytrace", transaction_id=1, erp="sage50", status="running")
         s.add(run)
         s.flush()
         run_id = run.id
@@ -52,10 +71,12 @@ def test_two_concurrent_claims_of_one_step_reach_the_erp_once(db_url):
         time.sleep(0.5)  # the ERP is slow; the other claimer arrives meanwhile
         return "KEY-1", "PT1-SO"
 
+    ctx, kinds = _stage_world(db_url, action)
+
     def worker():
         barrier.wait()
         try:
-            run_step(db_url, run_id, "sales_order", "1:sales_order", action, lease_seconds=60)
+            run_stage(ctx, run_id, "order", kinds)
         except RetriableError as exc:
             errors.append(exc)
 
@@ -68,9 +89,10 @@ def test_two_concurrent_claims_of_one_step_reach_the_erp_once(db_url):
     assert 50 < errors[0].retry_after <= 60  # come back when the other claim's lease would run out
     with session_scope(db_url) as s:
         row = s.query(StepLedger).one()
-        assert row.status == "done" and row.erp_ref == "KEY-1"
-    # and a later delivery of the same step is a no-op that returns the recorded key
-    assert run_step(db_url, run_id, "sales_order", "1:sales_order", action, lease_seconds=60) == "KEY-1"
+        assert (row.status, row.erp_ref, row.stage, row.step) == ("done", "KEY-1", "order", "sales_order")
+        assert s.get(SyncRun, run_id).current_step == "order"  # not the last stage: the run goes on
+    # and a later delivery of the same stage is a no-op: the document is recorded, nothing is written
+    run_stage(ctx, run_id, "order", kinds)
     assert len(calls) == 1
 
 
@@ -83,11 +105,16 @@ def test_a_claim_left_by_a_process_on_another_host_is_taken_over_when_its_lease_
         run = SyncRun(gateway="paytrace", transaction_id=2, erp="sage50", status="running")
         s.add(run)
         s.flush()
-        s.add(StepLedger(run_id=run.id, step="invoice", idempotency_key="2:invoice", status="running",
-                         claimed_by="another-host:4242", attempts=1, started_at=utcnow() - timedelta(seconds=50)))
+        s.add(StepLedger(run_id=run.id, step="sales_order", stage="order", idempotency_key="2:sales_order",
+                         status="running", claimed_by="another-host:4242:1", attempts=1,
+                         started_at=utcnow() - timedelta(seconds=50)))
         run_id = run.id
+    ctx, kinds = _stage_world(db_url, lambda: ("K", "R"))
     with pytest.raises(RetriableError) as busy:
-        run_step(db_url, run_id, "invoice", "2:invoice", lambda: ("K", "R"), lease_seconds=60)
+        run_stage(ctx, run_id, "order", kinds)
     assert 2 <= busy.value.retry_after <= 11
-    # once the lease has run out, the step is ours
-    assert run_step(db_url, run_id, "invoice", "2:invoice", lambda: ("K2", "R2"), lease_seconds=40) == "K2"
+    # once the lease has run out, the stage is ours
+    ctx, kinds = _stage_world(db_url, lambda: ("K2", "R2"), lease_seconds=40)
+    run_stage(ctx, run_id, "order", kinds)
+    with session_scope(db_url) as s:
+        assert s.query(StepLedger).one().erp_ref == "K2"

@@ -8,6 +8,7 @@ sandbox over HTTP, with PostgreSQL as the ledger.
 from __future__ import annotations
 
 import logging
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -18,10 +19,8 @@ from cli.traffic import TEST_CARDS
 from config.settings import load_settings
 from connectors.paytrace import PayTraceClient
 from connectors.paytrace.config import PayTraceConfig
-from db.inbox import store_event
 from db.migrate import upgrade
-from flows import chargebacks, intake, lifecycle  # noqa: F401  (chargebacks registers its kind)
-from flows.payment_sync import RunFinished
+from tests import inprocess
 from sandbox.paytrace import create_app as paytrace_app
 from sandbox.sage50 import create_app as sage50_app
 from sandbox.server import SandboxServer
@@ -47,7 +46,7 @@ def world(tmp_path_factory):
     upgrade(db_url)
     with SandboxServer(paytrace_app("demo", "demo", "PAYSYNC1")) as pt, SandboxServer(sage50_app(api_key="k")) as sage:
         s = load_settings({"DATABASE_URL": db_url, "PAYTRACE_BASE_URL": pt.url, "SAGE50_BASE_URL": sage.url,
-                           "SAGE50_API_KEY": "k", "HTTP_RETRIES": "0"})
+                           "SAGE50_API_KEY": "k", "HTTP_RETRIES": "0", "REFUND_LINK_WAIT_SECONDS": "0"})
         yield s, build_context(s), PayTraceClient(PayTraceConfig.from_settings(s)), sage.url
     from db.session import get_engine
 
@@ -57,17 +56,10 @@ def world(tmp_path_factory):
 
 
 def deliver(world, source_event: str, transaction_id: int, payload: dict | None = None) -> None:
-    """Store an event and run what it calls for, step by step, as the workers would."""
-    s, ctx, _, _ = world
-    inbox_id, _ = store_event(s.database_url, source="webhook", event_id=f"{source_event}:{transaction_id}",
-                              event_type=source_event, transaction_id=transaction_id, payload=payload or {})
-    routing = intake.route_event(s.database_url, inbox_id, "sage50")
-    for run_id, kind in ((*routing.also,) + ((routing.run_id, routing.kind),)) if routing.start else ():
-        for step in lifecycle.resume_steps(kind, None):
-            try:
-                step(ctx, run_id)
-            except RunFinished:
-                break
+    """Store an event and run what it calls for, stage by stage, as the workers would."""
+    _, ctx, _, _ = world
+    inprocess.deliver(ctx, source="webhook", event_id=f"{source_event}:{transaction_id}", event_type=source_event,
+                      transaction_id=transaction_id, payload=payload)
 
 
 OPS = st.one_of(
@@ -85,6 +77,7 @@ def test_any_lifecycle_leaves_the_erp_agreeing_with_paytrace(world, cents, ops):
     amount = Decimal(cents) / 100
     sale = client.transact("transactions/sale/keyed", {
         "amount": str(amount), "csc": "999", "billing_address": {"name": "Barbara Liskov", "zip": "02139"},
+        "invoice_id": f"WEB-{uuid.uuid4().hex[:10]}",  # a web shop's order number: what links its refunds
         "credit_card": {"number": TEST_CARDS[cents % 4], "expiration_month": 12, "expiration_year": 2030}})
     txn = int(sale["transaction_id"])
     deliver(world, "transaction.sale", txn)
@@ -120,6 +113,9 @@ def test_any_lifecycle_leaves_the_erp_agreeing_with_paytrace(world, cents, ops):
     assert clearing == settles - charged_back, (ops, clearing, settles, charged_back)
     [invoice] = [i for i in state["invoices"] if i["ReferenceNumber"] == f"PT{txn}-INV"]
     assert Decimal(invoice["AmountDue"]) == (amount if voided else Decimal("0"))
+    memos = [m for m in state.get("credit_memos", []) if m["ReferenceNumber"] in {f"PT{x}-CM" for x in refund_ids}]
+    assert len(memos) == len(refund_ids) and all(m["ApplyToInvoiceKey"] == invoice["Key"] for m in memos), \
+        "every refund is linked to its sale by the invoice id the records carry, and credits its invoice"
     cash = sum((Decimal(l["Amount"]) for j in journals for l in j["Lines"] if l["AccountID"] == CASH), Decimal("0"))
     receipts = sum(Decimal(p["Amount"]) for p in state["payments"] if p["ReferenceNumber"] == f"PT{txn}-RCP")
     paid_back = sum(Decimal(r["Amount"]) for r in state.get("customer_refunds", [])

@@ -24,8 +24,8 @@ from connectors.paytrace.config import PayTraceConfig
 from db.inbox import store_event
 from db.models import ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting
 from db.session import session_scope
-from flows import intake, payment_sync, settlement
-from flows.payment_sync import RunFinished
+from flows import settlement
+from tests.inprocess import poll_record
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import wait_for_runs
 from workers.context import build_context, reconcile_context
@@ -40,18 +40,9 @@ def paytrace() -> PayTraceClient:
 
 def sync_now(transaction_ids) -> None:
     """Sync sales in this process, as a worker would (no worker needed for the good ones)."""
-    settings = get_settings()
-    ctx = build_context(settings)
+    ctx = build_context(get_settings())
     for txn_id in transaction_ids:
-        record = ctx.gateway.transaction(txn_id)
-        inbox_id, _ = store_event(settings.database_url, source="poller", event_id=f"{txn_id}:SALE",
-                                  event_type="export.sale", transaction_id=txn_id, payload={"record": record})
-        routing = intake.route_event(settings.database_url, inbox_id, settings.erp)
-        for step in payment_sync.STEPS:
-            try:
-                step(ctx, routing.run_id)
-            except RunFinished:
-                break
+        poll_record(ctx, ctx.gateway.transaction(txn_id))
 
 
 def settle(client: PayTraceClient) -> int:

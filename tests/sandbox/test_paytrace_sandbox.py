@@ -282,7 +282,24 @@ def test_auth_capture_settle_refund(api):
 
     refund = api.record(refund_id)
     assert refund["transaction_type"] == "REFUND" and refund["status_code"] == "Y"
-    assert refund["original_transaction_id"] == txn_id and refund["amount"] == 30.0
+    assert refund["amount"] == 30.0
+    # No public record shows a link from a refund to its sale, so by default none is exported: what
+    # links it is what the sale's record carries too (its invoice id, customer, masked card).
+    sale = api.record(txn_id)
+    assert "original_transaction_id" not in refund
+    assert (refund["invoice_id"], refund["credit_card"]) == (sale["invoice_id"], sale["credit_card"])
+
+
+def test_a_sandbox_asked_for_it_exports_the_invented_refund_link():
+    app = create_app(username="demo", password="demo", integrator_id=INTEGRATOR, clock=lambda: BASE,
+                     refund_links=True)
+    with SandboxServer(app, port=0) as running:
+        linked = Api(running.url)
+        txn_id = linked.approved_id()
+        assert linked.post("transactions/settle").status_code == 200
+        refund_id = linked.post("transactions/refund/for_transaction", {"transaction_id": txn_id}).json()[
+            "transaction_id"]
+        assert linked.record(refund_id)["original_transaction_id"] == txn_id
 
 
 def test_sale_void_and_its_errors(api):

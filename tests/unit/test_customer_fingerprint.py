@@ -9,7 +9,7 @@ import pytest
 from connectors.errors import RetriableError
 from flows.customers import (CustomerSyncReport, billing_address_for, cursor_name, fill_blanks, fingerprint,
                              masked_number, profile_customer)
-from flows.transform import customer_id_for, erp_customer_id_for_profile
+from flows.documents import customer_id_for, erp_customer_id_for_profile
 from schemas.domain import Address, Customer, GatewayTransaction
 
 ADA = Customer("PT-ada", "Ada Lovelace", "ada@example.com", "(509) 555-0100",

@@ -78,17 +78,31 @@ def test_check_shows_every_document_and_account_a_sale_would_become(path, cash, 
         assert word in text, word
 
 
-def test_check_previews_the_same_documents_the_flow_builds_today():
-    from flows import transform
+def test_check_previews_what_the_document_builder_gives_the_workers():
+    from flows import documents
+    from flows.decision import UNMATCHED, Decision
     from schemas.paytrace import load_transaction
 
     m = load_mapping(SAGE50)
     p = preview(m, SALE)
     txn = load_transaction(SALE)
-    rules = transform.PostingRules("1200", "1205", "PAYMENT", "Credit Card")
-    assert p.journal == transform.journal_for(txn, rules)
-    assert p.sales_order == transform.sales_order_for(txn, p.customer.customer_id, rules)
+    docs = documents.sale(m, txn, documents.Held(sales_order="(the sales order)", invoice="(the invoice)"),
+                          Decision(UNMATCHED), Decimal(1))
+    assert (p.journal, p.sales_order, p.invoice, p.payment, p.customer) == \
+        (docs.journal, docs.sales_order, docs.invoice, docs.receipt, docs.customer)
     assert p.payment.cash_account == "1200" and p.conversion == (Decimal("853.90"), Decimal(1))
+
+
+def test_check_shows_a_refund_and_a_check_with_their_own_documents():
+    out = console()
+    refund = record(transaction_id=125391299, transaction_type="REFUND", amount=100)
+    check_sale = {k: v for k, v in SALE.items() if k not in ("transaction_id", "credit_card", "status_code")}
+    check_sale.update(check_transaction_id=4401, status_code="Y", check={"masked_account_number": "xxxxxx6789"})
+    assert check(SAGE50, [refund, check_sale], out) == EXIT_OK
+    text = out.export_text()
+    for document in ("Credit memo PT125391299-CM", "Customer refund PT125391299-RFD", "Journal PT125391299-JE",
+                     "Sales order PTA4401-SO", "Receipt PTA4401-RCP", "│ method       │ ACH"):
+        assert document in text, document
 
 
 def test_check_marks_a_decline_and_posts_nothing_for_it():
@@ -96,7 +110,7 @@ def test_check_marks_a_decline_and_posts_nothing_for_it():
     declined = record(transaction_type="DECLINED", status_code="N", status_message="Declined", amount=0.29)
     assert check(SAGE_X3, [declined], out) == EXIT_OK
     text = out.export_text()
-    assert "declined: nothing is posted to cash" in text and "invoice Payment Failed, payment Declined" in text
+    assert "declined: the order is kept and marked; nothing is posted to cash" in text and "invoice Payment Failed, payment Declined" in text
     assert "Journal" not in text
 
 
@@ -129,7 +143,7 @@ def test_check_runs_on_sales_made_on_the_paytrace_sandbox():
     out = console()
     assert check(SAGE50, samples, out) == EXIT_OK
     text = out.export_text()
-    assert text.count("Journal PT") == 3 and "declined: nothing is posted" in text
+    assert text.count("Journal PT") == 3 and "nothing is posted to cash" in text
 
 
 # -- suggest ------------------------------------------------------------------------------------

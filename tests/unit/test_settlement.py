@@ -9,9 +9,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.celery import MerchantCrontab, celery_app
-from flows.settlement_rules import (BatchSums, Fees, LedgerView, Settled, classify, day_for, settlement_entry,
-                              subject_reference, total_differences)
+from config.mapping import load_mapping
+from flows import documents, settlement_rules
+from flows.settlement_rules import (BatchSums, Fees, LedgerView, Settled, day_for, settlement_entry,
+                                    subject_reference, total_differences)
 from schemas.domain import ErpDocument
+
+MAPPING = load_mapping(__import__("pathlib").Path(__file__).resolve().parents[2] / "config" / "mappings"
+                       / "paytrace-sage50.yaml")
+
+
+def classify(t, ledger_view, erp_docs):
+    """The rules with the shipped mapping's references (PT<id>-RCP, PT<id>-JE)."""
+    return settlement_rules.classify(t, ledger_view, erp_docs, lambda tid, step: documents.reference(MAPPING, tid, step))
 
 LA = ZoneInfo("America/Los_Angeles")
 SALE = Settled(101, "SALE", Decimal("25.00"), 7)
