@@ -1,10 +1,13 @@
 """End-to-end throughput: synced sales per second, beside a bare 4-task Celery chain in the same run.
 
-    python bench/e2e.py [--events 200] [--concurrency 2]
+    python bench/e2e.py [--events 200] [--concurrency 2] [--database-url postgresql://...]
 
 Both sides run on the same embedded Redis with one worker process of the same concurrency, on
 the embedded SQLite default unless --database-url names PostgreSQL. Prints both rates and
-their ratio. Not a test: nothing here asserts a time.
+their ratio, and what one sale costs: Celery tasks (counted from the workers' task events), the
+database transactions they commit (PostgreSQL's own xact_commit counter, so only with
+PostgreSQL), and requests the ERP answered (the sandbox's request log). Not a test: nothing here
+asserts a time.
 """
 from __future__ import annotations
 
@@ -51,8 +54,52 @@ def bare_chains(env: dict, home: Path, n: int, concurrency: int) -> float:
         worker.stop()
 
 
-def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
-    """Sales pushed to the ingress and synced into Sage 50 per second (6 tasks, ~10 ERP calls each)."""
+class TaskCounter:
+    """Counts `task-started` events the workers send (worker_send_task_events is on), in a thread."""
+
+    def __init__(self, broker_url: str) -> None:
+        import threading
+
+        from celery import Celery
+
+        self.count = 0
+        self._app = Celery(broker=broker_url)
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _listen(self) -> None:
+        def started(_event):
+            self.count += 1
+
+        with self._app.connection() as conn:
+            receiver = self._app.events.Receiver(conn, handlers={"task-started": started})
+            self._ready.set()
+            receiver.capture(limit=None, timeout=None, wakeup=True)
+
+
+def _commits(database_url: str) -> int | None:
+    """PostgreSQL's count of committed transactions in the database (None on SQLite)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=None)
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
+        found = int(value.scalar())
+    engine.dispose()
+    return found
+
+
+def _erp_requests(stack: Stack) -> int:
+    stats = requests.get(f"{stack.erp_server.url}/_sandbox/stats", timeout=5).json()
+    return sum(sum(codes.values()) for codes in stats["requests"].values())
+
+
+def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, dict]:
+    """Sales pushed to the ingress and synced into Sage 50 per second, and what one sale cost."""
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
     from connectors.paytrace.config import PayTraceConfig
@@ -64,12 +111,16 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
     stack.start_worker("bench", concurrency=concurrency)
     time.sleep(2)
+    tasks = TaskCounter(stack.redis_url)
+    commits_before, erp_before = _commits(stack.database_url), _erp_requests(stack)
     session = requests.Session()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda s: push_webhook(stack.ingress_url, stack.webhook_secret, s, session=session), sales))
     ids = [s.transaction_id for s in sales]
+    polls = 0
     while True:
+        polls += 1
         with session_scope(stack.database_url) as s:
             done = s.scalar(select(func.count()).select_from(SyncRun).where(
                 SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
@@ -77,9 +128,18 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
+    # PostgreSQL 15 backends flush their counters when idle, within about ten seconds; the last
+    # task-started events are on their way too
+    time.sleep(11 if commits_before is not None else 1)
+    commits_after = _commits(stack.database_url)
     with session_scope(stack.database_url) as s:
         dead = s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "dead")) or 0
-    return n / elapsed, dead
+    costs = {"tasks_per_sale": round(tasks.count / n, 2),
+             # the bench's own waiting queries (one transaction each, plus the two counter reads) are not paysync's
+             "db_tx_per_sale": round((commits_after - commits_before - polls - 3) / n, 2)
+             if commits_before is not None else None,
+             "erp_calls_per_sale": round((_erp_requests(stack) - erp_before) / n, 2)}
+    return n / elapsed, dead, costs
 
 
 def main() -> None:
@@ -101,13 +161,16 @@ def main() -> None:
         get_settings.cache_clear()
         stack.start_ingress()
         baseline = bare_chains(stack.env, home, args.events, args.concurrency)
-        rate, dead = paysync_rate(stack, args.events, args.concurrency)
+        rate, dead, costs = paysync_rate(stack, args.events, args.concurrency)
     finally:
         stack.stop()
     print(f"database: {database_url.split('@')[-1]}; worker concurrency {args.concurrency}; {args.events} events")
     print(f"bare 4-task Celery chain : {baseline:8.1f} chains/s")
     print(f"paysync end to end       : {rate:8.1f} sales synced/s  (dead: {dead})")
     print(f"ratio paysync / bare     : {rate / baseline:8.3f}")
+    print(f"per sale                 : {costs['tasks_per_sale']} tasks, "
+          f"{costs['db_tx_per_sale'] if costs['db_tx_per_sale'] is not None else 'n/a (SQLite)'} database "
+          f"transactions, {costs['erp_calls_per_sale']} ERP requests")
 
 
 if __name__ == "__main__":

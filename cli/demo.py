@@ -122,7 +122,8 @@ def _report(console: Console, stack: Stack, database_url: str, made, home: Path)
     with session_scope(database_url) as s:
         runs = dict(s.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status)).all())
         letters = list(s.scalars(select(DeadLetter).where(DeadLetter.status == "open").order_by(DeadLetter.id)))
-        rows = s.execute(select(SyncRun.transaction_id, SyncRun.status, SyncRun.last_error)
+        rows = s.execute(select(SyncRun.transaction_id, SyncRun.kind, SyncRun.status,
+                                func.coalesce(SyncRun.note, SyncRun.last_error))
                          .order_by(SyncRun.transaction_id)).all()
     console.print("sync runs: " + ", ".join(f"{k} {v}" for k, v in sorted(runs.items())))
     dead = Table(title="Dead letters (paysync dlq show ID)")
@@ -134,6 +135,6 @@ def _report(console: Console, stack: Stack, database_url: str, made, home: Path)
     report = home / "demo-runs.csv"
     with open(report, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["transaction_id", "status", "note"])
+        writer.writerow(["transaction_id", "kind", "status", "note"])
         writer.writerows(rows)
     console.print(f"every run, one line each: {report}")

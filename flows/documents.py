@@ -258,8 +258,10 @@ def refund(mapping: Mapping, txn: GatewayTransaction, sale_txn: GatewayTransacti
     """A credit memo against the sale's invoice, the money paid back settling it, the journal out of clearing.
 
     With no sale (nothing linked the refund to one), the credit memo is on account: applied to no invoice.
+    The money leaves the clearing account of the refund's own card brand (or ACH): that is the batch
+    it settles in.
     """
-    rules = rules_for(mapping, sale_txn or txn)
+    rules = rules_for(mapping, txn)
     day = local_date(mapping, txn)
     amount = amount_of(mapping, txn.amount, rate)
     text = f"PayTrace refund {txn.transaction_id}" + (f" of sale {sale_txn.transaction_id}" if sale_txn else

@@ -7,7 +7,8 @@ So a refund is linked, in this order, by:
 2. the export's link field, when the account's records carry one (`PAYTRACE_REFUND_LINK_FIELD`,
    [I], default `original_transaction_id`; `paysync doctor` tells whether they do);
 3. the evidence every record has: the same merchant invoice id, else the same vault customer,
-   else the same masked card and cardholder; only a sale of this pair, dated before the refund,
+   else the same masked card and cardholder; only a sale of this pair paid with the refund's card
+   (PayTrace refunds a transaction to the card that paid it), dated before the refund, not voided,
    with enough left to give back. Several equally good sales make no link: a person decides.
 
 A refund nothing links is posted on account (a credit memo applied to no invoice, and the money
@@ -64,17 +65,21 @@ def link(s: Session, run: SyncRun, txn: GatewayTransaction, record: dict, link_f
         tiers.append(("customer" if txn.customer_id else "card", SyncRun.card_profile == profile))
     if not tiers:
         return None
-    candidates = s.scalars(select(SyncRun).where(*same_books, or_(*(cond for _, cond in tiers)),
+    voided = select(SyncRun.transaction_id).where(*same_books[:3], SyncRun.kind == "void",
+                                                   SyncRun.status != "dead")
+    # PayTrace gives a refund of a transaction back to the card (or account) that paid it.
+    same_card = (SyncRun.masked_card == txn.masked_card[:24],) if txn.masked_card else ()
+    candidates = s.scalars(select(SyncRun).where(*same_books, *same_card, or_(*(cond for _, cond in tiers)),
                                                  SyncRun.status.in_(LIVE), SyncRun.amount.is_not(None),
-                                                 SyncRun.paid_at <= txn.created_at)
+                                                 SyncRun.paid_at <= txn.created_at,
+                                                 SyncRun.transaction_id.not_in(voided))  # a void took it all back
                            .order_by(SyncRun.paid_at.desc()).limit(CANDIDATES)).all()
     refunded = _refunded(s, [c.id for c in candidates], run.id)
     room = [c for c in candidates if c.amount - refunded.get(c.id, Decimal("0")) >= txn.amount]
     for name, _ in tiers:
         matches = [c for c in room if _matches(name, c, txn)]
         if len(matches) > 1:
-            # Prefer the one paid with the same card, then the one of exactly this amount.
-            matches = [c for c in matches if c.masked_card == txn.masked_card] or matches
+            # Prefer the one of exactly this amount (a whole refund).
             matches = [c for c in matches if c.amount == txn.amount] or matches
         if len(matches) == 1:
             return Link(matches[0].id, matches[0].transaction_id, name)

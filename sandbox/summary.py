@@ -1,10 +1,10 @@
 """What an ERP sandbox holds, in one shape for every ERP: the demo's table and the tests read it.
 
     {"customers": n,
-     "sales_orders": [{"reference", "amount"}],
-     "invoices": [{"reference", "key", "amount", "open"}],
-     "payments": [{"reference", "amount", "applied": [(invoice key, amount), ...]}],
-     "journals": [{"reference", "debits", "credits"}]}
+     "sales_orders": [{"reference", "amount", "lines": [(item, amount), ...]}],
+     "invoices": [{"reference", "key", "amount", "open", "lines"}],
+     "payments": [{"reference", "amount", "applied": [(invoice key, amount), ...], "method", "cash_account"}],
+     "journals": [{"reference", "debits", "credits", "lines": [(account, +debit / -credit), ...]}]}
 
 Money is Decimal. Each ERP's own state format is read here, inside sandbox/, so the summary is
 sandbox knowledge and paysync's connectors stay out of it.
@@ -26,17 +26,19 @@ def _sage50(state: dict) -> Summary:
     return {
         "customers": len(state.get("customers", [])),
         "sales_orders": [{"reference": o["ReferenceNumber"], "amount": _d(o["Amount"]),
-                          "status": o.get("InternalNote") or ""}
+                          "status": o.get("InternalNote") or "", "lines": _sage50_lines(o)}
                          for o in state.get("sales_orders", [])],
         "invoices": [{"reference": i["ReferenceNumber"], "key": i["Key"], "amount": _d(i["Amount"]),
-                      "open": _d(i["AmountDue"]), "status": i.get("InternalNote") or ""}
+                      "open": _d(i["AmountDue"]), "status": i.get("InternalNote") or "", "lines": _sage50_lines(i)}
                      for i in state.get("invoices", [])],
         "payments": [{"reference": p["ReferenceNumber"], "amount": _d(p["Amount"]),
-                      "applied": [(l["InvoiceKey"], _d(l["AmountPaid"])) for l in p.get("InvoiceLines", [])]}
+                      "applied": [(l["InvoiceKey"], _d(l["AmountPaid"])) for l in p.get("InvoiceLines", [])],
+                      "method": p.get("PaymentMethod", ""), "cash_account": p.get("CashAccount", "")}
                      for p in state.get("payments", [])],
         "journals": [{"reference": j["ReferenceNumber"],
                       "debits": sum((_d(l["Amount"]) for l in j["Lines"] if _d(l["Amount"]) > 0), Decimal("0")),
-                      "credits": -sum((_d(l["Amount"]) for l in j["Lines"] if _d(l["Amount"]) < 0), Decimal("0"))}
+                      "credits": -sum((_d(l["Amount"]) for l in j["Lines"] if _d(l["Amount"]) < 0), Decimal("0")),
+                      "lines": sorted((l["AccountID"], _d(l["Amount"])) for l in j["Lines"])}
                      for j in state.get("journal_entries", [])],
         "credit_memos": [{"reference": m["ReferenceNumber"], "key": m["Key"], "amount": _d(m["Amount"]),
                           "invoice": m["ApplyToInvoiceKey"]} for m in state.get("credit_memos", [])],
@@ -45,6 +47,11 @@ def _sage50(state: dict) -> Summary:
         "reversals": [{"reference": v["ReferenceNumber"], "payment": v["ReceiptKey"], "amount": _d(v["Amount"])}
                       for v in state.get("receipt_voids", [])],
     }
+
+
+def _sage50_lines(doc: dict) -> list[tuple[str, Decimal]]:
+    return [(l["ItemID"], (_d(l["Quantity"]) * _d(l["UnitPrice"])).quantize(Decimal("0.01")))
+            for l in doc.get("Lines", [])]
 
 
 def _sage_pro(state: dict) -> Summary:
@@ -56,10 +63,16 @@ def _sage_pro(state: dict) -> Summary:
     """
     journals: dict[str, dict] = {}
     for line in state.get("gltran", []):
-        entry = journals.setdefault(line["TRANNO"].strip(), {"reference": line["REF"].strip(),
+        entry = journals.setdefault(line["TRANNO"].strip(), {"reference": line["REF"].strip(), "lines": [],
                                                              "debits": Decimal("0"), "credits": Decimal("0")})
         entry["debits"] += _d(line["DEBIT"])
         entry["credits"] += _d(line["CREDIT"])
+        entry["lines"] = sorted(entry["lines"] + [(line["GLACNT"].strip(), _d(line["DEBIT"]) - _d(line["CREDIT"]))])
+    lines: dict[tuple[str, str], list] = {}
+    for table, key in (("sotran", "SONO"), ("artran", "INVNO")):
+        for row in state.get(table, []):
+            lines.setdefault((table, row[key].strip()), []).append(
+                (row["ITEM"].strip(), _d(row["EXTPRICE"]).quantize(Decimal("0.01"))))
     armast = state.get("armast", [])
     memos = [i for i in armast if (i.get("ARTYPE") or "").strip() == "C"]
     cash = state.get("arcash", [])
@@ -67,15 +80,18 @@ def _sage_pro(state: dict) -> Summary:
     return {
         "customers": len(state.get("arcust", [])),
         "sales_orders": [{"reference": o["PONUM"].strip(), "amount": _d(o["ORDAMT"]),
-                          "status": (o.get("USTATUS") or "").strip()} for o in state.get("somast", [])],
+                          "status": (o.get("USTATUS") or "").strip(), "lines": lines.get(("sotran", o["SONO"].strip()), [])}
+                         for o in state.get("somast", [])],
         # REF holds the writer's reference (PONUM a customer PO, or the reference in older rows)
         "invoices": [{"reference": ((i.get("REF") or "").strip() or i["PONUM"].strip()), "key": i["INVNO"].strip(),
                       "amount": _d(i["INVAMT"]),
-                      "open": _d(i["BALANCE"]), "status": (i.get("USTATUS") or "").strip()}
+                      "open": _d(i["BALANCE"]), "status": (i.get("USTATUS") or "").strip(),
+                      "lines": lines.get(("artran", i["INVNO"].strip()), [])}
                      for i in armast if (i.get("ARTYPE") or "").strip() != "C"],
         "payments": [{"reference": c["REFNO"].strip(), "amount": _d(c["PAIDAMT"]),
                       # cash on account (no INVNO) is applied to nothing
-                      "applied": [(c["INVNO"].strip(), _d(c["PAIDAMT"]))] if c["INVNO"].strip() else []}
+                      "applied": [(c["INVNO"].strip(), _d(c["PAIDAMT"]))] if c["INVNO"].strip() else [],
+                      "method": (c.get("PAYCODE") or "").strip(), "cash_account": (c.get("CASHACCT") or "").strip()}
                      for c in cash if kind[c["CASHNO"]] not in ("R", "V")],
         "journals": list(journals.values()),
         "credit_memos": [{"reference": m["PONUM"].strip(), "key": m["INVNO"].strip(), "amount": -_d(m["INVAMT"]),
@@ -99,16 +115,26 @@ def _sage_x3(state: dict) -> Summary:
         lines = j.get("GAS1_1", [])
         journals.append({"reference": j["GAS0_1"]["REF"],
                          "debits": sum((_d(l["AMTCUR"]) for l in lines if int(l["SNS"]) == 1), Decimal("0")),
-                         "credits": sum((_d(l["AMTCUR"]) for l in lines if int(l["SNS"]) == -1), Decimal("0"))})
+                         "credits": sum((_d(l["AMTCUR"]) for l in lines if int(l["SNS"]) == -1), Decimal("0")),
+                         "lines": sorted((l["ACC"], _d(l["AMTCUR"]) * int(l["SNS"])) for l in lines)})
+
+    def x3_lines(doc: dict, group: str) -> list[tuple[str, Decimal]]:
+        return [(l["ITMREF"], _d(l["AMTNOTLIN"])) for l in doc.get(group, [])]
+
     return {
         "customers": len(state.get("customers", [])),
         "sales_orders": [{"reference": o["SOH0_1"]["CUSORDREF"], "amount": _d(o["SOH4_3"]["ORDNOT"]),
-                          "status": o["SOH0_1"].get("YPAYSTA") or ""} for o in state.get("orders", [])],
+                          "status": o["SOH0_1"].get("YPAYSTA") or "", "lines": x3_lines(o, "SOH4_1")}
+                         for o in state.get("orders", [])],
         "invoices": [{"reference": i["SIH0_1"]["INVREF"], "key": i["SIH0_1"]["NUM"], "amount": _d(i["SIH4_3"]["INVNOT"]),
-                      "open": due.get(i["SIH0_1"]["NUM"], Decimal("0")), "status": i["SIH0_1"].get("YPAYSTA") or ""}
+                      "open": due.get(i["SIH0_1"]["NUM"], Decimal("0")), "status": i["SIH0_1"].get("YPAYSTA") or "",
+                      "lines": x3_lines(i, "SIH4_1")}
                      for i in state.get("invoices", [])],
+        # an X3 receipt lands on its bank (BAN), whose own GL account X3 knows; the entry type is PAYTYP
         "payments": [{"reference": p["PAY0_1"]["REF"], "amount": _d(p["PAY0_1"]["AMTCUR"]),
-                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_1", [])]}
+                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_1", [])],
+                      "method": p["PAY0_1"].get("PAM", ""), "entry_type": p["PAY0_1"].get("PAYTYP", ""),
+                      "bank": p["PAY0_1"].get("BAN", "")}
                      for p in state.get("payments", [])],
         "journals": journals,
         "credit_memos": [{"reference": m["SIH0_1"]["INVREF"], "key": m["SIH0_1"]["NUM"],

@@ -50,9 +50,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-REDIS_URL = _claim_redis_db()
-# Every integration stack of this session shares the broker; the one Celery app is built once.
-os.environ["REDIS_URL"] = REDIS_URL
 
 FAST_ENV = {
     # Small numbers so retries, leases and the sweeper act within a test's patience; the
@@ -71,10 +68,22 @@ FAST_ENV = {
 }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _release_redis_db():
-    yield
-    client = redis.Redis.from_url(REDIS_URL)
+@pytest.fixture(scope="session")
+def redis_server_url():
+    """A Redis database of the shared server claimed for this session (unit tests never ask for one).
+
+    Every integration stack of the session shares it as its broker, and this process speaks to it
+    too (dlq replay from a test): the one Celery app is pointed at it before its first use.
+    """
+    url = _claim_redis_db()
+    os.environ["REDIS_URL"] = url
+    from config.celery import celery_app
+    from config.settings import get_settings
+
+    get_settings.cache_clear()
+    celery_app.conf.broker_url = url
+    yield url
+    client = redis.Redis.from_url(url)
     if client.get(_OWNER_KEY) == str(os.getpid()).encode():
         client.delete(_OWNER_KEY)
 
@@ -114,11 +123,11 @@ def pg_url(pg_factory):
 
 
 @pytest.fixture
-def redis_url():
-    client = redis.Redis.from_url(REDIS_URL)
+def redis_url(redis_server_url):
+    client = redis.Redis.from_url(redis_server_url)
     client.flushdb()
     client.set(_OWNER_KEY, os.getpid(), ex=3 * 3600)
-    yield REDIS_URL
+    yield redis_server_url
     client.flushdb()
     client.set(_OWNER_KEY, os.getpid(), ex=3 * 3600)
 

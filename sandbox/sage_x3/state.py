@@ -33,6 +33,7 @@ JOURNALS = ("MISC", "SALES", "BANK")
 ENTRY_TYPES = ("ODT", "CLOSE")
 ACCOUNTS = (
     ("10200", "Bank of America - operating"), ("10500", "Undeposited funds"), ("10510", "Card clearing - PayTrace"),
+    ("10515", "Card clearing - Amex"),
     ("11000", "Accounts receivable"), ("20000", "Accounts payable"), ("21000", "Sales tax payable"),
     ("40000", "Sales"), ("41000", "Sales returns"), ("62000", "Merchant fees"),
 )

@@ -10,7 +10,8 @@ import requests
 from config.settings import Secret
 from connectors.errors import ConfigurationError, PermanentError, RetriableError
 from connectors.sage_x3 import SageX3Config, SageX3Connector
-from flows import transform
+from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
+from flows import documents
 from sandbox.sage_x3 import create_app
 from sandbox.server import SandboxServer
 from schemas.domain import Address, GatewayTransaction
@@ -22,6 +23,13 @@ def _sale(item_amount: str = "51.88") -> GatewayTransaction:
                               datetime(2026, 11, 21, 7, 30, tzinfo=timezone.utc), None, "401200xxxxxx5439", "VISA",
                               "INV-1", "PO-1", "Order 1", "", "ada@example.com", Decimal("0"),
                               Address("Ada Lovelace", "1 Main St", "", "Spokane", "WA", "99201", "US"), "TAS123")
+
+
+MAPPING = load_mapping(DEFAULT_MAPPINGS_DIR / "paytrace-sage_x3.yaml")
+
+
+def _order(txn: GatewayTransaction, bpcnum: str):
+    return documents.sales_order(MAPPING, txn, bpcnum)
 
 
 @pytest.fixture
@@ -37,13 +45,14 @@ def _state(x3) -> dict:
 def _post_sale(x3, txn: GatewayTransaction) -> dict:
     """The flow's steps in order, as the workers run them, with the rules the connector gives."""
     erp = x3.connector
-    rules = erp.posting_rules("America/Los_Angeles")
-    customer = transform.customer_for(txn, erp.max_reference_length)
+    customer = documents.customer(MAPPING, txn, erp.max_reference_length)
     bpcnum = erp.upsert_customer(customer)
-    order = erp.ensure_sales_order(transform.sales_order_for(txn, bpcnum, rules))
-    invoice = erp.ensure_invoice(transform.invoice_for(txn, bpcnum, order.key, rules))
-    payment = erp.ensure_payment(transform.payment_for(txn, bpcnum, invoice.key, rules))
-    journal = erp.ensure_journal(transform.journal_for(txn, rules))
+    order = erp.ensure_sales_order(documents.sale(MAPPING, txn, documents.Held(customer=bpcnum)).sales_order)
+    invoice = erp.ensure_invoice(documents.sale(MAPPING, txn, documents.Held(customer=bpcnum,
+                                                                              sales_order=order.key)).invoice)
+    docs = documents.sale(MAPPING, txn, documents.Held(customer=bpcnum, sales_order=order.key, invoice=invoice.key))
+    payment = erp.ensure_payment(docs.receipt)
+    journal = erp.ensure_journal(docs.journal)
     return {"customer_id": customer.customer_id, "bpcnum": bpcnum, "order": order, "invoice": invoice,
             "payment": payment, "journal": journal}
 
@@ -107,9 +116,8 @@ def test_an_exhausted_licence_reaches_the_connector_as_retriable_and_writes_noth
     base = x3.connector.config.base_url
     impatient = SageX3Connector(SageX3Config(base, "paysync", Secret("x3-secret"), retries=0, timeout=0.5))
     txn = _sale()
-    rules = impatient.posting_rules("America/Los_Angeles")
-    bpcnum = impatient.upsert_customer(transform.customer_for(txn, impatient.max_reference_length))
-    order = transform.sales_order_for(txn, bpcnum, rules)
+    bpcnum = impatient.upsert_customer(documents.customer(MAPPING, txn, impatient.max_reference_length))
+    order = _order(txn, bpcnum)
 
     def licence(**kw):
         requests.post(f"{base}/_sandbox/faults", json={"licence": kw}, timeout=5).raise_for_status()
@@ -131,13 +139,13 @@ def test_lookups_follow_links_next_across_pages(x3):
     # given three orders sharing one CUSORDREF (X3 does not make it unique)
     erp = x3.connector
     for customer in ("NA001", "NA002", "NA001"):
-        erp._create_sales_order(transform.sales_order_for(_sale(), customer, erp.posting_rules("UTC")))
+        erp._create_sales_order(_order(_sale(), customer))
     # when the lookup reads two resources a page, then it still finds all three
     found = erp.client.rest_query("SORDER", "CUSORDREF eq 'PT125391271-SO'", count=2)
     assert len(found) == 3 and len({r["SOHNUM"] for r in found}) == 3
     # and the base connector refuses to pick one of several strangers' documents
     with pytest.raises(PermanentError, match="already used"):
-        erp.ensure_sales_order(transform.sales_order_for(_sale(), "CA001", erp.posting_rules("UTC")))
+        erp.ensure_sales_order(_order(_sale(), "CA001"))
 
 
 def test_site_specific_publication_names_are_configuration():
@@ -146,10 +154,10 @@ def test_site_specific_publication_names_are_configuration():
         erp = SageX3Connector(SageX3Config(server.url, "admin", Secret("admin"), pub_customer="YBPC",
                                            pub_sales_order="YSOH", pub_invoice="YSIH", pub_payment="YPAY",
                                            pub_journal="YGAS", retries=0, timeout=5))
-        bpcnum = erp.upsert_customer(transform.customer_for(_sale()))
-        assert erp.ensure_sales_order(transform.sales_order_for(_sale(), bpcnum, erp.posting_rules("UTC"))).key
+        bpcnum = erp.upsert_customer(documents.customer(MAPPING, _sale()))
+        assert erp.ensure_sales_order(_order(_sale(), bpcnum)).key
         default = SageX3Connector(SageX3Config(server.url, "admin", Secret("admin"), retries=0, timeout=5))
         with pytest.raises(ConfigurationError, match="WSBPC : Web service not published"):
-            default.upsert_customer(transform.customer_for(_sale()))
+            default.upsert_customer(documents.customer(MAPPING, _sale()))
         erp.close()
         default.close()

@@ -214,7 +214,8 @@ def test_a_failed_push_keeps_the_cursor_and_the_next_run_repeats_it(vault, erp, 
     ctx_report = customers.CustomerSyncReport()
     vault.fail_every_call(True)
     try:
-        ctx = FlowContext(db_url=db_url, gateway=vault.gateway, erp=erp.connector, rules=None, lease_seconds=60)
+        ctx = FlowContext(db_url=db_url, gateway=vault.gateway, erp=erp.connector, lease_seconds=60,
+                          mapping=load_mapping(DEFAULT_MAPPINGS_DIR / f"paytrace-{erp.name}.yaml"))
         customers.push_erp_changes(ctx, "default", ctx_report)
     finally:
         vault.fail_every_call(False)

@@ -49,7 +49,7 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_pat
         letters = s.query(DeadLetter).order_by(DeadLetter.id).all()
     assert len(letters) == len(sales)
     for letter in letters:
-        assert letter.step == "create_sales_order"
+        assert letter.step == "order"  # the stage (task paysync.order) that writes the sales order
         assert "GADGET-9" in letter.reason and "ItemID" in letter.reason, letter.reason
         assert letter.context["status"] == 422
     listing = paysync(stack, "dlq", "list")
@@ -57,7 +57,7 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_pat
     flat = " ".join(listing.stdout.split())
     assert "GADGET-9" in flat and "[field ItemID]" in flat.replace("│ ", "").replace(" │", ""), listing.stdout
     shown = paysync(stack, "dlq", "show", str(letters[0].id))
-    assert '"step": "create_sales_order"' in shown.stdout
+    assert '"step": "order"' in shown.stdout
     assert stack.erp_summary()["sales_orders"] == []
 
     # when the item is created in Sage 50 and the letters are replayed
@@ -93,8 +93,9 @@ def test_a_push_that_outruns_paytrace_dies_then_the_poller_revives_it(stack_fact
     assert late.transaction_id == early.transaction_id
     stack.start_beat()
     # then the run is revived, posted once, and the old letter is marked superseded
-    assert wait_for_runs(stack.database_url, [late.transaction_id], timeout=60, statuses=("succeeded",)) == 1, \
-        dump_logs(stack)
+    # (the poller brings `first` too, never pushed: wait for it as well before reading the ERP)
+    assert wait_for_runs(stack.database_url, [first.transaction_id, late.transaction_id], timeout=60,
+                         statuses=("succeeded",)) == 2, dump_logs(stack)
     assert_erp_exactly(stack.erp_summary(), [first, late])
     with session_scope(stack.database_url) as s:
         assert [l.status for l in s.query(DeadLetter).all()] == ["superseded"]

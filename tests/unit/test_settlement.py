@@ -48,8 +48,8 @@ def test_a_sale_with_its_receipt_and_journal_at_the_right_amount_is_matched():
 
 def test_a_sale_missing_from_the_erp_is_repaired_only_when_nothing_else_explains_it():
     assert classify(SALE, None, docs(payment=None, journal=None)).then == "repair"
-    assert classify(SALE, ledger("running", "apply_receipt"), docs(payment=None)).then == "wait"
-    dead = classify(SALE, ledger("dead", "apply_receipt", "unknown item"), docs(payment=None))
+    assert classify(SALE, ledger("running", "payment"), docs(payment=None)).then == "wait"
+    dead = classify(SALE, ledger("dead", "payment", "unknown item"), docs(payment=None))
     assert (dead.item_class, dead.then) == ("missing_in_erp", "review") and "unknown item" in dead.detail
     gone = classify(SALE, ledger(), docs(journal=None))
     assert gone.then == "review" and "removed in the ERP" in gone.detail
