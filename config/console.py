@@ -6,6 +6,7 @@ never touches what is posted. Every bad key is reported at once, as Settings doe
     CONSOLE_URL              the address people open the console at (links in alerts point there)
     CONSOLE_BIND             where `paysync console` listens (127.0.0.1:8050)
     CONSOLE_SECRET_KEY       signs the session cookie; unset: a random key kept in <PAYSYNC_HOME>
+    METRICS_TOKEN            when set, /metrics answers only with `Authorization: Bearer <token>`
     CONSOLE_SESSION_HOURS    how long a sign-in lasts (8)
     ALERT_WEBHOOK_URLS       Slack-compatible incoming webhooks, comma-separated
     ALERT_EMAIL_TO           addresses to email, comma-separated
@@ -56,12 +57,14 @@ class ConsoleSettings:
 
     url: str
     bind: str
-    secret_key: Secret = field(repr=False)
+    secret_key: Secret = field(repr=False)  # as given; session_key() makes one when it is empty
     session_hours: int
     smtp: SmtpSettings
     quiet_seconds: int
     max_per_hour: int
     routes: Mapping[str, AlertRoute] = field(default_factory=dict)  # by pair; "" is the default route
+    metrics_token: Secret = field(default=Secret(""), repr=False)
+    home: Path = DEFAULT_HOME
 
     def route_for(self, pair: str) -> AlertRoute:
         return self.routes.get(pair) or self.routes.get("", AlertRoute())
@@ -74,23 +77,27 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _secret_key(given: str, home: Path) -> Secret:
-    if given:
-        return Secret(given)
+def session_key(settings: ConsoleSettings) -> Secret:
+    """The key that signs session cookies: CONSOLE_SECRET_KEY, or one made once and kept in PAYSYNC_HOME."""
+    if settings.secret_key:
+        return settings.secret_key
+    home = settings.home
     # One key for every console process on this machine, made once; a deployment of several
     # machines sets CONSOLE_SECRET_KEY so a session signed by one is valid on the others.
     path = home / "console-secret"
-    try:
-        return Secret(path.read_text().strip())
-    except FileNotFoundError:
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f".console-secret.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return Secret(key)
-    except FileExistsError:  # another process made it between our read and our write
-        return Secret(path.read_text().strip())
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: the first process's key wins, whole
+        except FileExistsError:
+            pass  # another process made it first; use theirs
+        finally:
+            draft.unlink(missing_ok=True)
+    return Secret(path.read_text().strip())
 
 
 def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSettings:
@@ -118,9 +125,10 @@ def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSe
                                           _list(mails) if mails is not None else routes[""].emails)
         settings = ConsoleSettings(
             url=env.str("CONSOLE_URL", f"http://{bind}").rstrip("/"), bind=bind,
-            secret_key=Secret(""), session_hours=env.int("CONSOLE_SESSION_HOURS", 8, validate=Range(min=1, max=720)),
+            secret_key=Secret(secret_key), session_hours=env.int("CONSOLE_SESSION_HOURS", 8, validate=Range(min=1, max=720)),
             smtp=smtp, quiet_seconds=env.int("ALERT_QUIET_SECONDS", 3600, validate=Range(min=0, max=7 * 86400)),
-            max_per_hour=env.int("ALERT_MAX_PER_HOUR", 30, validate=Range(min=1, max=10000)), routes=routes)
+            max_per_hour=env.int("ALERT_MAX_PER_HOUR", 30, validate=Range(min=1, max=10000)), routes=routes,
+            metrics_token=Secret(env.str("METRICS_TOKEN", "")), home=home)
         errors: dict[str, list[str]] = {}
         try:
             env.seal()
@@ -129,7 +137,7 @@ def load_console_settings(environ: Mapping[str, str] | None = None) -> ConsoleSe
         errors.update(_cross_checks(settings, source))
         if errors:
             raise SettingsError(errors)
-        return ConsoleSettings(**{**settings.__dict__, "secret_key": _secret_key(secret_key, home)})
+        return settings
     finally:
         os.environ.clear()
         os.environ.update(saved)

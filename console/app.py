@@ -16,7 +16,7 @@ from typing import Callable
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
-from config.console import ConsoleSettings, get_console_settings
+from config.console import ConsoleSettings, get_console_settings, session_key
 from config.settings import Settings, get_settings
 from console import auth, format as fmt, queries
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, console: ConsoleSettings | None
     console = console or get_console_settings()
     app = Flask(__name__)  # templates/ and static/ beside this file
     app.config.update(
-        SECRET_KEY=console.secret_key.reveal(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SECRET_KEY=session_key(console).reveal(), SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=console.url.startswith("https://"), SESSION_COOKIE_NAME="paysync_console",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=console.session_hours), MAX_CONTENT_LENGTH=64 * 1024)
     app.extensions["paysync"] = {"settings": settings, "console": console,

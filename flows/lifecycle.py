@@ -165,7 +165,8 @@ def mark_declined_order(ctx: FlowContext, run_id: int) -> None:
     _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
     _mark(ctx, "sales_order", step_refs(ctx.db_url, run_id).get("sales_order"), "declined")
     reason = f"declined: {txn.status_message or 'not approved'} ({txn.amount} on {txn.masked_card or 'card'})"
-    alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, order.reference, reason)
+    alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, order.reference, reason,
+                    extra={"alert": {"kind": "decline", "pair": ctx.pair, "transaction_id": txn.transaction_id}})
     file_findings(ctx.db_url, f"declined:{txn.created_at.date().isoformat()}", [Finding(
         "declined", transform.review_reference(txn, ctx.pair), reason, {"transaction_id": txn.transaction_id, "order": order.reference,
                                                        "amount": str(txn.amount)})])
