@@ -28,7 +28,8 @@ def record(txn: int, amount: str, *, name: str, invoice: str, masked: str = "411
 def _run(s, txn: int, amount: str, status: str, *, name: str, invoice: str, kind: str = "sale",
          masked: str = "411111xxxxxx1111", parent: int | None = None, error: str | None = None) -> SyncRun:
     run = SyncRun(pair="default", gateway="paytrace", transaction_id=txn, erp="sage50", kind=kind, status=status,
-                  transaction=record(txn, amount, name=name, invoice=invoice, masked=masked),
+                  transaction=record(txn, amount, name=name, invoice=invoice, masked=masked,
+                                     kind={"decline": "DECLINED", "refund": "REFUND"}.get(kind, "SALE")),
                   current_step=None, last_error=error, created_at=NOON, updated_at=NOON,
                   amount=Decimal(amount), customer_key=f"cust-{txn}", paid_at=NOON, parent_transaction_id=parent)
     s.add(run)
