@@ -6,7 +6,12 @@ PROMETHEUS_MULTIPROC_DIR; the /metrics endpoint adds them up (metrics/exposition
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # prometheus-client writes there from the first count on
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import Counter, Histogram  # noqa: E402  (after the directory exists)
 
 EVENTS_IN = Counter("paysync_events_in", "Inbound events stored, by source (webhook, poll, silent_post, ...)",
                     ["source", "pair"])

@@ -43,7 +43,11 @@ def main_process_ready(**_) -> None:
     if port:
         from metrics.exposition import start_server
 
-        start_server(int(port), os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"))
+        try:
+            start_server(int(port), os.environ.get("WORKER_METRICS_HOST", "0.0.0.0"))
+        except OSError as exc:  # the port is taken: the worker still works, unmeasured; say so loudly
+            log.error("worker metrics could not listen on port %s: %s", port, exc)
+            return
         log.info("worker metrics on port %s", port)
 
 
