@@ -29,8 +29,8 @@ ERP_NAMES = {"sage50": "Sage 50", "sage_x3": "Sage X3", "sage_pro": "Sage Pro"}
 
 
 def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7,
-             erp: str = "sage50") -> int:
-    """Run the demo; return 0 when every sale reached a terminal state."""
+             erp: str = "sage50", keep: bool = False) -> int:
+    """Run the demo; return 0 when every sale reached a terminal state; with `keep`, stay up until Ctrl-C."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     if home.exists():
         shutil.rmtree(home)
@@ -47,6 +47,8 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
             stack.start_ingress()
             stack.start_worker(concurrency=2)
             stack.start_beat()
+            stack.start_console()
+            login = _console_login(database_url)
         console.print(f"[bold]paysync demo[/] in {home}: database {_safe(database_url)}, "
                       f"redis {'embedded' if stack.redis else 'REDIS_URL'}, PayTrace sandbox {stack.paytrace.url}, "
                       f"{ERP_NAMES[erp]} sandbox {stack.erp_server.url if stack.erp_server else stack.sage_pro_url}, "
@@ -79,10 +81,34 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
                 time.sleep(0.5)
         console.print(f"webhooks answered: {dict(pushed)} (202 accepted, 200 repeat)")
         _report(console, stack, database_url, made, home)
+        console.print(f"[bold]operator's console[/]: {stack.console_url}  (sign in as [bold]{login[0]}[/], "
+                      f"password [bold]{login[1]}[/]; made for this demo only)", highlight=False)
+        if keep:
+            _stay_up(console)
         return 0 if done >= len(ids) else 1
     finally:
         with console.status("stopping..."):
             stack.stop()
+
+
+def _console_login(database_url: str) -> tuple[str, str]:
+    """A console operator for this demo, with a fresh random password (production has none by default)."""
+    import secrets
+
+    from console.auth import add_user
+
+    password = secrets.token_urlsafe(12)
+    add_user(database_url, "demo-operator", "operator", password)
+    return "demo-operator", password
+
+
+def _stay_up(console: Console) -> None:
+    console.print("everything stays up until Ctrl-C")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping")
 
 
 def _safe(url: str) -> str:

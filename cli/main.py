@@ -38,11 +38,12 @@ def main() -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True,
               help="Where the demo keeps its SQLite file, logs and report (emptied first).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the sync to finish.")
-def demo(sales: int, erp: str, home: Path, timeout: float) -> None:
+@click.option("--keep", is_flag=True, help="Stay up afterwards (console, ingress, workers) until Ctrl-C.")
+def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool) -> None:
     """Drive sales through sandboxes, ingress, poller and workers; show what the ERP holds."""
     from cli.demo import run_demo
 
-    sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp))
+    sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp, keep=keep))
 
 
 @main.command()
@@ -401,6 +402,11 @@ def mapping_suggest(paytrace_record: Path, erp_entity: Path, min_score: int) -> 
 
     suggest(json.loads(paytrace_record.read_text()), json.loads(erp_entity.read_text()), console,
             min_score=min_score)
+
+
+from cli.console import console as _console  # noqa: E402  (the console's own commands live beside it)
+
+main.add_command(_console, "console")
 
 
 if __name__ == "__main__":

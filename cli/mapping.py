@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,95 +21,17 @@ from rapidfuzz import fuzz
 from rich.console import Console
 from rich.table import Table
 
-from config.mapping import (Conversion, MappingError, UnmappableError, account_for, convert, erp_date,
-                            load_mapping, paytrace_status, rates_for, status_for)
+from config.mapping import MappingError, UnmappableError, account_for, erp_date, load_mapping, rates_for
 from flows import documents
-from flows.decision import UNMATCHED, Decision
-from flows.intake import load_record
-from flows.payment_sync import SYNCED_TYPES
-from schemas.domain import CreditMemo, Customer, GatewayTransaction, JournalEntry, Payment, Refund, SalesOrder
-from schemas.mapping import ACCOUNT_KINDS, ERP_NAMES, Mapping, PaymentType, StatusTarget
+from flows.preview import Preview, preview  # noqa: F401  (one builder; re-exported for callers)
+from schemas.domain import SalesOrder
+from schemas.mapping import ACCOUNT_KINDS, ERP_NAMES, Mapping
 from schemas.masking import mask_payload
 
 EXIT_OK, EXIT_SAMPLE_FAILED, EXIT_INVALID = 0, 1, 2
-#: In a dry run no ERP is asked which invoice a payment pays: it is shown as if none is found.
-AS_IF_UNMATCHED = Decision(UNMATCHED)
 
 
 # -- check --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Preview:
-    """What one PayTrace transaction would become in the ERP under a mapping; nothing is posted.
-
-    Every document comes from flows/documents.py, the builder the workers post with.
-    """
-
-    transaction: GatewayTransaction
-    status: str
-    status_target: StatusTarget
-    note: str = ""  # why nothing would be posted, when nothing would
-    remark: str = ""  # what a person should know about the documents shown
-    conversion: Conversion | None = None
-    payment_type: PaymentType | None = None
-    customer: Customer | None = None
-    customer_key: str = ""  # the customer's key in the ERP (X3 BPCNUM, Sage Pro CUSTNO)
-    sales_order: SalesOrder | None = None
-    invoice: SalesOrder | None = None
-    payment: Payment | None = None
-    journal: JournalEntry | None = None
-    on_account: Payment | None = None
-    credit_memo: CreditMemo | None = None
-    refund: Refund | None = None
-
-
-def preview(mapping: Mapping, record: dict, rates: dict[str, Decimal] | None = None,
-            max_reference_length: int = 20) -> Preview:
-    """The documents the workers would write for one export record, with the mapping's rules.
-
-    Raises marshmallow.ValidationError for a malformed record and UnmappableError for a payment
-    the mapping cannot translate.
-    """
-    txn = load_record(mask_payload(record), mapping.dates.timezone)
-    status = paytrace_status(txn)
-    target = status_for(mapping, status)
-    if txn.is_declined:
-        return Preview(txn, status, target, note="declined: the order is kept and marked; nothing is posted to cash")
-    rate = convert(mapping, Decimal(1), mapping.paytrace.currency, rates).rate
-    conversion = convert(mapping, txn.amount, mapping.paytrace.currency, rates)
-    method = documents.rules_for(mapping, txn).payment_type
-    if txn.transaction_type == "REFUND":
-        held = documents.Held(customer="(the sale's customer)", invoice="(the sale's invoice)",
-                              credit_memo="(the credit memo)")
-        docs = documents.refund(mapping, txn, txn, held, rate)
-        return Preview(txn, status, target, conversion=conversion, payment_type=method,
-                       remark="a refund: its credit memo credits the sale it is linked to at ingest (on account, "
-                              "and on the review list, when nothing links it)",
-                       credit_memo=docs.credit_memo, refund=docs.refund, journal=docs.journal)
-    if txn.transaction_type not in SYNCED_TYPES:
-        return Preview(txn, status, target, note=f"{txn.transaction_type}: handled by the lifecycle flows")
-    if AS_IF_UNMATCHED.parks(mapping, conversion.amount):
-        return Preview(txn, status, target, conversion=conversion, payment_type=method,
-                       note="no invoice found (a dry run asks no ERP): parked for a person (policies.unmatched: review)")
-    held = documents.Held(sales_order="(the sales order)", invoice="(the invoice)")
-    docs = documents.sale(mapping, txn, held, AS_IF_UNMATCHED, rate, max_reference_length)
-    return Preview(txn, status, target, conversion=conversion, payment_type=method, customer=docs.customer,
-                   customer_key=_erp_customer_key(mapping.erp, docs.customer_key), sales_order=docs.sales_order,
-                   invoice=docs.invoice, payment=docs.receipt, journal=docs.journal, on_account=docs.on_account)
-
-
-def _erp_customer_key(erp: str, customer_id: str) -> str:
-    if erp == "sage_x3":
-        from connectors.sage_x3.config import SageX3Layout
-        from connectors.sage_x3.mapping import bpcnum_for
-
-        return bpcnum_for(customer_id, SageX3Layout().bpcnum_length)
-    if erp == "sage_pro":
-        from connectors.sage_pro.mapping import custno_for
-
-        return custno_for(customer_id)
-    return customer_id
-
-
 def check(path: str | Path, transactions: Iterable[dict] | None, console: Console, *,
           rates: dict[str, Decimal] | None = None) -> int:
     """Validate `path`, then show what each sample export record would become; 0 ok, 1 a sample failed, 2 invalid."""

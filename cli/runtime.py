@@ -117,6 +117,15 @@ class Child:
             self.kill()
 
 
+def fresh_dir(path: Path) -> Path:
+    """An empty directory at `path` (what was there is removed)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
 def celery_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "config.celery:celery_app", *args]
 

@@ -47,6 +47,11 @@ class Stack:
     ingress: runtime.Child | None = None
     ingress_url: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    console: runtime.Child | None = None
+    #: Known before anything starts, so the workers' alerts link to it.
+    console_url: str = ""
+    #: Each worker's /metrics (the whole pool's counters), by worker name.
+    worker_metrics: dict[str, str] = field(default_factory=dict)
 
     # -- lifecycle ------------------------------------------------------------------------
     def start_services(self) -> "Stack":
@@ -73,6 +78,7 @@ class Stack:
         if not self.redis_url:
             self.redis = runtime.EmbeddedRedis(self.home / "redis").start()
             self.redis_url = self.redis.url
+        self.console_url = self.console_url or f"http://127.0.0.1:{runtime.free_port()}"
         self.env = self._environment()
         upgrade(self.database_url)
         return self
@@ -95,6 +101,8 @@ class Stack:
             "WEBHOOK_SECRETS": self.webhook_secret,
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
             "PYTHONUNBUFFERED": "1",
+            "CONSOLE_URL": self.console_url,
+            "CONSOLE_BIND": self.console_url.removeprefix("http://"),
         })
         if self.erp == "sage50":
             env["SAGE50_BASE_URL"] = self.erp_server.url
@@ -109,13 +117,26 @@ class Stack:
         port = runtime.free_port()
         argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
                 "--graceful-timeout", "5", "--access-logfile", "-", "ingress.app:wsgi_app()"]
-        self.ingress = self.processes.add(runtime.Child("ingress", argv, self.env, self.home / "ingress.log"))
+        env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(runtime.fresh_dir(self.home / "metrics" / "ingress"))}
+        self.ingress = self.processes.add(runtime.Child("ingress", argv, env, self.home / "ingress.log"))
         self.ingress_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.ingress_url}/healthz", proc=self.ingress)
         return self
 
     def start_worker(self, name: str = "worker", concurrency: int = 2) -> runtime.Child:
-        return self.processes.add(runtime.worker(self.env, self.home, name=name, concurrency=concurrency))
+        port = runtime.free_port()
+        self.worker_metrics[name] = f"http://127.0.0.1:{port}/metrics"
+        env = {**self.env, "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_HOST": "127.0.0.1",
+               "PROMETHEUS_MULTIPROC_DIR": str(self.home / "metrics" / name)}
+        return self.processes.add(runtime.worker(env, self.home, name=name, concurrency=concurrency))
+
+    def start_console(self, workers: int = 1) -> "Stack":
+        """The operator's console under gunicorn, at `console_url`."""
+        argv = [sys.executable, "-m", "gunicorn", "-b", self.console_url.removeprefix("http://"), "-w", str(workers),
+                "--graceful-timeout", "5", "--access-logfile", "-", "console.app:wsgi_app()"]
+        self.console = self.processes.add(runtime.Child("console", argv, self.env, self.home / "console.log"))
+        wait_http(f"{self.console_url}/healthz", proc=self.console)
+        return self
 
     def start_beat(self) -> runtime.Child:
         return self.processes.add(runtime.beat(self.env, self.home))

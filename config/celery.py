@@ -81,7 +81,8 @@ def beat_schedule(settings: Settings) -> dict:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("paysync", include=["workers.tasks", "workers.customer_tasks", "workers.recurring_tasks"])
+    app = Celery("paysync", include=["workers.tasks", "workers.customer_tasks", "workers.recurring_tasks",
+                                     "workers.console_tasks", "workers.observe"])
     transport = {
         # Must outlive every countdown we schedule, or Redis hands a waiting task out again
         # (celery#2599); Settings refuses a visibility timeout shorter than the longest backoff.
@@ -120,6 +121,7 @@ def make_celery(settings: Settings) -> Celery:
             "paysync.poll_paytrace": {"queue": INGEST_QUEUE},
             "paysync.sweep_inbox": {"queue": INGEST_QUEUE},
             "paysync.dead_letter_notice": {"queue": DEAD_LETTER_QUEUE},
+            "paysync.replay_dead_letter": {"queue": INGEST_QUEUE},  # from the console
             "paysync.reconcile_day": {"queue": RECONCILE_QUEUE},
             "paysync.run_recurring": {"queue": RECONCILE_QUEUE},  # the daily batch jobs' queue
             "paysync.sync_customers": {"queue": erp_queue(settings.erp)},
@@ -138,6 +140,14 @@ celery_app = make_celery(get_settings())
 def send_ingest(inbox_id: int) -> None:
     """Hand a stored inbox event to the workers, by task name (the sender never loads the flows)."""
     celery_app.send_task("paysync.ingest_event", args=[inbox_id], queue=INGEST_QUEUE)
+
+
+@worker_init.connect
+def fresh_metrics(**_) -> None:
+    """Before the pool starts: counters of a previous run's processes must not be added to this one's."""
+    from metrics.exposition import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()
 
 
 @worker_init.connect

@@ -15,6 +15,7 @@ import requests
 
 from connectors.backoff import compute_backoff
 from connectors.errors import RetriableError
+from metrics.registry import EXTERNAL_ERRORS, EXTERNAL_SECONDS
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -39,7 +40,7 @@ class HttpClient:
         while True:
             attempt += 1
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                response = self._send(method, url, operation, **kwargs)
             except requests.ConnectionError as exc:
                 # ConnectTimeout and refused connections never reached the server: safe to resend.
                 never_sent = isinstance(exc, requests.ConnectTimeout) or "refused" in str(exc).lower()
@@ -59,6 +60,20 @@ class HttpClient:
                 self._pause(attempt)
                 continue
             return response
+
+    def _send(self, method: str, url: str, operation: str, **kwargs: Any) -> requests.Response:
+        """One request, timed and counted for /metrics (latency by system and operation, failures by kind)."""
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            EXTERNAL_ERRORS.labels(self.system, type(exc).__name__).inc()
+            raise
+        finally:
+            EXTERNAL_SECONDS.labels(self.system, operation).observe(time.monotonic() - started)
+        if response.status_code >= 500 or response.status_code == 429:
+            EXTERNAL_ERRORS.labels(self.system, f"http_{response.status_code}").inc()
+        return response
 
     @staticmethod
     def _pause(attempt: int) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from db.models import InboxEvent
 from db.session import session_scope
 from db.types import utcnow
+from metrics.registry import EVENTS_IN, EVENTS_REPEATED
 from schemas.masking import mask_payload
 
 
@@ -22,13 +23,16 @@ def store_event(db_url: str, *, source: str, event_id: str, event_type: str, tra
                              attempts=0, received_at=utcnow())
             s.add(row)
             s.flush()
-            return row.id, True
+            inbox_id = row.id
+        EVENTS_IN.labels(source, pair).inc()
+        return inbox_id, True
     except IntegrityError:
         with session_scope(db_url) as s:
             existing = s.scalar(select(InboxEvent.id).where(InboxEvent.pair == pair, InboxEvent.source == source,
                                                             InboxEvent.event_id == event_id[:200]))
         if existing is None:
             raise
+        EVENTS_REPEATED.labels(source, pair).inc()
         return existing, False
 
 

@@ -48,6 +48,7 @@ class SyncRun(Base):
     __table_args__ = (
         UniqueConstraint("pair", "gateway", "transaction_id", "erp", "kind", name="uq_sync_run_pair_txn_kind"),
         Index("ix_sync_run_status_updated", "status", "updated_at"),
+        Index("ix_sync_run_paid_at", "paid_at"),  # the console's day page reads one day of payments
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -314,3 +315,55 @@ class RecurringCharge(Base):
     next_attempt_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# -- the operator's console (console/) and alerts that leave the process (alerts/) -----------
+class ConsoleUser(Base):
+    """A person who may sign in to the console; the password is kept only as a salted hash."""
+
+    __tablename__ = "console_user"
+    __table_args__ = (UniqueConstraint("name", name="uq_console_user_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    #: viewer (reads everything) or operator (also replays dead letters and resolves review items)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConsoleAudit(Base):
+    """One line per console action (sign-in, replay, resolve, ...): who, what, on what, when, outcome."""
+
+    __tablename__ = "console_audit"
+    __table_args__ = (Index("ix_console_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AlertNotice(Base):
+    """When an alert key was last sent: the same key is not sent again inside its quiet period.
+
+    Rows keyed `rate:<pair>:<hour>` count the alerts sent for a pair in that hour (the rate limit).
+    Both are claimed with one conditional UPDATE, so two processes never both send.
+    """
+
+    __tablename__ = "alert_notice"
+    __table_args__ = (UniqueConstraint("key", name="uq_alert_notice_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160))
+    pair: Mapped[str] = mapped_column(String(40), default="default")
+    kind: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,6 +6,7 @@ its reason; it blocks posting only when the mapping says so (`unmatched.flags_bl
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ MIN_HISTORY = 5
 HISTORY_LIMIT = 50
 BURST_WINDOW = timedelta(minutes=10)
 BURST_LIMIT = 5  # this many payments from one card profile inside the window is a burst
+alert_log = logging.getLogger("paysync.alert")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def screen(db_url: str, run_id: int, txn: GatewayTransaction, customer_key: str,
     if not findings:
         return Screening(())
     file_findings(db_url, f"anomaly:{txn.created_at.date().isoformat()}", findings)
+    alert_log.warning("REVIEW payment %s flagged: %s", txn.transaction_id, "; ".join(f.reason for f in findings),
+                      extra={"alert": {"kind": "anomaly", "pair": pair, "transaction_id": txn.transaction_id}})
     # A flag a person already resolved (then replayed the held payment) no longer holds it.
     with session_scope(db_url) as s:
         still_open = set(s.scalars(select(ReviewItem.kind).where(

@@ -43,7 +43,8 @@ def order(ctx: FlowContext, run: Run) -> Plan:
         mark(ctx, "sales_order", keys.get("sales_order"), "declined")
         reason = f"declined: {txn.status_message or 'not approved'} ({txn.amount} on {txn.masked_card or 'card'})"
         reference = documents.ref(ctx.mapping, txn, "sales_order")
-        alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, reference, reason)
+        alert_log.error("ALERT payment %s declined for order %s: %s", txn.transaction_id, reference, reason,
+                        extra={"alert": {"kind": "decline", "pair": ctx.pair, "transaction_id": txn.transaction_id}})
         file_findings(ctx.db_url, f"declined:{txn.created_at.date().isoformat()}", [Finding(
             "declined", documents.review_reference(txn, ctx.pair), reason,
             {"transaction_id": txn.transaction_id, "order": reference, "amount": str(txn.amount)})])

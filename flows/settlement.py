@@ -499,7 +499,9 @@ def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
     if open_items:
         alert_log.error("ALERT reconciliation of %s (run %d): %d exceptions, %d open on the review list: %s",
                         run.day, run.number, exceptions, open_items,
-                        ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()) if cls in EXCEPTIONS))
+                        ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items()) if cls in EXCEPTIONS),
+                        extra={"alert": {"kind": "reconcile_exceptions", "pair": ctx.pair, "run_id": run.id,
+                                         "day": run.day.isoformat(), "exceptions": exceptions, "open": open_items}})
 
 
 def write_reports(ctx: ReconcileContext, run: RunHandle) -> None:

@@ -182,6 +182,12 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     def healthz():
         return jsonify({"status": "ok"})
 
+    @app.get("/metrics")
+    def metrics():
+        from metrics.exposition import serve_metrics
+
+        return serve_metrics(request, settings)
+
     @app.get("/readyz")
     def readyz():
         checks = {}
@@ -215,5 +221,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
 def wsgi_app() -> Flask:
     """gunicorn entry point: `gunicorn 'ingress.app:wsgi_app()'`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from config.logs import setup_logging
+
+    setup_logging("ingress")
     return create_app()

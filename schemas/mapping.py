@@ -220,6 +220,19 @@ class Recurring:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """When the pattern of payments, not one payment, is worth telling a person (alerts/rules.py)."""
+
+    #: Declines above this share of the pair's payments within the window raise an alert.
+    decline_rate: decimal.Decimal = decimal.Decimal("0.25")
+    #: ...but only once the window holds at least this many payments (three of four is not a trend).
+    decline_min_payments: int = 20
+    #: This many payments flagged by the anomaly screen within the window raise an alert (0: never).
+    anomalies: int = 1
+    window_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class PayTraceSide:
     """The PayTrace account (API user) this pair serves, and the currency it takes payments in."""
 
@@ -247,6 +260,7 @@ class Mapping:
     defaults: AbcMapping[str, Any]
     customers: Customers = Customers()
     recurring: Recurring = Recurring()
+    alerts: Alerts = Alerts()
     source: str = ""  # the file it came from
     checksum: str = ""  # sha256 of the file's canonical bytes (config/mapping.py)
 
@@ -514,6 +528,15 @@ class RecurringSchema(_Part):
         return Recurring(data["enabled"], tuple(days), data["dunning_status"], data["max_age_days"])
 
 
+class AlertsSchema(_Part):
+    model = Alerts
+    decline_rate = fields.Decimal(load_default=decimal.Decimal("0.25"), places=None,
+                                  validate=validate.Range(min=0, max=1, min_inclusive=False))
+    decline_min_payments = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100000))
+    anomalies = fields.Integer(load_default=1, validate=validate.Range(min=0, max=100000))
+    window_minutes = fields.Integer(load_default=60, validate=validate.Range(min=1, max=7 * 24 * 60))
+
+
 class PayTraceSchema(_Part):
     model = PayTraceSide
     account = Code(required=True)
@@ -568,6 +591,7 @@ class MappingSchema(Schema):
     policies = fields.Nested(PoliciesSchema, required=True)
     customers = fields.Nested(CustomersSchema, load_default=lambda: Customers())
     recurring = fields.Nested(RecurringSchema, load_default=lambda: Recurring())
+    alerts = fields.Nested(AlertsSchema, load_default=lambda: Alerts())
     defaults = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
 
     @validates_schema(skip_on_field_errors=False)
@@ -596,7 +620,8 @@ class MappingSchema(Schema):
                                 tuple(refs["invoice_lookup"]), refs["window_days"], refs["ach_pattern"])
         return Mapping(data["version"], data["name"], erp, data["paytrace"], data["statuses"], payment_types,
                        data["accounts"], data["items"], data["currency"], data["dates"], data["addresses"],
-                       references, data["policies"], _frozen(defaults), data["customers"], data["recurring"])
+                       references, data["policies"], _frozen(defaults), data["customers"], data["recurring"],
+                       data["alerts"])
 
 
 # -- rules across sections ----------------------------------------------------------------------

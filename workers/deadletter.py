@@ -11,6 +11,7 @@ from connectors.errors import ConnectorError
 from db.models import DeadLetter, InboxEvent, StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
+from metrics.registry import DEAD_LETTERS
 from schemas.masking import mask_text
 
 log = logging.getLogger("paysync.dead_letter")
@@ -50,6 +51,10 @@ def record(db_url: str, *, task_name: str, exc: BaseException, run_id: int | Non
         s.add(letter)
         s.flush()
         letter_id = letter.id
+    DEAD_LETTERS.labels(task_name, type(exc).__name__).inc()
+    from workers.observe import dead_lettered
+
+    dead_lettered.set(True)  # the task ends without a posting (workers/observe.py counts postings)
     log.warning("dead letter %s: %s %s run=%s inbox=%s: %s", letter_id, task_name, step or "", run_id,
                 inbox_id, reason)
     return letter_id

@@ -47,7 +47,9 @@ def poll_once(settings: Settings, gateway: PayTraceGateway, now: datetime | None
                                   _check_event)
         except ConnectorError as exc:
             # The card feed is in; the checks feed's cursor has not moved, so the next tick covers it.
-            log.error("ALERT poll of PayTrace checks (ACH) for pair %s failed: %s", settings.pair, exc)
+            log.error("ALERT poll of PayTrace checks (ACH) for pair %s failed: %s", settings.pair, exc,
+                      extra={"alert": {"kind": "poll_failed", "feed": "checks", "pair": settings.pair,
+                                       "reason": str(exc)}})
     return new_ids
 
 

@@ -163,8 +163,10 @@ def poll_paytrace(self) -> int:
         except (ConnectorError, SchemaError, OperationalError) as exc:
             # One alert per tick while PayTrace (or the database) is down or refuses our credentials;
             # the cursor has not moved, so the next poll's window still covers everything.
+            reason = deadletter.reason_for(exc)
             logging.getLogger("paysync.alert").error("ALERT poll of PayTrace (pair %s) failed: %s", settings.pair,
-                                                     deadletter.reason_for(exc))
+                                                     reason, extra={"alert": {"kind": "poll_failed", "feed": "cards",
+                                                                              "pair": settings.pair, "reason": reason}})
     settings = get_settings()
     for inbox_id in new_ids:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
@@ -198,7 +200,8 @@ def dead_letter_notice(letter_id: int) -> int:
     letter = deadletter.get_letter(get_settings().database_url, letter_id)
     if letter is not None:
         logging.getLogger("paysync.alert").error("ALERT dead letter %s (%s, run %s): %s", letter.id,
-                                                 letter.task_name, letter.run_id, letter.reason)
+                                                 letter.task_name, letter.run_id, letter.reason,
+                                                 extra={"alert": {"kind": "dead_letter", "letter_id": letter.id}})
     return letter_id
 
 

@@ -60,6 +60,8 @@ def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(st
         wait_http(f"http://127.0.0.1:{flower_port}/", timeout=60)
         assert requests.get(f"http://127.0.0.1:{flower_port}/", timeout=5).status_code == 401
         assert requests.get(f"http://127.0.0.1:{flower_port}/", auth=("finance", "s3cret"), timeout=5).status_code == 200
+        wait_http(f"{stack.console_url}/healthz", timeout=60)  # the console: CONSOLE_BIND of the stack
+        assert requests.get(f"{stack.console_url}/today", timeout=5, allow_redirects=False).status_code == 302
         client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
         sales = make_sales(client, 5, seed=4, decline_every=0)
         pushed = push_webhook(ingress, stack.webhook_secret, sales[0])
@@ -76,5 +78,5 @@ def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(st
             os.killpg(honcho.pid, signal.SIGKILL)
         log.close()
     text = (tmp_path / "honcho.log").read_text()
-    for name in ("ingress", "worker", "beat", "flower"):
+    for name in ("ingress", "worker", "beat", "flower", "console"):
         assert f"{name}.1" in text, f"{name} never started under honcho"
