@@ -19,6 +19,8 @@ from typing import Any
 import pycountry
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from schemas.store_mapping import StoreSchema
+
 ERP_KINDS = ("sage50", "sage_x3", "sage_pro")
 ERP_NAMES = {"sage50": "Sage 50", "sage_x3": "Sage X3", "sage_pro": "Sage Pro"}
 #: The longest reference each ERP keeps: Sage 50 ReferenceNumber 20 [C]; X3 INVREF/REF 20 [I]; Pro PONUM C(20) [I].
@@ -244,6 +246,8 @@ class Mapping:
     defaults: AbcMapping[str, Any]
     customers: Customers = Customers()
     recurring: Recurring = Recurring()
+    #: The online store whose orders this pair posts (schemas/store_mapping.py); None: no store.
+    store: Any = None
     source: str = ""  # the file it came from
     checksum: str = ""  # sha256 of the file's canonical bytes (config/mapping.py)
 
@@ -564,6 +568,7 @@ class MappingSchema(Schema):
     policies = fields.Nested(PoliciesSchema, required=True)
     customers = fields.Nested(CustomersSchema, load_default=lambda: Customers())
     recurring = fields.Nested(RecurringSchema, load_default=lambda: Recurring())
+    store = fields.Nested(StoreSchema, load_default=None)
     defaults = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
 
     @validates_schema(skip_on_field_errors=False)
@@ -592,7 +597,8 @@ class MappingSchema(Schema):
                                 tuple(refs["invoice_lookup"]), refs["window_days"])
         return Mapping(data["version"], data["name"], erp, data["paytrace"], data["statuses"], payment_types,
                        data["accounts"], data["items"], data["currency"], data["dates"], data["addresses"],
-                       references, data["policies"], _frozen(defaults), data["customers"], data["recurring"])
+                       references, data["policies"], _frozen(defaults), data["customers"], data["recurring"],
+                       data["store"])
 
 
 # -- rules across sections ----------------------------------------------------------------------
@@ -630,6 +636,10 @@ def cross_errors(data: dict) -> dict[str, list[str]]:
         if currency.base != paytrace.currency and currency.rates.kind == "none":
             add("currency.rates", f"PayTrace takes {paytrace.currency} and the ERP keeps {currency.base}: "
                                   "give a rates file or table.")
+    store, policies = data.get("store"), data.get("policies")
+    if store is not None and isinstance(policies, Policies) and policies.unmatched != "create":
+        add("policies.unmatched", "A store's payments post their own order and invoice: with a store section "
+                                  "this must be create.")
     if erp and isinstance(data.get("defaults"), dict):
         for key, messages in ERP_DEFAULTS_SCHEMAS[erp]().validate(data["defaults"]).items():
             for message in _messages(messages):
