@@ -20,7 +20,8 @@ from sqlalchemy import select
 from connectors.errors import PermanentError, RetriableError
 from db.models import SyncRun
 from db.session import session_scope
-from flows import payment_sync, transform
+from flows import orders as store_orders
+from flows import payment_sync, store_refunds, transform
 from flows.ledger import step_refs
 from flows.review import Finding, file_findings
 from flows.payment_sync import PARKED, FlowContext, load_record, RunFinished, _finish, _post, _txn, fetch_transaction
@@ -111,7 +112,7 @@ def credit_refund(ctx: FlowContext, run_id: int) -> None:
                       transform.local_date(txn, ctx.rules), sale_refs["invoice"],
                       (OrderLine(ctx.rules.default_item, Decimal("1"), txn.amount,
                                  f"PayTrace refund {txn.transaction_id} of sale {original}"),))
-    _post(ctx, run, "credit_memo", lambda: ctx.erp.ensure_credit_memo(memo))
+    _post(ctx, run, "credit_memo", lambda: store_refunds.ensure_memo(ctx, sale.transaction_id, txn, memo))
 
 
 def pay_refund(ctx: FlowContext, run_id: int) -> None:
@@ -133,6 +134,7 @@ def post_refund_journal(ctx: FlowContext, run_id: int) -> None:
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _mark(ctx, "invoice", sale_refs.get("invoice"), "refunded" if txn.amount >= sale.amount else "partially_refunded")
     _finish(ctx, run_id, "succeeded")
+    store_orders.payment_event(ctx, txn, "refunded", sale_id=original)
 
 
 # -- void steps ------------------------------------------------------------------------------
@@ -155,6 +157,7 @@ def post_void_journal(ctx: FlowContext, run_id: int) -> None:
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _mark(ctx, "invoice", sale_refs.get("invoice"), "voided")
     _finish(ctx, run_id, "succeeded")
+    store_orders.payment_event(ctx, txn, "cancelled", sale_id=txn.transaction_id)
 
 
 # -- decline steps ---------------------------------------------------------------------------
@@ -170,6 +173,7 @@ def mark_declined_order(ctx: FlowContext, run_id: int) -> None:
         "declined", transform.review_reference(txn, ctx.pair), reason, {"transaction_id": txn.transaction_id, "order": order.reference,
                                                        "amount": str(txn.amount)})])
     _finish(ctx, run_id, "succeeded", reason)
+    store_orders.payment_event(ctx, txn, "failed")
 
 
 DECLINE_STEPS = (fetch_transaction, payment_sync.upsert_customer, mark_declined_order)

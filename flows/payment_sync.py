@@ -26,6 +26,7 @@ from db.models import StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import anomalies, matching, transform
+from flows import orders as store_orders
 from flows.ledger import record_decision, run_step, step_record, step_refs
 from flows.review import Finding, file_findings
 from schemas.domain import ErpDocument, GatewayTransaction
@@ -247,13 +248,14 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
                  lambda: (ctx.erp.invoice_info(decision.invoice_key).customer_id, None), ctx.lease_seconds,
                  ctx.mapping_checksum)
         return
+    order_id = store_orders.join(ctx, run, txn)  # a store order it pays: joined now, or waited for
     linked = _linked_customer(ctx, txn)
     if linked:
         # A vault profile the customer sync linked (or merged) to an ERP customer: that one, as it is.
         run_step(ctx.db_url, run_id, "customer", _key(run, "customer"), lambda: (linked, None), ctx.lease_seconds,
                  ctx.mapping_checksum)
         return
-    customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
+    customer = store_orders.customer_for(ctx, order_id, transform.customer_for(txn))  # <= 20 characters
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
              lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds, ctx.mapping_checksum)
 
@@ -271,8 +273,9 @@ def create_sales_order(ctx: FlowContext, run_id: int) -> None:
     run, txn, refs = _txn(ctx, run_id)
     if _decision(ctx, run) is not None:
         return  # it pays an invoice the ERP already has, or none at all: no order of its own
-    order = transform.sales_order_for(txn, refs.get("customer", ""), ctx.rules_for(txn))
-    _post(ctx, run, "sales_order", lambda: ctx.erp.ensure_sales_order(order))
+    order = store_orders.sales_order_for(ctx, run, txn, transform.sales_order_for(txn, refs.get("customer", ""),
+                                                                               ctx.rules_for(txn)))
+    _post(ctx, run, "sales_order", lambda: store_orders.ensure_order(ctx, run, txn, order))
 
 
 def create_invoice(ctx: FlowContext, run_id: int) -> None:
@@ -285,7 +288,8 @@ def create_invoice(ctx: FlowContext, run_id: int) -> None:
                      lambda: (decision.invoice_key, decision.invoice_reference or None), ctx.lease_seconds,
                      ctx.mapping_checksum)
         return
-    invoice = transform.invoice_for(txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules_for(txn))
+    invoice = store_orders.invoice_for(ctx, run, txn, transform.invoice_for(
+        txn, refs.get("customer", ""), refs.get("sales_order"), ctx.rules_for(txn)))
     _post(ctx, run, "invoice", lambda: ctx.erp.ensure_invoice(invoice))
 
 
@@ -367,6 +371,7 @@ def post_journal(ctx: FlowContext, run_id: int) -> None:
     entry = transform.journal_for(txn, ctx.rules_for(txn))
     _post(ctx, run, "journal", lambda: ctx.erp.ensure_journal(entry))
     _finish(ctx, run_id, "succeeded")
+    store_orders.sale_posted(ctx, run_id)  # the store is told its order is paid
 
 
 STEPS = (fetch_transaction, match_invoice, upsert_customer, create_sales_order, create_invoice, apply_receipt,

@@ -12,7 +12,7 @@ from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, PermanentError, RetriableError, SkippableError
-from flows import chargebacks, intake, lifecycle, payment_sync  # noqa: F401  (chargebacks registers its kind)
+from flows import chargebacks, intake, lifecycle, payment_sync, store_events  # noqa: F401  (chargebacks registers its kind)
 from flows.ledger import StepBusy
 from flows.payment_sync import RunFinished
 from workers import deadletter, poller
@@ -68,6 +68,10 @@ class PaysyncTask(Task):
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
 def ingest_event(self, inbox_id: int) -> int | None:
     base = get_settings()
+    if store_events.is_store_event(base.database_url, inbox_id):  # a store's order webhook (flows/store_events.py)
+        self.guarded(lambda: store_events.handle(flow_context(intake.event_pair(base.database_url, inbox_id)),
+                                                 inbox_id), inbox_id=inbox_id, step="store event")
+        return None
 
     def route():
         settings = _pair_settings(intake.event_pair(base.database_url, inbox_id))
@@ -187,6 +191,11 @@ def replay(letter_id: int) -> int | None:
     """Resume a dead-lettered run at its failed step (or re-ingest its event)."""
     settings = get_settings()
     letter = deadletter.prepare_replay(settings.database_url, letter_id)
+    if (letter.context or {}).get("store_status"):  # a status the store refused: owed again (workers/store_tasks.py)
+        from workers.store_tasks import replay_status
+
+        replay_status(letter.context["store_status"])
+        return None
     if letter.run_id is not None:
         start_run(letter.run_id, settings.for_pair(run_pair(letter.run_id)).erp, from_step=letter.step,
                   kind=letter.context.get("kind", "sale"))
