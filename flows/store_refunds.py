@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -47,8 +48,9 @@ def _claim(db_url: str, pair: str, order_id: int, amount: Decimal, *, transactio
     """The refund row this side of the money claims: its own, the other side's of the same amount, or a new one."""
     mine = (StoreRefund.transaction_id == transaction_id) if transaction_id is not None \
         else (StoreRefund.store_refund_id == store_refund_id)
-    theirs = StoreRefund.store_refund_id.is_(None) if transaction_id is not None \
-        else StoreRefund.transaction_id.is_(None)
+    # The other side's row: PayTrace's refund takes one the store made (no transaction yet), and back.
+    theirs = StoreRefund.transaction_id.is_(None) if transaction_id is not None \
+        else StoreRefund.store_refund_id.is_(None)
     for _ in range(3):
         try:
             with session_scope(db_url) as s:
@@ -136,7 +138,7 @@ def store_refund(ctx: "FlowContext", data: StoreRefundData) -> str | None:
     reference = memo_reference(data.store_refund_id, ctx.erp.max_reference_length)
     claim = _claim(ctx.db_url, ctx.pair, order_id, data.amount, store_refund_id=data.store_refund_id,
                    reference=reference)
-    day = data.created_at.date()
+    day = data.created_at.astimezone(ZoneInfo(ctx.rules.timezone)).date()  # the merchant's day
     memo = CreditMemo(reference, refs["customer"], day, refs["invoice"],
                       (OrderLine(ctx.rules.default_item, Decimal("1"), data.amount,
                                  f"Store refund {data.store_refund_id} of order {name}"[:40]),))
