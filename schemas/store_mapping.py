@@ -132,12 +132,13 @@ class StoreSchema(_Part):
     join = fields.Nested(JoinSchema, load_default=lambda: JoinRule())
     stock = fields.Nested(StockSchema, load_default=lambda: {"push": True, "reason": "correction"})
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _rules(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
         if data.get("unknown_sku") == "fallback" and not data.get("fallback_item"):
             errors["fallback_item"] = ["unknown_sku: fallback needs the item to fall back to."]
-        for name, action in (data.get("statuses") or {}).items():
+        statuses = data.get("statuses") if isinstance(data.get("statuses"), dict) else {}
+        for name, action in statuses.items():
             if isinstance(action, StatusAction):
                 if action.mark_paid and name != "paid":
                     errors.setdefault(f"statuses.{name}.mark_paid", []).append("Only paid can mark an order paid.")
