@@ -1,6 +1,10 @@
-"""End-to-end throughput: synced sales per second, beside a bare 4-task Celery chain in the same run.
+"""End-to-end throughput: synced sales and store orders per second, beside a bare 4-task Celery chain in the same run.
 
-    python bench/e2e.py [--events 200] [--concurrency 2]
+    python bench/e2e.py [--events 200] [--orders 50] [--concurrency 2]
+
+An order is a store order (two or three SKUs, tax, shipping) whose webhook the store simulator
+delivered and whose PayTrace sale a signed hint announced: its event, its join, its sales order
+with real lines and stock, invoice, receipt and journal, and the status pushed back.
 
 Both sides run on the same embedded Redis with one worker process of the same concurrency, on
 the embedded SQLite default unless --database-url names PostgreSQL. Prints both rates and
@@ -62,7 +66,7 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
 
     client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
     sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
-    stack.start_worker("bench", concurrency=concurrency)
+    worker = stack.start_worker("bench", concurrency=concurrency)
     time.sleep(2)
     session = requests.Session()
     started = time.perf_counter()
@@ -79,19 +83,60 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     elapsed = time.perf_counter() - started
     with session_scope(stack.database_url) as s:
         dead = s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "dead")) or 0
+    worker.stop()
+    return n / elapsed, dead
+
+
+def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
+    """Store orders placed and paid, then synced with their lines and stock, per second (worker started at 0)."""
+    import random
+
+    from cli.orders_demo import hint, pay_order, place_order
+    from config.settings import get_settings
+    from connectors.paytrace import PayTraceClient
+    from connectors.paytrace.config import PayTraceConfig
+    from db.models import SyncRun
+    from db.session import session_scope
+    from sqlalchemy import func, select
+
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    rng = random.Random(3)
+    ids = []
+    for _ in range(n):  # the orders' webhooks wait in the inbox and on the queue: no worker yet
+        order = place_order(stack.shop.url, rng)
+        ids.append(pay_order(client, order))
+    while requests.get(f"{stack.shop.url}/_sandbox/webhooks", timeout=10).json()["pending"]:
+        time.sleep(0.05)
+    started = time.perf_counter()
+    worker = stack.start_worker("bench-orders", concurrency=concurrency)
+    for txn in ids:
+        hint(stack.ingress_url, stack.webhook_secret, txn)
+    while True:
+        with session_scope(stack.database_url) as s:
+            done = s.scalar(select(func.count()).select_from(SyncRun).where(
+                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
+        if done >= n:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    with session_scope(stack.database_url) as s:
+        dead = s.scalar(select(func.count()).select_from(SyncRun).where(
+            SyncRun.transaction_id.in_(ids), SyncRun.status == "dead")) or 0
+    worker.stop()
     return n / elapsed, dead
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     home = Path(tempfile.mkdtemp(prefix="paysync-bench-"))
     database_url = args.database_url or f"sqlite:///{home / 'bench.sqlite3'}"
-    stack = Stack(home=home, database_url=database_url,
+    stack = Stack(home=home, database_url=database_url, with_shop=True,
                   extra_env={"POLL_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"})
     try:
         stack.start_services()
@@ -100,14 +145,19 @@ def main() -> None:
 
         get_settings.cache_clear()
         stack.start_ingress()
+        stack.subscribe_shop()
         baseline = bare_chains(stack.env, home, args.events, args.concurrency)
         rate, dead = paysync_rate(stack, args.events, args.concurrency)
+        order_rate, order_dead = orders_rate(stack, args.orders, args.concurrency) if args.orders else (0.0, 0)
     finally:
         stack.stop()
     print(f"database: {database_url.split('@')[-1]}; worker concurrency {args.concurrency}; {args.events} events")
     print(f"bare 4-task Celery chain : {baseline:8.1f} chains/s")
     print(f"paysync end to end       : {rate:8.1f} sales synced/s  (dead: {dead})")
     print(f"ratio paysync / bare     : {rate / baseline:8.3f}")
+    if args.orders:
+        print(f"store orders end to end  : {order_rate:8.1f} orders synced/s  ({args.orders} orders, dead: {order_dead})")
+        print(f"ratio orders / bare      : {order_rate / baseline:8.3f}")
 
 
 if __name__ == "__main__":
