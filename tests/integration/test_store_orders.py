@@ -190,3 +190,59 @@ def test_an_unknown_sku_is_a_readable_dead_letter(world):
     assert len(reasons) == 1
     assert "SKU 'NOPE-9'" in reasons[0] and "store.skus" in reasons[0] and order["name"] in reasons[0]
     assert f"PT{txn}-SO" not in [o["reference"] for o in w.erp_summary()["sales_orders"]]
+
+
+@pytest.fixture
+def world50(pg_url, tmp_path):
+    w = ShopWorld("sage50", pg_url, tmp_path)
+    yield w
+    w.close()
+
+
+def _review_kinds(w: ShopWorld) -> list[str]:
+    from db.models import ReviewItem
+
+    with session_scope(w.db_url) as s:
+        return [r.kind for r in s.scalars(select(ReviewItem))]
+
+
+def test_an_order_no_payment_joins_within_the_window_goes_on_the_review_list(world50, monkeypatch):
+    from flows import orders
+
+    w = world50
+    w.place(LINES)
+    w.drain()
+    orders.file_unpaid(w.ctx)
+    assert "store_unpaid" not in _review_kinds(w)  # not yet: the window is open
+    later = utcnow() + timedelta(minutes=31)
+    monkeypatch.setattr(orders, "utcnow", lambda: later)
+    assert orders.file_unpaid(w.ctx) == 1
+    assert orders.file_unpaid(w.ctx) == 0  # filed once
+    assert _review_kinds(w) == ["store_unpaid"]
+
+
+def test_a_payment_whose_order_never_comes_posts_alone_after_the_window_and_is_reviewed(world50, monkeypatch):
+    from flows import orders
+
+    w = world50
+    txn = w.pay({"name": "#9999", "total_price": "42.00"})
+    w.drain(rounds=2)
+    assert _sale_run(w, txn).status in ("pending", "running")  # waiting for order #9999
+    later = utcnow() + timedelta(minutes=31)
+    monkeypatch.setattr(orders, "utcnow", lambda: later)
+    w.drain()
+    assert _sale_run(w, txn).status == "succeeded", w.dead
+    assert _lines(w, f"PT{txn}-SO") == [("PAYMENT", Decimal("1"), Decimal("42.00"))]
+    assert _review_kinds(w) == ["store_payment"]
+
+
+def test_a_declined_payment_tells_the_store_it_failed(world50):
+    w = world50
+    order = w.place([{"sku": "WIDGET-1", "quantity": 1, "price": "1.12"}], shipping="0", tax_rate="0")
+    w.drain()
+    txn = w.pay(order, kind="transaction.declined")  # 1.12 is a PayTrace sandbox decline trigger
+    w.drain()
+    assert _sale_run_kind(w, txn, "decline").status == "succeeded", w.dead
+    assert w.push_statuses().done == 1
+    shop_order = w.shop_order(order["id"])
+    assert "payment-failed" in shop_order["tags"] and shop_order["financial_status"] == "pending"
