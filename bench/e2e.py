@@ -55,6 +55,21 @@ def bare_chains(env: dict, home: Path, n: int, concurrency: int) -> float:
         worker.stop()
 
 
+def wait_finished(database_url: str, ids: list[int]) -> None:
+    """Until every run of these transactions has finished (succeeded or dead)."""
+    from db.models import SyncRun
+    from db.session import session_scope
+    from sqlalchemy import func, select
+
+    while True:
+        with session_scope(database_url) as s:
+            done = s.scalar(select(func.count()).select_from(SyncRun).where(
+                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
+        if done >= len(ids):
+            return
+        time.sleep(0.05)
+
+
 def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     """Sales pushed to the ingress and synced into Sage 50 per second (6 tasks, ~10 ERP calls each)."""
     from config.settings import get_settings
@@ -73,13 +88,7 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda s: push_webhook(stack.ingress_url, stack.webhook_secret, s, session=session), sales))
     ids = [s.transaction_id for s in sales]
-    while True:
-        with session_scope(stack.database_url) as s:
-            done = s.scalar(select(func.count()).select_from(SyncRun).where(
-                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
-        if done >= n:
-            break
-        time.sleep(0.05)
+    wait_finished(stack.database_url, ids)
     elapsed = time.perf_counter() - started
     with session_scope(stack.database_url) as s:
         dead = s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "dead")) or 0
@@ -111,13 +120,7 @@ def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     worker = stack.start_worker("bench-orders", concurrency=concurrency)
     for txn in ids:
         hint(stack.ingress_url, stack.webhook_secret, txn)
-    while True:
-        with session_scope(stack.database_url) as s:
-            done = s.scalar(select(func.count()).select_from(SyncRun).where(
-                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
-        if done >= n:
-            break
-        time.sleep(0.05)
+    wait_finished(stack.database_url, ids)
     elapsed = time.perf_counter() - started
     with session_scope(stack.database_url) as s:
         dead = s.scalar(select(func.count()).select_from(SyncRun).where(

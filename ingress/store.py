@@ -89,15 +89,23 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
         except ValueError as exc:
             return None, problem(400, str(exc))
 
+    def opened(pair: str | None):
+        """(pair, raw body), or the answer refusing the request before any signature is checked."""
+        pair = pair or settings.pair
+        if pair not in pairs:
+            return None, problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
+        body = raw_body()
+        if body is None:
+            return None, problem(413, f"body larger than {settings.max_body_bytes} bytes")
+        return (pair, body), None
+
     @app.post("/webhooks/shopify")
     @app.post("/pairs/<pair>/webhooks/shopify")
     def shopify_webhook(pair: str | None = None):
-        pair = pair or settings.pair
-        if pair not in pairs:
-            return problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
-        body = raw_body()
-        if body is None:
-            return problem(413, f"body larger than {settings.max_body_bytes} bytes")
+        request_parts, error = opened(pair)
+        if error:
+            return error
+        pair, body = request_parts
         try:
             store = store_of(pair)
         except SettingsError as exc:
@@ -129,12 +137,10 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
     @app.post("/pairs/<pair>/webhooks/orders")
     def order_webhook(pair: str | None = None):
         """The generic order format (docs/store.md), signed with Standard Webhooks like the payment hints."""
-        pair = pair or settings.pair
-        if pair not in pairs:
-            return problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
-        body = raw_body()
-        if body is None:
-            return problem(413, f"body larger than {settings.max_body_bytes} bytes")
+        request_parts, error = opened(pair)
+        if error:
+            return error
+        pair, body = request_parts
         try:
             secrets = [s.reveal() for s in store_of(pair).order_secrets]
             event_id = verify(body, request.headers, secrets, tolerance=settings.webhook_tolerance_seconds)
