@@ -636,10 +636,6 @@ def cross_errors(data: dict) -> dict[str, list[str]]:
         if currency.base != paytrace.currency and currency.rates.kind == "none":
             add("currency.rates", f"PayTrace takes {paytrace.currency} and the ERP keeps {currency.base}: "
                                   "give a rates file or table.")
-    store, policies = data.get("store"), data.get("policies")
-    if store is not None and isinstance(policies, Policies) and policies.unmatched != "create":
-        add("policies.unmatched", "A store's payments post their own order and invoice: with a store section "
-                                  "this must be create.")
     if erp and isinstance(data.get("defaults"), dict):
         for key, messages in ERP_DEFAULTS_SCHEMAS[erp]().validate(data["defaults"]).items():
             for message in _messages(messages):
