@@ -1,13 +1,17 @@
-"""End-to-end throughput: synced sales per second, beside a bare 4-task Celery chain in the same run.
+"""End-to-end throughput: synced sales and store orders per second, beside a bare 4-task Celery chain in the same run.
 
-    python bench/e2e.py [--events 200] [--concurrency 2] [--database-url postgresql://...]
+    python bench/e2e.py [--events 200] [--orders 50] [--concurrency 2] [--database-url postgresql://...]
+
+An order is a store order (two or three SKUs, tax, shipping) whose webhook the store simulator
+delivered and whose PayTrace sale a signed hint announced: its event, its join, its sales order
+with real lines and stock, invoice, receipt and journal, and the status pushed back.
 
 Both sides run on the same embedded Redis with one worker process of the same concurrency, on
 the embedded SQLite default unless --database-url names PostgreSQL. Prints both rates and
-their ratio, and what one sale costs: Celery tasks (counted from the workers' task events), the
-database transactions they commit (PostgreSQL's own xact_commit counter, so only with
-PostgreSQL), and requests the ERP answered (the sandbox's request log). Not a test: nothing here
-asserts a time.
+their ratio. Beside the rates it prints what one sale costs: Celery tasks (counted from the workers' task
+events), the database transactions committed (PostgreSQL's own xact_commit counter, so only with
+PostgreSQL) and the requests the ERP answered (the sandbox's request log). Not a test: nothing
+here asserts a time.
 """
 from __future__ import annotations
 
@@ -65,8 +69,7 @@ class TaskCounter:
         self.count = 0
         self._app = Celery(broker=broker_url)
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._listen, daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._listen, daemon=True).start()
         self._ready.wait(10)
 
     def _listen(self) -> None:
@@ -85,10 +88,10 @@ def _commits(database_url: str) -> int | None:
         return None
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=None)
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with engine.connect() as conn:
-        value = conn.execute(text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"))
-        found = int(value.scalar())
+        found = int(conn.execute(text(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")).scalar())
     engine.dispose()
     return found
 
@@ -96,6 +99,23 @@ def _commits(database_url: str) -> int | None:
 def _erp_requests(stack: Stack) -> int:
     stats = requests.get(f"{stack.erp_server.url}/_sandbox/stats", timeout=5).json()
     return sum(sum(codes.values()) for codes in stats["requests"].values())
+
+
+def wait_finished(database_url: str, ids: list[int]) -> int:
+    """Until every run of these transactions has finished (succeeded or dead); how many times it looked."""
+    from db.models import SyncRun
+    from db.session import session_scope
+    from sqlalchemy import func, select
+
+    looks = 0
+    while True:
+        looks += 1
+        with session_scope(database_url) as s:
+            done = s.scalar(select(func.count()).select_from(SyncRun).where(
+                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
+        if done >= len(ids):
+            return looks
+        time.sleep(0.05)
 
 
 def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, dict]:
@@ -109,7 +129,7 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, di
 
     client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
     sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
-    stack.start_worker("bench", concurrency=concurrency)
+    worker = stack.start_worker("bench", concurrency=concurrency)
     time.sleep(2)
     tasks = TaskCounter(stack.redis_url)
     commits_before, erp_before = _commits(stack.database_url), _erp_requests(stack)
@@ -118,15 +138,7 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, di
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda s: push_webhook(stack.ingress_url, stack.webhook_secret, s, session=session), sales))
     ids = [s.transaction_id for s in sales]
-    polls = 0
-    while True:
-        polls += 1
-        with session_scope(stack.database_url) as s:
-            done = s.scalar(select(func.count()).select_from(SyncRun).where(
-                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
-        if done >= n:
-            break
-        time.sleep(0.05)
+    looks = wait_finished(stack.database_url, ids)
     elapsed = time.perf_counter() - started
     # PostgreSQL 15 backends flush their counters when idle, within about ten seconds; the last
     # task-started events are on their way too
@@ -134,24 +146,59 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, di
     commits_after = _commits(stack.database_url)
     with session_scope(stack.database_url) as s:
         dead = s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.status == "dead")) or 0
+    worker.stop()
     costs = {"tasks_per_sale": round(tasks.count / n, 2),
-             # the bench's own waiting queries (one transaction each, plus the two counter reads) are not paysync's
-             "db_tx_per_sale": round((commits_after - commits_before - polls - 3) / n, 2)
+             # the bench's own looks (one transaction each, and the two counter reads) are not paysync's
+             "db_tx_per_sale": round((commits_after - commits_before - looks - 3) / n, 2)
              if commits_before is not None else None,
              "erp_calls_per_sale": round((_erp_requests(stack) - erp_before) / n, 2)}
     return n / elapsed, dead, costs
 
 
+def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
+    """Store orders placed and paid, then synced with their lines and stock, per second (worker started at 0)."""
+    import random
+
+    from cli.orders_demo import hint, pay_order, place_order
+    from config.settings import get_settings
+    from connectors.paytrace import PayTraceClient
+    from connectors.paytrace.config import PayTraceConfig
+    from db.models import SyncRun
+    from db.session import session_scope
+    from sqlalchemy import func, select
+
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    rng = random.Random(3)
+    ids = []
+    for _ in range(n):  # the orders' webhooks wait in the inbox and on the queue: no worker yet
+        order = place_order(stack.shop.url, rng)
+        ids.append(pay_order(client, order))
+    while requests.get(f"{stack.shop.url}/_sandbox/webhooks", timeout=10).json()["pending"]:
+        time.sleep(0.05)
+    started = time.perf_counter()
+    worker = stack.start_worker("bench-orders", concurrency=concurrency)
+    for txn in ids:
+        hint(stack.ingress_url, stack.webhook_secret, txn)
+    wait_finished(stack.database_url, ids)
+    elapsed = time.perf_counter() - started
+    with session_scope(stack.database_url) as s:
+        dead = s.scalar(select(func.count()).select_from(SyncRun).where(
+            SyncRun.transaction_id.in_(ids), SyncRun.status == "dead")) or 0
+    worker.stop()
+    return n / elapsed, dead
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--orders", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     home = Path(tempfile.mkdtemp(prefix="paysync-bench-"))
     database_url = args.database_url or f"sqlite:///{home / 'bench.sqlite3'}"
-    stack = Stack(home=home, database_url=database_url,
+    stack = Stack(home=home, database_url=database_url, with_shop=True,
                   extra_env={"POLL_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"})
     try:
         stack.start_services()
@@ -160,8 +207,10 @@ def main() -> None:
 
         get_settings.cache_clear()
         stack.start_ingress()
+        stack.subscribe_shop()
         baseline = bare_chains(stack.env, home, args.events, args.concurrency)
         rate, dead, costs = paysync_rate(stack, args.events, args.concurrency)
+        order_rate, order_dead = orders_rate(stack, args.orders, args.concurrency) if args.orders else (0.0, 0)
     finally:
         stack.stop()
     print(f"database: {database_url.split('@')[-1]}; worker concurrency {args.concurrency}; {args.events} events")
@@ -171,6 +220,9 @@ def main() -> None:
     print(f"per sale                 : {costs['tasks_per_sale']} tasks, "
           f"{costs['db_tx_per_sale'] if costs['db_tx_per_sale'] is not None else 'n/a (SQLite)'} database "
           f"transactions, {costs['erp_calls_per_sale']} ERP requests")
+    if args.orders:
+        print(f"store orders end to end  : {order_rate:8.1f} orders synced/s  ({args.orders} orders, dead: {order_dead})")
+        print(f"ratio orders / bare      : {order_rate / baseline:8.3f}")
 
 
 if __name__ == "__main__":

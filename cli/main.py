@@ -39,8 +39,17 @@ def main() -> None:
               help="Where the demo keeps its SQLite file, logs and report (emptied first).")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the sync to finish.")
 @click.option("--keep", is_flag=True, help="Stay up afterwards (console, ingress, workers) until Ctrl-C.")
-def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool) -> None:
+@click.option("--orders", default=0, show_default=True,
+              help="Run online-store orders instead: place them in the store simulator and pay them on PayTrace.")
+def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool, orders: int) -> None:
     """Drive sales through sandboxes, ingress, poller and workers; show what the ERP holds."""
+    if orders < 0:
+        console.print("[red]--orders must be 0 or more[/]")
+        sys.exit(2)
+    if orders:
+        from cli.orders_demo import run_orders_demo
+
+        sys.exit(run_orders_demo(orders, home.resolve(), console, timeout=timeout, erp=erp))
     from cli.demo import run_demo
 
     sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp, keep=keep))

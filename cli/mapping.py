@@ -44,9 +44,13 @@ def check(path: str | Path, transactions: Iterable[dict] | None, console: Consol
             console.print(f"  {line}", markup=False, highlight=False)
         return EXIT_INVALID
     _show_mapping(mapping, console)
+    failed = 0
+    if mapping.store is not None:  # the store section, with a sample order's lines (cli/store_preview.py)
+        from cli.store_preview import show_store
+
+        failed += 0 if show_store(mapping, console) else 1
     if rates is None and mapping.currency.rates.kind != "table":
         rates = rates_for(mapping)
-    failed = 0
     for record in transactions or ():
         try:
             _show_preview(mapping, preview(mapping, record, rates), console)

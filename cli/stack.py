@@ -21,6 +21,8 @@ from db.migrate import upgrade
 from sandbox.server import SandboxServer
 
 PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID, SAGE50_KEY = "demo", "demo", "PAYSYNC1", "demo-key"
+SHOP_TOKEN, SHOP_SECRET, SHOP_DOMAIN = "shpat_demo_token", "shpss_demo_secret", "paysync-demo.myshopify.com"
+SHOP_LOCATION = "gid://shopify/Location/7000001"  # the store simulator's one location
 X3_USER, X3_PASSWORD = "admin", "admin"
 
 
@@ -42,6 +44,9 @@ class Stack:
     webhook_secret: str = field(default_factory=new_webhook_secret)
     paytrace: SandboxServer | None = None
     erp_server: SandboxServer | None = None
+    #: The store simulator (sandbox/shop), when the stack runs the e-commerce path.
+    shop: SandboxServer | None = None
+    with_shop: bool = False
     redis: runtime.EmbeddedRedis | None = None
     processes: runtime.Processes = field(default_factory=runtime.Processes)
     ingress: runtime.Child | None = None
@@ -75,6 +80,10 @@ class Stack:
             install(self.sage_pro_url, company="01")
         else:
             raise ValueError(f"unknown ERP {self.erp!r}")
+        if self.with_shop:
+            from sandbox.shop import create_app as shop_app
+
+            self.shop = SandboxServer(shop_app(access_token=SHOP_TOKEN, domain=SHOP_DOMAIN)).start()
         if not self.redis_url:
             self.redis = runtime.EmbeddedRedis(self.home / "redis").start()
             self.redis_url = self.redis.url
@@ -110,8 +119,19 @@ class Stack:
             env["SAGEX3_BASE_URL"] = self.erp_server.url
         elif self.erp == "sage_pro":
             env["SAGEPRO_DATABASE_URL"] = self.sage_pro_url
+        if self.shop is not None:
+            env.update({"SHOPIFY_ADMIN_URL": self.shop.url, "SHOPIFY_ACCESS_TOKEN": SHOP_TOKEN,
+                        "SHOPIFY_WEBHOOK_SECRET": SHOP_SECRET, "SHOPIFY_SHOP_DOMAIN": SHOP_DOMAIN,
+                        "SHOPIFY_LOCATION_ID": SHOP_LOCATION, "STORE_PUSH_INTERVAL_SECONDS": "2",
+                        "STOCK_SYNC_INTERVAL_SECONDS": "5"})
         env.update(self.extra_env)
         return env
+
+    def subscribe_shop(self, duplicates: int = 1) -> None:
+        """Point the store simulator's webhooks at this stack's ingress (start the ingress first)."""
+        requests.post(f"{self.shop.url}/_sandbox/webhooks", json={
+            "url": f"{self.ingress_url}/webhooks/shopify", "secret": SHOP_SECRET, "duplicates": duplicates,
+            "retry_delays": [0.5, 1, 2, 4]}, timeout=10).raise_for_status()
 
     def start_ingress(self, workers: int = 2) -> "Stack":
         port = runtime.free_port()
@@ -143,7 +163,7 @@ class Stack:
 
     def stop(self) -> None:
         self.processes.stop()
-        for server in (self.paytrace, self.erp_server):
+        for server in (self.paytrace, self.erp_server, self.shop):
             if server is not None:
                 server.stop()
         if self.redis is not None:

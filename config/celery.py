@@ -44,6 +44,9 @@ class MerchantCrontab(crontab):
 
 def beat_schedule(settings: Settings) -> dict:
     """Every periodic job of paysync, in one place."""
+    from config.store import load_store_settings
+
+    store = load_store_settings(settings.pair, first_pair=settings.pair_names[0])
     return {
         "poll-paytrace": {
             "task": "paysync.poll_paytrace",
@@ -70,6 +73,18 @@ def beat_schedule(settings: Settings) -> dict:
                                         zone=settings.merchant_timezone),
             "options": {"queue": RECONCILE_QUEUE, "expires": settings.reconcile_expires_seconds},
         },
+        "push-store-statuses": {
+            # Statuses owed to the online store (paid, failed, refunded, cancelled), and late orders filed.
+            "task": "paysync.push_store_statuses",
+            "schedule": store.push_interval_seconds,
+            "options": {"queue": erp_queue(settings.erp), "expires": store.push_interval_seconds},
+        },
+        "sync-store-stock": {
+            # The ERP's quantities to the store's inventory levels (flows/stock.py).
+            "task": "paysync.sync_store_stock",
+            "schedule": store.stock_interval_seconds,
+            "options": {"queue": erp_queue(settings.erp), "expires": store.stock_interval_seconds},
+        },
         "recurring-day": {
             # Charge ERP invoices falling due to their customers' PayTrace profiles (flows/recurring.py),
             # once a day on the merchant's clock; a missed day is caught up by the next (due on or before).
@@ -82,7 +97,7 @@ def beat_schedule(settings: Settings) -> dict:
 
 def make_celery(settings: Settings) -> Celery:
     app = Celery("paysync", include=["workers.tasks", "workers.customer_tasks", "workers.recurring_tasks",
-                                     "workers.console_tasks", "workers.observe"])
+                                     "workers.console_tasks", "workers.observe", "workers.store_tasks"])
     transport = {
         # Must outlive every countdown we schedule, or Redis hands a waiting task out again
         # (celery#2599); Settings refuses a visibility timeout shorter than the longest backoff.
@@ -125,6 +140,8 @@ def make_celery(settings: Settings) -> Celery:
             "paysync.reconcile_day": {"queue": RECONCILE_QUEUE},
             "paysync.run_recurring": {"queue": RECONCILE_QUEUE},  # the daily batch jobs' queue
             "paysync.sync_customers": {"queue": erp_queue(settings.erp)},
+            "paysync.push_store_statuses": {"queue": erp_queue(settings.erp)},
+            "paysync.sync_store_stock": {"queue": erp_queue(settings.erp)},
             # ERP steps are routed per run to erp.<kind> when the chain is built.
         },
         beat_schedule=beat_schedule(settings),

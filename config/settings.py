@@ -217,7 +217,7 @@ class PairPart:
 
 
 #: Keys a pair may set for itself, as PAYSYNC_PAIR_<NAME>_<KEY>; everything else is shared.
-PAIR_KEYS = ("PAYSYNC_ERP", "PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_", "ALERT_")
+PAIR_KEYS = ("PAYSYNC_ERP", "PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_", "ALERT_", "SHOPIFY_")
 _PAIR_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 

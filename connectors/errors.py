@@ -4,6 +4,7 @@
     ├── RetriableError             try again later: network, 5xx, 429, record locked, licence busy
     │   ├── RateLimitedError       the server asked us to slow down (honour retry_after)
     │   ├── StepBusy               another live worker holds the step's claim (bounded by its lease)
+    │   │   └── PartnerPending     a store payment waits for its order (bounded by the mapping's window)
     │   └── ChargeInDoubt          PayTrace did not answer a charge: ask it before charging again
     ├── PermanentError             a person must act: validation, unknown item, bad config
     │   ├── ValidationError        the ERP refused a field (carries `field`)
@@ -92,6 +93,10 @@ class SkippableError(ConnectorError):
 
 class StepBusy(RetriableError):
     """Another live process is running this step right now; come back when its lease runs out."""
+
+
+class PartnerPending(StepBusy):
+    """A payment waits for the store order it names; bounded by the mapping's window, not the retry budget."""
 
 
 class ChargeInDoubt(RetriableError):

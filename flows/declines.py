@@ -9,6 +9,7 @@ import logging
 
 from connectors.errors import PermanentError
 from flows import documents
+from flows import orders as store_orders
 from flows.after_sale import mark
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding, file_findings
@@ -48,6 +49,7 @@ def order(ctx: FlowContext, run: Run) -> Plan:
         file_findings(ctx.db_url, f"declined:{txn.created_at.date().isoformat()}", [Finding(
             "declined", documents.review_reference(txn, ctx.pair), reason,
             {"transaction_id": txn.transaction_id, "order": reference, "amount": str(txn.amount)})])
+        store_orders.payment_event(ctx, txn, "failed")
 
     return Plan((Post("sales_order", lambda keys: ctx.erp.ensure_sales_order(
         documents.sales_order(ctx.mapping, txn, keys.get("customer") or run.erp_customer or "", run.fx_rate))),),

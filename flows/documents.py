@@ -274,6 +274,13 @@ def refund(mapping: Mapping, txn: GatewayTransaction, sale_txn: GatewayTransacti
                                                             rules))
 
 
+def store_refund_memo(mapping: Mapping, reference_text: str, customer_key: str, invoice_key: str, amount: Decimal,
+                      when, text: str) -> CreditMemo:
+    """The credit memo of a refund the store made (its reference is the store's, flows/store_refunds.py)."""
+    return CreditMemo(reference_text, customer_key, mapping_local_date(mapping, when), invoice_key,
+                      (OrderLine(item_for(mapping), Decimal("1"), amount, text),))
+
+
 @dataclass(frozen=True)
 class VoidDocuments:
     reversal: Reversal

@@ -23,6 +23,7 @@ from decimal import Decimal
 from connectors.errors import PermanentError, RunFinished, ValidationError
 from db.session import session_scope
 from flows import anomalies, documents, matching
+from flows import orders as store_orders
 from flows.customers import linked_erp_customer
 from flows.decision import FLAG, REVIEW, Decision, decide
 from flows.intake import Prepared, authoritative, fx_rate
@@ -53,6 +54,7 @@ def prepare(ctx: FlowContext, run: Run) -> Prepared:
         # Money is only held, not taken: nothing to post until the capture (status Y, then GB<n>).
         return Prepared(record, txn, finish=("skipped", AUTHORIZED,
                                              "authorized, not captured yet: posts when captured"))
+    store_orders.join(ctx, run, txn)  # the store order it pays, if any: joined now, or waited for
     screening = anomalies.screen(ctx.db_url, run.id, txn, documents.customer_id_for(txn), ctx.pair)
     if screening.flagged and ctx.mapping.policies.flags_block_posting:
         # The mapping says a flag holds the payment: a dead letter a person replays once satisfied.
@@ -106,9 +108,14 @@ def _documents(ctx: FlowContext, run: Run, keys: dict[str, str]) -> documents.Sa
     return documents.sale(ctx.mapping, run.txn, held, run.decision, run.fx_rate, ctx.erp.max_reference_length)
 
 
+def _store_order(ctx: FlowContext, run: Run) -> int | None:
+    """The store order the sale pays (joined at ingest), when the pair has a store."""
+    return store_orders.order_of_run(ctx.db_url, run.id) if store_orders.rules_of(ctx) is not None else None
+
+
 def customer(ctx: FlowContext, run: Run) -> Plan:
     """The payer as an ERP customer: created, or its contact details brought up to date."""
-    payer = _documents(ctx, run, dict(run.done)).customer
+    payer = store_orders.customer_for(ctx, _store_order(ctx, run), _documents(ctx, run, dict(run.done)).customer)
     return Plan((Post("customer", lambda keys: ErpDocument("customer", ctx.erp.upsert_customer(payer), "")),))
 
 
@@ -116,6 +123,12 @@ def order(ctx: FlowContext, run: Run) -> Plan:
     """The sale's own sales order and the invoice billing it (nothing when it pays an ERP invoice)."""
     if _documents(ctx, run, dict(run.done)).sales_order is None:
         return Plan()
+    if _store_order(ctx, run) is not None:
+        # A store order's real lines (flows/orders.py), its stock reserved with the sales order.
+        return Plan((Post("sales_order", lambda keys: store_orders.ensure_order(ctx, run, run.txn, store_orders.sales_order_for(
+                         ctx, run, run.txn, _documents(ctx, run, keys).sales_order))),
+                     Post("invoice", lambda keys: ctx.erp.ensure_invoice(store_orders.invoice_for(
+                         ctx, run, run.txn, _documents(ctx, run, keys).invoice)))))
     return Plan((Post("sales_order", lambda keys: ctx.erp.ensure_sales_order(_documents(ctx, run, keys).sales_order)),
                  Post("invoice", lambda keys: ctx.erp.ensure_invoice(_documents(ctx, run, keys).invoice))))
 
@@ -186,7 +199,8 @@ def _finding(ctx: FlowContext, txn: GatewayTransaction, decision: Decision, acti
 
 def gl(ctx: FlowContext, run: Run) -> Plan:
     """The journal moving the receipt from undeposited funds to card clearing until the batch settles."""
-    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal)),))
+    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal)),),
+                then=lambda keys: store_orders.sale_posted(ctx, run.id))  # the store is told its order is paid
 
 
 STAGES = {"customer": customer, "order": order, "payment": payment, "gl": gl}

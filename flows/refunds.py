@@ -16,7 +16,8 @@ from connectors.errors import PermanentError, RetriableError
 from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import documents, refund_links
+from flows import documents, refund_links, store_refunds
+from flows import orders as store_orders
 from flows.after_sale import for_a_person, mark, wait_for_sale
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding
@@ -79,6 +80,9 @@ def order(ctx: FlowContext, run: Run) -> Plan:
             raise PermanentError(f"refund {run.transaction_id} of {run.txn.amount} would take refunds of sale "
                                  f"{sale.transaction_id} to {run.sale_refunded + run.txn.amount}, above the sale's "
                                  f"{sale.amount}", system="paysync", operation="refund")
+    if run.sale is not None:  # a store refund of the same money may have written its credit memo already
+        return Plan((Post("credit_memo", lambda keys: store_refunds.ensure_memo(
+            ctx, run.sale.transaction_id, run.txn, _documents(ctx, run, keys).credit_memo)),))
     return Plan((Post("credit_memo", lambda keys: ctx.erp.ensure_credit_memo(_documents(ctx, run, keys).credit_memo)),))
 
 
@@ -95,6 +99,7 @@ def gl(ctx: FlowContext, run: Run) -> Plan:
         if sale is not None:
             whole = run.sale_refunded + run.txn.amount >= sale.amount
             mark(ctx, "invoice", sale.invoice_key, "refunded" if whole else "partially_refunded")
+            store_orders.payment_event(ctx, run.txn, "refunded", sale_id=sale.transaction_id)
 
     return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal)),),
                 then=status)

@@ -12,6 +12,7 @@ from connectors.errors import PermanentError, RetriableError
 from db.models import SyncRun
 from db.session import session_scope
 from flows import documents
+from flows import orders as store_orders
 from flows.after_sale import for_a_person, mark, wait_for_sale
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.runs import FlowContext, Plan, Post, Run
@@ -56,8 +57,11 @@ def payment(ctx: FlowContext, run: Run) -> Plan:
 def gl(ctx: FlowContext, run: Run) -> Plan:
     """The sale's move into clearing reversed; its invoice marked voided."""
     sale = wait_for_sale(run, f"void of {run.transaction_id}")
-    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run).journal)),),
-                then=lambda keys: mark(ctx, "invoice", sale.invoice_key, "voided"))
+    def after(keys: dict[str, str]) -> None:
+        mark(ctx, "invoice", sale.invoice_key, "voided")
+        store_orders.payment_event(ctx, run.txn, "cancelled", sale_id=sale.transaction_id)
+
+    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run).journal)),), then=after)
 
 
 STAGES = {"payment": payment, "gl": gl}

@@ -19,6 +19,7 @@ from config.settings import Settings, get_settings
 from db.inbox import mark_enqueued, store_event
 from db.session import get_engine
 from ingress.signatures import SignatureError, verify
+from ingress.store import register_store_routes
 from schemas.events import ChargebackSchema, SilentPostSchema, WebhookEventSchema, parse_silent_post
 from schemas.masking import find_card_data
 
@@ -171,6 +172,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         txn = fields["TRANSACTIONID"]
         # Unsigned and only a hint: the worker re-reads the transaction from PayTrace.
         return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields), pair)
+
+    register_store_routes(app, settings, enqueue)  # store order webhooks (ingress/store.py)
 
     @app.get("/openapi.json")
     def openapi():

@@ -148,6 +148,47 @@ def _sage_x3(state: dict) -> Summary:
     }
 
 
+def _lines_sage50(state: dict) -> dict:
+    lines = {o["ReferenceNumber"]: [(l["ItemID"], _d(l["Quantity"]), _d(l["UnitPrice"])) for l in o["Lines"]]
+             for o in state.get("sales_orders", [])}
+    stock = {p["ID"]: (_d(p["QuantityOnHand"]), _d(p["QuantityOnSalesOrders"]))
+             for p in state.get("products", []) if p.get("ItemClass") == "Stock item"}
+    return {"order_lines": lines, "stock": stock}
+
+
+def _lines_sage_pro(state: dict) -> dict:
+    lines: dict[str, list] = {}
+    by_sono = {o["SONO"]: o["PONUM"].strip() for o in state.get("somast", [])}
+    for t in sorted(state.get("sotran", []), key=lambda t: (t["SONO"], int(str(t["TRANLINE"]).strip() or 0))):
+        lines.setdefault(by_sono.get(t["SONO"], t["SONO"].strip()), []).append(
+            (t["ITEM"].strip(), _d(t["QTYORD"]), _d(t["PRICE"])))
+    stock = {i["ITEM"].strip(): (_d(i["IONHAND"]), _d(i.get("IALLOC") or 0))
+             for i in state.get("icitem", []) if (i.get("ITYPE") or "").strip() != "N"}
+    return {"order_lines": lines, "stock": stock}
+
+
+def _lines_sage_x3(state: dict) -> dict:
+    lines = {o["SOH0_1"]["CUSORDREF"]: [(l["ITMREF"], _d(l["QTY"]), _d(l["GROPRI"])) for l in o["SOH4_1"]]
+             for o in state.get("orders", [])}
+    managed = {i["ITMREF"] for i in state.get("items", []) if int(i["STOMGTCOD"]) == 2}
+    stock: dict[str, tuple] = {}
+    for row in state.get("stock", []):
+        if row["ITMREF"] in managed and row["STOFCY"] == "NA011" and row["STA"] == "A":
+            have = stock.get(row["ITMREF"], (Decimal("0"), Decimal("0")))
+            stock[row["ITMREF"]] = (have[0] + _d(row["QTYSTU"]), have[1] + _d(row["CUMALLQTY"]))
+    return {"order_lines": lines, "stock": stock}
+
+
+#: Per ERP: each sales order's lines by its reference [(item, quantity, unit price)], and each stock
+#: item's (on hand, allocated) (X3: its accepted stock at the sales site NA011).
+LINES: dict[str, Callable[[dict], dict]] = {"sage50": _lines_sage50, "sage_pro": _lines_sage_pro,
+                                            "sage_x3": _lines_sage_x3}
+
+
+def order_lines_and_stock(erp: str, state: dict) -> dict:
+    return LINES[erp](state)
+
+
 SUMMARIES: dict[str, Callable[[dict], Summary]] = {"sage50": _sage50, "sage_pro": _sage_pro, "sage_x3": _sage_x3}
 
 

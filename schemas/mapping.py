@@ -19,6 +19,8 @@ from typing import Any
 import pycountry
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
+from schemas.store_mapping import StoreSchema
+
 ERP_KINDS = ("sage50", "sage_x3", "sage_pro")
 ERP_NAMES = {"sage50": "Sage 50", "sage_x3": "Sage X3", "sage_pro": "Sage Pro"}
 #: The longest reference each ERP keeps: Sage 50 ReferenceNumber 20 [C]; X3 INVREF/REF 20 [I]; Pro PONUM C(20) [I].
@@ -261,6 +263,8 @@ class Mapping:
     customers: Customers = Customers()
     recurring: Recurring = Recurring()
     alerts: Alerts = Alerts()
+    #: The online store whose orders this pair posts (schemas/store_mapping.py); None: no store.
+    store: Any = None
     source: str = ""  # the file it came from
     checksum: str = ""  # sha256 of the file's canonical bytes (config/mapping.py)
 
@@ -592,6 +596,7 @@ class MappingSchema(Schema):
     customers = fields.Nested(CustomersSchema, load_default=lambda: Customers())
     recurring = fields.Nested(RecurringSchema, load_default=lambda: Recurring())
     alerts = fields.Nested(AlertsSchema, load_default=lambda: Alerts())
+    store = fields.Nested(StoreSchema, load_default=None)
     defaults = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict)
 
     @validates_schema(skip_on_field_errors=False)
@@ -621,7 +626,7 @@ class MappingSchema(Schema):
         return Mapping(data["version"], data["name"], erp, data["paytrace"], data["statuses"], payment_types,
                        data["accounts"], data["items"], data["currency"], data["dates"], data["addresses"],
                        references, data["policies"], _frozen(defaults), data["customers"], data["recurring"],
-                       data["alerts"])
+                       data["alerts"], data["store"])
 
 
 # -- rules across sections ----------------------------------------------------------------------

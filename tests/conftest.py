@@ -144,10 +144,10 @@ def stack_factory(pg_url, pg_factory, redis_url, tmp_path: Path):
     stacks = []
     saved_environ = os.environ.copy()
 
-    def make(erp: str = "sage50", **extra_env: str):
+    def make(erp: str = "sage50", with_shop: bool = False, **extra_env: str):
         stack = Stack(home=tmp_path / f"stack{len(stacks)}", database_url=pg_url, redis_url=redis_url, erp=erp,
                       sage_pro_url=pg_factory() if erp == "sage_pro" else None,
-                      extra_env={**FAST_ENV, **extra_env})
+                      extra_env={**FAST_ENV, **extra_env}, with_shop=with_shop)
         stacks.append(stack)
         stack.start_services()
         # The test process speaks as this paysync too (dlq replay, assertions through Settings).

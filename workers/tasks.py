@@ -15,7 +15,7 @@ from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, PermanentError
-from flows import intake, runs
+from flows import intake, runs, store_events
 from flows.kinds import KINDS
 from workers import deadletter, policy, poller
 from workers.context import flow_context
@@ -65,6 +65,10 @@ class PaysyncTask(Task):
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
 def ingest_event(self, inbox_id: int) -> int | None:
     base = get_settings()
+    if store_events.is_store_event(base.database_url, inbox_id):  # a store's order webhook (flows/store_events.py)
+        self.guarded(lambda: store_events.handle(flow_context(intake.event_pair(base.database_url, inbox_id)),
+                                                 inbox_id), inbox_id=inbox_id, step="store event")
+        return None
 
     def route():
         settings = _pair_settings(intake.event_pair(base.database_url, inbox_id))
@@ -209,6 +213,11 @@ def replay(letter_id: int) -> int | None:
     """Resume a dead-lettered run at its failed step (or re-ingest its event)."""
     settings = get_settings()
     letter = deadletter.prepare_replay(settings.database_url, letter_id)
+    if (letter.context or {}).get("store_status"):  # a status the store refused: owed again (workers/store_tasks.py)
+        from workers.store_tasks import replay_status
+
+        replay_status(letter.context["store_status"])
+        return None
     if letter.run_id is not None:
         start_run(letter.run_id, from_step=letter.step)
         return letter.run_id

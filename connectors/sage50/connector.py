@@ -7,10 +7,11 @@ from typing import Iterator
 from urllib.parse import quote
 
 from connectors.base import ErpConnector
-from connectors.errors import NotFoundError, SkippableError
+from connectors.errors import NotFoundError, SkippableError, ValidationError
 from connectors.sage50 import mapping
 from connectors.sage50.client import Sage50Client
 from connectors.sage50.config import MAX_REFERENCE_LENGTH, Sage50Config
+from connectors.stock import StockKeeper, StockLevel
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
                             Refund, Reversal, SalesOrder)
 
@@ -19,7 +20,7 @@ _PATHS = {"sales_order": "/v1/sales_orders", "invoice": "/v1/invoices", "payment
           "refund": "/v1/customer_refunds", "reversal": "/v1/receipt_voids"}
 
 
-class Sage50Connector(ErpConnector):
+class Sage50Connector(ErpConnector, StockKeeper):
     """Writes into one Sage 50 company through its bridge agent."""
 
     kind = "sage50"
@@ -135,6 +136,28 @@ class Sage50Connector(ErpConnector):
         collection = mapping.status_collection(kind)
         return mapping.status_from(self.client.get(f"/v1/{collection}/{quote(key, safe='')}"),
                                    self.config.status_field)
+
+    # -- stock (docs/sage50-bridge-api.md "Products" and "Sales orders": quantities) ---------------
+    def stock_levels(self, items) -> dict[str, StockLevel]:
+        wanted = set(items)
+        return {p["ID"]: mapping.stock_level(p) for p in self.client.get("/v1/products").get("items", [])
+                if p.get("ID") in wanted}
+
+    def allocate(self, order_key: str, lines) -> dict[str, Decimal]:
+        """An open Sage 50 sales order commits its stock items by itself [I]: nothing to write, only to check."""
+        order = self.client.get(f"/v1/sales_orders/{quote(order_key, safe='')}")
+        if order.get("IsClosed"):
+            raise ValidationError(f"sales order {order.get('ReferenceNumber')} is closed: it commits no stock",
+                                  field="IsClosed", system="sage50", operation="allocate")
+        return mapping.committed(order, {line.item_id for line in lines})
+
+    def release(self, order_key: str) -> dict[str, Decimal]:
+        """Close the sales order (Sage 50's "Close this SO" [I]); a closed one is left as it is."""
+        path = f"/v1/sales_orders/{quote(order_key, safe='')}"
+        order = self.client.get(path)
+        if not order.get("IsClosed"):
+            order = self.client.patch(path, {"IsClosed": True})
+        return mapping.committed(order, None)
 
     def close(self) -> None:
         self.client.close()

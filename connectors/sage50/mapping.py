@@ -226,6 +226,24 @@ def status_from(record: dict, field: str) -> str:
     return str(record.get(field) or "")
 
 
+def stock_level(product: dict) -> "StockLevel":
+    """A bridge product's quantities; only a stock item keeps them [I: ItemClass]."""
+    from connectors.stock import StockLevel
+
+    return StockLevel(str(product["ID"]), Decimal(str(product.get("QuantityOnHand") or "0")),
+                      Decimal(str(product.get("QuantityOnSalesOrders") or "0")),
+                      product.get("ItemClass") == "Stock item")
+
+
+def committed(order: dict, items: set[str] | None) -> dict[str, Decimal]:
+    """What a sales order's lines ask for, per item (of `items` when given)."""
+    out: dict[str, Decimal] = {}
+    for line in order.get("Lines", []):
+        if items is None or line["ItemID"] in items:
+            out[line["ItemID"]] = out.get(line["ItemID"], Decimal("0")) + Decimal(str(line["Quantity"]))
+    return out
+
+
 def _dec(value) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 

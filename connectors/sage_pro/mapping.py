@@ -30,6 +30,8 @@ _STRICT = frozenset({"ITEM", "PONUM", "REF", "REFNO", "CUSTGEN", "GLACNT", "USTA
 JOURNAL_SOURCE = "GJ"
 #: [I] SOSTAT of an order its invoice has billed ("C" closed; blank is open).
 ORDER_BILLED = "C"
+#: [I] somast SOSTAT of a cancelled order (its stock released).
+ORDER_CANCELLED = "X"
 
 
 def money(value) -> Decimal:

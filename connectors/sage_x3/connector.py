@@ -10,6 +10,7 @@ from connectors.errors import NotFoundError, PermanentError, SkippableError, Val
 from connectors.sage_x3 import mapping
 from connectors.sage_x3.client import SYSTEM, SageX3Client
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
+from connectors.stock import StockKeeper, StockLevel
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
                             Refund, Reversal, SalesOrder)
 
@@ -17,7 +18,7 @@ CHUNK = 40  # values per `in (...)` clause: keeps a request URL well under commo
 LISTING_PAGES = 2000  # a full customer listing may be long; a lookup stays under client.MAX_PAGES
 
 
-class SageX3Connector(ErpConnector):
+class SageX3Connector(ErpConnector, StockKeeper):
     """Writes into one X3 folder through its published web services."""
 
     kind = SYSTEM
@@ -311,6 +312,42 @@ class SageX3Connector(ErpConnector):
         for row in rows:
             grouped.setdefault(str(row.get(field)), []).append(row)
         return grouped
+
+    # ---- stock (docs/sage-x3.md "Stock") ---------------------------------------------------------
+    def stock_levels(self, items) -> dict[str, StockLevel]:
+        """ITMMASTER says whether an item is stock-managed (STOMGTCOD 2 [C]); STOCK rows of the sales
+        site with status A give on hand (QTYSTU) and allocated (CUMALLQTY) [C columns]."""
+        wanted = sorted(set(items))
+        if not wanted:
+            return {}
+        found = {r["ITMREF"]: r for r in self._by_values("ITMMASTER", "ITMREF", wanted)}
+        rows = self._by_values("STOCK", "ITMREF", list(found))
+        out = {}
+        for ref, item in found.items():
+            mine = [r for r in rows if r.get("ITMREF") == ref and r.get("STOFCY") == self.config.sales_site
+                    and r.get("STA") == "A"]
+            out[ref] = StockLevel(ref, sum((Decimal(str(r.get("QTYSTU") or 0)) for r in mine), Decimal("0")),
+                                  sum((Decimal(str(r.get("CUMALLQTY") or 0)) for r in mine), Decimal("0")),
+                                  str(item.get("STOMGTCOD")) == "2")
+        return out
+
+    def allocate(self, order_key: str, lines) -> dict[str, Decimal]:
+        """X3 allocates an order's stock-managed lines when it is saved (the order type's automatic
+        allocation [I]); this reads what the order holds (SOH4_1 ALLQTY) and writes nothing."""
+        order = self.client.read(self.config.pub_sales_order, {"SOHNUM": order_key})
+        if str((order.get("SOH1_1") or {}).get("ORDSTA")) == "2":
+            raise ValidationError(f"order {order_key} is closed: it holds no stock", field="ORDSTA", system=SYSTEM,
+                                  operation="allocate")
+        return mapping.allocated(order, {line.item_id for line in lines})
+
+    def release(self, order_key: str) -> dict[str, Decimal]:
+        """Close the order (ORDSTA 2 [I: as a modify]); X3 gives its allocations back. A closed one stays."""
+        keys = {"SOHNUM": order_key}
+        order = self.client.read(self.config.pub_sales_order, keys)
+        held = mapping.allocated(order, None)
+        if str((order.get("SOH1_1") or {}).get("ORDSTA")) != "2":
+            self.client.modify(self.config.pub_sales_order, keys, {"SOH1_1": {"ORDSTA": "2"}})
+        return held
 
     def close(self) -> None:
         self.client.close()

@@ -225,6 +225,16 @@ def key_of(kind: str, result: dict[str, Any], layout: SageX3Layout) -> str:
     return str((result.get(group) or {}).get(name) or "")
 
 
+def allocated(order: dict[str, Any], items: set[str] | None) -> dict[str, Decimal]:
+    """What an SOH's lines hold allocated (ALLQTY), per item (of `items` when given)."""
+    out: dict[str, Decimal] = {}
+    for line in order.get("SOH4_1") or []:
+        ref = str(line.get("ITMREF"))
+        if items is None or ref in items:
+            out[ref] = out.get(ref, Decimal("0")) + Decimal(str(line.get("ALLQTY") or 0))
+    return out
+
+
 def _dec(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 

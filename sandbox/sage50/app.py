@@ -198,6 +198,10 @@ def create_app(
         _query(())
         return jsonify(state.get_product(product_id))
 
+    @app.put("/v1/products/<path:product_id>")
+    def update_product(product_id: str) -> Response:
+        return jsonify(state.update_product(product_id, _body()))
+
     @app.get("/v1/accounts")
     def list_accounts() -> Response:
         _query(())

@@ -28,6 +28,7 @@ from .fields import (
     NOTE_FIELDS,
     optional_day,
     PO_MAX,
+    quantity,
     reference,
     reject_unknown,
     string,
@@ -54,10 +55,19 @@ SEED_ACCOUNTS = (
     ("6150", "Chargebacks"),
 )
 SEED_PRODUCTS = (
-    ("PAYMENT", "Card payment received", "0.00"),
-    ("SERVICE", "Professional services", "100.00"),
-    ("WIDGET-1", "Widget, standard", "25.00"),
+    # ID, Description, Price, ItemClass [I: Sage 50's item classes], QuantityOnHand
+    ("PAYMENT", "Card payment received", "0.00", "Charge item", "0"),
+    ("SERVICE", "Professional services", "100.00", "Service", "0"),
+    ("WIDGET-1", "Widget, standard", "25.00", "Stock item", "40"),
+    ("WIDGET-2", "Widget, deluxe", "40.00", "Stock item", "25"),
+    ("GADGET-1", "Gadget", "12.50", "Stock item", "100"),
+    ("FREIGHT", "Shipping and handling", "0.00", "Charge item", "0"),
+    ("SALESTAX", "Sales tax collected", "0.00", "Charge item", "0"),
 )
+#: Sage 50's item classes [I: names as its Maintain Inventory Items screen shows them]; only a
+#: stock item keeps quantities (on hand, and committed to open sales orders).
+ITEM_CLASSES = ("Stock item", "Non-stock item", "Service", "Labor", "Charge item", "Assembly")
+STOCK_CLASS = "Stock item"
 # [I] Sage 50 dates an invoice's due date from the customer's terms; the sandbox gives every
 # customer the company default, "Net 30 Days", so an invoice sent without DueDate is due 30 days on.
 DEFAULT_DUE_DAYS = 30
@@ -101,9 +111,10 @@ class Sage50State:
                 # Name-based Keys: an account keeps its Key across resets and runs.
                 key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sage50-sandbox:account:{account_id}"))
                 self.accounts[account_id] = {"ID": account_id, "Description": description, "Key": key}
-            for product_id, description, price in SEED_PRODUCTS:
+            for product_id, description, price, item_class, on_hand in SEED_PRODUCTS:
                 self.products[product_id] = {
-                    "ID": product_id, "Description": description, "Price": Decimal(price)
+                    "ID": product_id, "Description": description, "Price": Decimal(price),
+                    "ItemClass": item_class, "QuantityOnHand": Decimal(on_hand), "LastModified": self._stamp(),
                 }
 
     def reset(self) -> None:
@@ -160,9 +171,16 @@ class Sage50State:
         out["LastModified"] = format_instant(rec["LastModified"])
         return out
 
-    @staticmethod
-    def _product_out(rec: dict[str, Any]) -> dict[str, Any]:
-        return {"ID": rec["ID"], "Description": rec["Description"], "Price": fmt_money(rec["Price"])}
+    def _product_out(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """A product with its quantities: on hand, and committed to open sales orders [I]."""
+        stocked = rec["ItemClass"] == STOCK_CLASS
+        committed = sum((ln["Quantity"] for so in self.records["sales_orders"].values() if not so["IsClosed"]
+                         for ln in so["Lines"] if ln["ItemID"] == rec["ID"]), Decimal(0)) if stocked else Decimal(0)
+        return {"ID": rec["ID"], "Description": rec["Description"], "Price": fmt_money(rec["Price"]),
+                "ItemClass": rec["ItemClass"], "QuantityOnHand": fmt_quantity(rec["QuantityOnHand"]),
+                "QuantityOnSalesOrders": fmt_quantity(committed),
+                "QuantityAvailable": fmt_quantity(rec["QuantityOnHand"] - committed),
+                "LastModified": format_instant(rec["LastModified"])}
 
     @staticmethod
     def _record_out(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
@@ -273,18 +291,47 @@ class Sage50State:
             return [self._product_out(p) for p in self.products.values()]
 
     def create_product(self, body: dict[str, Any]) -> dict[str, Any]:
-        reject_unknown(body, ("ID", "Description", "Price"))
+        reject_unknown(body, ("ID", "Description", "Price", "ItemClass", "QuantityOnHand"))
         product_id = identifier(body, "ID")
         description = string(body, "Description", required=True)
         price = money(body["Price"], "Price") if body.get("Price") is not None else ZERO
         if price < 0:
             raise invalid(f"Price must not be negative (got {price})", "Price")
+        item_class = string(body, "ItemClass", default="Non-stock item")
+        if item_class not in ITEM_CLASSES:
+            raise invalid(f"ItemClass must be one of {', '.join(ITEM_CLASSES)}", "ItemClass")
+        on_hand = quantity(body["QuantityOnHand"], "QuantityOnHand") if body.get("QuantityOnHand") is not None \
+            else Decimal(0)
         with self.lock:
             if product_id in self.products:
                 raise SageError(409, "DuplicateID", f"Item ID '{product_id}' already exists", "ID")
-            self.products[product_id] = {"ID": product_id, "Description": description, "Price": price}
+            self.products[product_id] = {"ID": product_id, "Description": description, "Price": price,
+                                         "ItemClass": item_class, "QuantityOnHand": on_hand,
+                                         "LastModified": self._stamp()}
             self.creates["products"] += 1
             return self._product_out(self.products[product_id])
+
+    def update_product(self, product_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT /v1/products/{ID}: description, price, or the quantity on hand (an inventory adjustment [I])."""
+        reject_unknown(body, ("Description", "Price", "QuantityOnHand"))
+        changes: dict[str, Any] = {}
+        if "Description" in body:
+            changes["Description"] = string(body, "Description", required=True)
+        if "Price" in body:
+            changes["Price"] = money(body["Price"], "Price")
+            if changes["Price"] < 0:
+                raise invalid("Price must not be negative", "Price")
+        if "QuantityOnHand" in body:
+            changes["QuantityOnHand"] = Decimal(str(body["QuantityOnHand"]))
+        with self.lock:
+            rec = self.products.get(product_id)
+            if rec is None:
+                raise not_found(f"Item '{product_id}' was not found")
+            if "QuantityOnHand" in changes and rec["ItemClass"] != STOCK_CLASS:
+                raise invalid(f"Item '{product_id}' is a {rec['ItemClass']}: it keeps no quantity", "QuantityOnHand")
+            rec.update(changes)
+            rec["LastModified"] = self._stamp()
+            return self._product_out(rec)
 
     def delete_product(self, product_id: str) -> dict[str, Any]:
         with self.lock:
@@ -359,7 +406,7 @@ class Sage50State:
             amount = self._priced_lines(lines)
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "Lines": lines, "Amount": amount,
+                "Date": date_, "Lines": lines, "Amount": amount, "IsClosed": False,
                 **{name: "" for name in NOTE_FIELDS},
             }
             return self._store("sales_orders", rec)
@@ -617,8 +664,15 @@ class Sage50State:
     def update_notes(
         self, kind: str, key: str, body: dict[str, Any], in_use: Iterable[str] = ()
     ) -> dict[str, Any]:
-        """The one edit a posted sales order or invoice takes here: its note fields [I]."""
-        changes = note_changes(body)
+        """The edits a posted sales order or invoice takes here: its note fields [I]; a sales order can
+        also be closed (`IsClosed: true`, Sage 50's "Close this SO" [I]), which ends what it commits."""
+        body = dict(body)
+        close = body.pop("IsClosed", None) if kind == "sales_orders" else None
+        if close is not None and close is not True:
+            raise bad_request("IsClosed can only be set to true: a closed sales order stays closed", "IsClosed")
+        changes = note_changes(body) if body or close is None else {}
+        if close:
+            changes["IsClosed"] = True
         with self.lock:
             rec = self.records[kind].get(key)
             if rec is None:

@@ -51,7 +51,9 @@ FIELDS: dict[str, tuple] = {
     "sotran": (
         ("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20), ("DESCRIP", "C", 40),
         ("COST", *Y), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3), ("EXTPRICE", *Y),
-        ("RQDATE", "D"), ("SOSTAT", "C", 1), *AUDIT),
+        ("RQDATE", "D"), ("SOSTAT", "C", 1),
+        # [I] QTYALLOC: how much of the line's item the order holds allocated (icitem.IALLOC adds them up).
+        ("QTYALLOC", "N", 12, 3), *AUDIT),
     "armast": (
         ("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
         ("ORNUM", "C", 10), ("PONUM", "C", 20), ("SOTRACK", "C", 10), ("PTERMS", "C", 20), ("INVAMT", *Y),
@@ -69,7 +71,10 @@ FIELDS: dict[str, tuple] = {
         ("INVDTE", "D"), ("ADDUSER", "C", 4)),
     "icitem": (
         ("ITEM", "C", 20), ("ITMDESC", "C", 40), ("IONHAND", "N", 12, 3), ("PRICE", *Y),
-        ("COMCODE", "C", 6), *LOCKS),
+        ("COMCODE", "C", 6),
+        # [I] IALLOC: quantity allocated to open sales orders; ITYPE: S a stock item, N a non-stock one
+        # (a charge or a service: no quantities). Sage Pro's own names for them are not public.
+        ("IALLOC", "N", 12, 3), ("ITYPE", "C", 1), *LOCKS),
     # [I] Not publicly documented: one row per cash receipt applied to one invoice (or refund paid
     # against one credit memo, or reversal of one receipt: PAIDAMT negative for both).
     "arcash": (

@@ -19,7 +19,12 @@ ITEMS = (
     ("SERVICE", "Professional services", "0", "100.00"),
     ("WIDGET-1", "Widget, standard", "120", "25.00"),
     ("WIDGET-2", "Widget, deluxe", "35", "60.00"),
+    ("GADGET-1", "Gadget", "80", "12.50"),
+    ("FREIGHT", "Shipping and handling", "0", "0"),
+    ("SALESTAX", "Sales tax collected", "0", "0"),
 )
+#: [I] ITYPE N: items that keep no quantities (charges and services).
+NON_STOCK = frozenset({"PAYMENT", "SERVICE", "FREIGHT", "SALESTAX"})
 
 
 def rows() -> dict[str, list[dict]]:
@@ -35,7 +40,7 @@ def rows() -> dict[str, list[dict]]:
             ADDTIME="09:00:00"))
     for item, desc, onhand, price in ITEMS:
         out["icitem"].append(blank_row("icitem", ITEM=item, ITMDESC=desc, IONHAND=Decimal(onhand),
-                                       PRICE=Decimal(price)))
+                                       PRICE=Decimal(price), ITYPE="N" if item in NON_STOCK else "S"))
     amount = Decimal("250.00")
     out["somast"].append(blank_row(
         "somast", SONO="1000", CUSTNO="1001", SODATE=_DAY, ORDATE=_DAY, PTERMS="Net 30", ORDAMT=amount,

@@ -135,6 +135,13 @@ def add_item(url: str, company: str, item: str, description: str = "", on_hand: 
         conn.execute(insert(_table(company, "icitem")), [row])
 
 
+def set_on_hand(url: str, company: str, item: str, on_hand: Decimal | int) -> None:
+    """A person's stock count or receipt: icitem.IONHAND of one item set."""
+    table = _table(company, "icitem")
+    with _engine(url) as engine, engine.begin() as conn:
+        conn.execute(update(table).where(table.c.ITEM == key_value("icitem", "ITEM", item)).values(IONHAND=on_hand))
+
+
 class ExclusiveUse:
     """Hold tables the way Sage Pro's reindex/pack does ("Unable to open ... due to exclusive use").
 

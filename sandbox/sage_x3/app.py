@@ -1,6 +1,8 @@
 """Flask app factory for the Sage X3 simulator: SOAP classic web services, REST api1 reads, admin routes."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import hmac
 import random
 import socket
@@ -199,6 +201,22 @@ def create_app(username: str = "admin", password: str = "admin", pool_alias: str
                 raise ValueError("the body must be a JSON object")
             return jsonify(rest.flat("ITMMASTER", body.get("ITMREF", ""), state.add_item(body))), 201
         except (ValueError, ArithmeticError) as exc:
+            return jsonify({"error": str(exc)}), 400
+
+    @app.post("/_sandbox/stock")
+    def sandbox_receive_stock():
+        """A stock receipt (a person's or a purchase's): accepted stock of an item at a site."""
+        body = request.get_json(silent=True) or {}
+        try:
+            with state.lock:
+                if body.get("ITMREF") not in state.items:
+                    raise ValueError(f"ITMREF {body.get('ITMREF')}: Record does not exist")
+                row = {"STOFCY": body.get("STOFCY") or "NA011", "ITMREF": body["ITMREF"], "LOT": body.get("LOT", ""),
+                       "STA": "A", "LOC": body.get("LOC") or "A09", "QTYSTU": Decimal(str(body["QTYSTU"])),
+                       "CUMALLQTY": Decimal("0")}
+                state.stock.append(row)
+            return jsonify(rest.flat("STOCK", row["ITMREF"], row)), 201
+        except (ValueError, ArithmeticError, KeyError) as exc:
             return jsonify({"error": str(exc)}), 400
 
     return app

@@ -508,6 +508,8 @@ def modify_document(st: X3State, kind: str, key: str, obj: dict, locked: frozens
     if customer in locked:
         raise Refusal(f"{key_name} : {key} : {LOCKED} (customer {customer} in use by ADMIN on another workstation)")
     changes = {}
+    if kind == "orders" and set(obj) == {"SOH1_1"}:
+        return _close_order(st, rec, obj["SOH1_1"])
     for gid, value in obj.items():
         if gid != header_id or not isinstance(value, dict):
             raise Refusal(f"{gid} : Modification not allowed")
@@ -516,6 +518,28 @@ def modify_document(st: X3State, kind: str, key: str, obj: dict, locked: frozens
                 raise Refusal(f"{name} : Modification not allowed")
         changes[STATUS_FIELD] = _text(value, STATUS_FIELD, STATUS_LENGTH)
     rec[header_id].update(changes)
+    rec["ADXTEC"] = X3State.stamp(rec.get("ADXTEC"))
+    return rec
+
+
+def _close_order(st: X3State, rec: dict, group: dict) -> dict:
+    """Close an order (ORDSTA 2, X3's order closing [I: as a modify of SOH1_1]): every allocation it
+    still holds goes back to stock (CUMALLQTY), its lines show nothing allocated. Closing a closed
+    order changes nothing."""
+    if set(group) != {"ORDSTA"} or str(group["ORDSTA"]) != "2":
+        raise Refusal("SOH1_1 : only ORDSTA 2 (closed) may be set by a modification")
+    if rec["SOH1_1"]["ORDSTA"] == 2:
+        return rec
+    site = rec["SOH2_1"]["STOFCY"]
+    for line in rec["SOH4_1"]:
+        held = line["ALLQTY"]
+        for row in _stock_rows(st, site, line["ITMREF"]):
+            take = min(row["CUMALLQTY"], held)
+            row["CUMALLQTY"] -= take
+            held -= take
+        line["ALLQTY"] = Decimal("0")
+        line["SHTQTY"] = Decimal("0")
+    rec["SOH1_1"].update(ORDSTA=2, ALLSTA=1)
     rec["ADXTEC"] = X3State.stamp(rec.get("ADXTEC"))
     return rec
 

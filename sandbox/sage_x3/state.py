@@ -44,10 +44,14 @@ ITEMS = (
     ("SERVICE", "Professional services", "UN", 1, "100.00"),
     ("WIDGET-1", "Widget, standard", "UN", 2, "25.00"),
     ("WIDGET-2", "Widget, deluxe (out of stock)", "UN", 2, "40.00"),
+    ("GADGET-1", "Gadget", "UN", 2, "12.50"),
+    ("FREIGHT", "Shipping and handling", "UN", 1, "0.00"),
+    ("SALESTAX", "Sales tax collected", "UN", 1, "0.00"),
 )
 # STOCK rows: site, item, lot, status (A accepted), location, QTYSTU.
 STOCK = (("NA011", "WIDGET-1", "L2601", "A", "A01", "10"), ("NA011", "WIDGET-1", "L2602", "A", "A02", "5"),
-         ("NA012", "WIDGET-1", "L2603", "A", "B01", "20"), ("NA011", "WIDGET-2", "L2604", "Q", "Q01", "3"))
+         ("NA012", "WIDGET-1", "L2603", "A", "B01", "20"), ("NA011", "WIDGET-2", "L2604", "Q", "Q01", "3"),
+         ("NA011", "GADGET-1", "L2605", "A", "A03", "60"))
 CUSTOMERS = (("NA001", "Alpha Industries", "US"), ("NA002", "Northwind Traders", "US"), ("CA001", "Maple Co", "CA"))
 KINDS = ("customers", "orders", "invoices", "payments", "journals")
 
