@@ -407,7 +407,7 @@ def mapping_check(file: Path, samples: Path | None, sandbox_count: int) -> None:
 @click.option("--min-score", default=50, show_default=True)
 def mapping_suggest(paytrace_record: Path, erp_entity: Path, min_score: int) -> None:
     """Propose field matches between a PayTrace record and an ERP entity (JSON files), scored."""
-    from cli.mapping import suggest
+    from cli.mapping_suggest import suggest
 
     suggest(json.loads(paytrace_record.read_text()), json.loads(erp_entity.read_text()), console,
             min_score=min_score)

@@ -19,25 +19,23 @@ status and schedules the next attempt (mapping.recurring.retry_days).
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Callable, Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import ChargeInDoubt, PermanentError, RetriableError
-from db.inbox import mark_enqueued, store_event
 from db.models import CustomerLink, RecurringCharge
 from db.session import session_scope
 from db.types import utcnow
 from flows.documents import is_ours
-from flows.ledger import claimer, claimer_dead
 from flows.runs import FlowContext, other_runs_pending_on
-from flows.review import Finding, file_findings
+from flows.recurring_plan import Claim, RecurringReport, next_attempt_on, plan_for
+from flows.recurring_rows import (_invoice_id, _dun, _rows, _swap, _release, _record, _send, _file, _context, _due, _txn_id, _message, _line, _row_line)
 from schemas.domain import InvoiceInfo
 from schemas.mapping import Recurring
 
@@ -51,142 +49,6 @@ DOUBT_QUIET_SECONDS = 15 * 60
 #: Export record types that are not a charge of the invoice (a decline, money given back).
 NOT_CHARGES = frozenset({"DECLINED", "REFUND"})
 CENT = Decimal("0.01")
-OUTCOMES = ("charged", "declined", "retried", "resolved_after_doubt", "in_doubt", "failed", "skipped")
-
-
-# -- the report ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Line:
-    """What one run did with one invoice."""
-
-    invoice_key: str
-    reference: str
-    customer_id: str
-    amount: Decimal | None
-    attempt: int | None
-    outcome: str
-    detail: str
-
-
-@dataclass
-class RecurringReport:
-    """A run's counts by outcome and one line per invoice it looked at.
-
-    `charged` and `declined` are PayTrace's answers to charges this run made (`retried` counts
-    those after a decline too); `resolved_after_doubt` are earlier charges in doubt that PayTrace's
-    export settled without charging again; `in_doubt` are those it does not show yet.
-    """
-
-    day: date
-    enabled: bool = True
-    note: str = ""
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    lines: list[Line] = field(default_factory=list)
-
-    def add(self, line: Line, *also: str) -> None:
-        self.lines.append(line)
-        for outcome in (line.outcome, *also):
-            self.counts[outcome] += 1
-
-    @property
-    def in_doubt(self) -> list[Line]:
-        return [line for line in self.lines if line.outcome == "in_doubt"]
-
-    def raise_if_in_doubt(self) -> None:
-        """Charges PayTrace does not show yet need another look soon: a retriable error says so."""
-        if self.in_doubt:
-            keys = ", ".join(line.reference or line.invoice_key for line in self.in_doubt)
-            raise ChargeInDoubt(f"{len(self.in_doubt)} charge(s) in doubt, not in PayTrace's export yet: {keys}",
-                                system="paysync", operation="recurring")
-
-
-# -- the claim on a `charging` row -------------------------------------------------------------
-@dataclass(frozen=True)
-class Claim:
-    """Who holds a `charging` row, since when, and when PayTrace was last called for it."""
-
-    by: str | None
-    at: datetime | None
-    called_at: datetime | None
-    doubt: str = ""
-
-    @classmethod
-    def calling(cls, previous: "Claim | None" = None) -> "Claim":
-        now = utcnow()
-        return cls(claimer(), now, now, previous.doubt if previous else "")
-
-    def taken(self) -> "Claim":
-        """This process holds it now; the time of the last call is kept."""
-        return Claim(claimer(), utcnow(), self.called_at, self.doubt)
-
-    def released(self, doubt: str) -> "Claim":
-        return Claim(None, None, self.called_at, doubt[:500])
-
-    def live(self, now: datetime, lease_seconds: float) -> bool:
-        """Held by a process that may still be talking to PayTrace about it."""
-        return bool(self.by) and self.at is not None and now - self.at < timedelta(seconds=lease_seconds) \
-            and not claimer_dead(self.by)
-
-    def text(self) -> str:
-        return json.dumps({"claimed_by": self.by, "claimed_at": _iso(self.at), "called_at": _iso(self.called_at),
-                           "doubt": self.doubt})
-
-    @classmethod
-    def parse(cls, text: str | None, written: datetime) -> "Claim":
-        """The claim a row holds; one that cannot be read counts as a call made when the row was written."""
-        try:
-            data = json.loads(text or "")
-            return cls(data.get("claimed_by"), _when(data.get("claimed_at")), _when(data.get("called_at")),
-                       data.get("doubt") or "")
-        except (ValueError, TypeError, AttributeError):
-            return cls(None, None, written, "claim unreadable")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _when(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-# -- what the ledger rows call for (pure) ------------------------------------------------------
-@dataclass(frozen=True)
-class Plan:
-    """The next thing to do for one invoice: charge, settle (a doubt), dun (keep the status) or skip."""
-
-    action: str
-    attempt: int = 0
-    detail: str = ""
-
-
-def plan_for(rows: list[RecurringCharge], due: date, day: date, recurring: Recurring) -> Plan:
-    """What an invoice's ledger rows call for on `day`."""
-    charged = [r for r in rows if r.status == "charged"]
-    if charged:
-        return Plan("skip", charged[0].attempt, f"already charged (sale {charged[0].transaction_id})")
-    latest = max(rows, key=lambda r: r.attempt, default=None)
-    if latest is not None and latest.status == "charging":
-        return Plan("settle", latest.attempt)
-    if latest is not None and latest.status == "declined":
-        if latest.next_attempt_on is None:
-            return Plan("skip", latest.attempt, "declined; retries exhausted (on the review list)")
-        if latest.next_attempt_on > day:
-            return Plan("dun", latest.attempt, f"declined; next attempt on {latest.next_attempt_on}")
-        return Plan("charge", latest.attempt + 1)
-    if latest is not None and latest.status == "failed":
-        return Plan("skip", latest.attempt, "refused by PayTrace (on the review list)")
-    # No row yet, or the last attempt was superseded (never charged; the invoice is due again).
-    if (day - due).days > recurring.max_age_days:
-        return Plan("skip", 0, f"due {due}, more than {recurring.max_age_days} days ago: left to a person")
-    return Plan("charge", (latest.attempt + 1) if latest else 1)
-
-
-def next_attempt_on(recurring: Recurring, attempt: int, day: date) -> date | None:
-    """When to try again after attempt `attempt` was declined on `day`; None when no retries are left."""
-    if attempt > len(recurring.retry_days):
-        return None
-    return day + timedelta(days=recurring.retry_days[attempt - 1])
 
 
 # -- one run ---------------------------------------------------------------------------------
@@ -439,125 +301,3 @@ def _find_sale(b: _Billing, row: RecurringCharge) -> dict | None:
     declines = sorted((r for r in records if str(r.get("transaction_type") or "").upper() == "DECLINED"),
                       key=lambda r: _txn_id(r) or 0)
     return declines[-1] if declines else None
-
-
-# -- helpers -----------------------------------------------------------------------------------
-def _invoice_id(b: _Billing, invoice: InvoiceInfo) -> str | None:
-    """The invoice_id to charge with: the invoice's value in the mapping's invoice_id link, else its
-    reference; None (and a review item) when it is blank or names other invoices too, because the
-    normal chain applies the sale by it and a doubt is settled by it."""
-    link = b.ctx.mapping.references.links.get("invoice_id") if b.ctx.mapping is not None else None
-    value = (invoice.fields.get(link) or "").strip() if link else ""
-    search = link if value else getattr(b.ctx.erp, "invoice_reference_field", None)
-    value = value or invoice.reference.strip()
-    problem = "" if value else "has no reference to charge it by"
-    if value and search in b.ctx.erp.invoice_link_fields:
-        others = [i.reference or i.key for i in b.ctx.erp.find_invoices(search, value) if i.key != invoice.key]
-        if others:
-            problem = f"shares its {search} {value!r} with {', '.join(others[:5])}"
-    if not problem:
-        return value
-    _file(b, "recurring_ambiguous_reference", invoice.key, f"invoice {invoice.reference or invoice.key} {problem}: "
-          "not charged, since the payment could not be told apart from the others'", {"invoice": invoice.key})
-    b.report.add(_line(invoice, invoice.open_amount, None, "skipped", f"not charged: {problem}"))
-    return None
-
-
-def _dun(b: _Billing, invoice: InvoiceInfo) -> None:
-    """Mark the invoice with the dunning status (again, if it was lost) while a decline stands."""
-    status = b.recurring.dunning_status
-    if invoice.status == status:
-        return
-    try:
-        b.ctx.erp.set_status("invoice", invoice.key, status)
-    except (PermanentError, NotImplementedError) as exc:
-        _file(b, "recurring_dunning_failed", invoice.key, f"invoice {invoice.reference}: the dunning status "
-              f"{status!r} could not be set: {exc}", {"invoice": invoice.key})
-
-
-def _rows(b: _Billing, invoice_key: str) -> list[RecurringCharge]:
-    with session_scope(b.ctx.db_url) as s:
-        return list(s.scalars(select(RecurringCharge).where(
-            RecurringCharge.pair == b.pair, RecurringCharge.erp == b.erp,
-            RecurringCharge.invoice_key == invoice_key).order_by(RecurringCharge.attempt)))
-
-
-def _swap(b: _Billing, row_id: int, seen: str | None, claim: Claim, **values) -> bool:
-    """Take a `charging` row over if nobody changed it since we read it (compare-and-set)."""
-    same = RecurringCharge.response.is_(None) if seen is None else RecurringCharge.response == seen
-    with session_scope(b.ctx.db_url) as s:
-        return s.execute(update(RecurringCharge).where(RecurringCharge.id == row_id,
-                                                       RecurringCharge.status == "charging", same)
-                         .values(response=claim.text(), updated_at=utcnow(), **values)).rowcount == 1
-
-
-def _release(b: _Billing, row_id: int, claim: Claim, doubt: str) -> None:
-    """Leave the row `charging`, held by no one: whoever looks next asks PayTrace first."""
-    try:
-        _swap(b, row_id, claim.text(), claim.released(doubt))
-    except Exception as exc:  # the claim then runs out with its lease; the doubt is kept all the same
-        log.warning("could not release recurring charge %s (%s); its claim expires with the lease", row_id, exc)
-
-
-def _record(b: _Billing, row_id: int, **values) -> None:
-    """Write PayTrace's answer on the row (whoever holds its claim: the answer is the truth)."""
-    values["response"] = (values.get("response") or "")[:2000]
-    with session_scope(b.ctx.db_url) as s:
-        s.execute(update(RecurringCharge).where(RecurringCharge.id == row_id, RecurringCharge.status == "charging")
-                  .values(updated_at=utcnow(), **values))
-
-
-def _send(b: _Billing, row: RecurringCharge, transaction_id: int | None) -> None:
-    """Hand the approved sale to the normal chain; the poller would find it too (intake dedupes)."""
-    if transaction_id is None:
-        _file(b, "recurring_charged_without_id", row.invoice_key, f"invoice {row.invoice_reference} was charged but "
-              "PayTrace named no transaction id: find the sale and let it sync", _context(row))
-        return
-    if b.enqueue is None:
-        return
-    inbox_id, created = store_event(
-        b.ctx.db_url, source="recurring", event_id=f"{transaction_id}:sale", event_type="recurring.sale",
-        transaction_id=transaction_id, payload={"invoice_key": row.invoice_key, "invoice_id": row.invoice_reference,
-                                                "attempt": row.attempt, "day": b.day.isoformat()}, pair=b.pair)
-    if not created:
-        return
-    try:
-        b.enqueue(inbox_id)
-        mark_enqueued(b.ctx.db_url, inbox_id)
-    except Exception as exc:  # the row is committed: the sweeper sends it
-        log.warning("enqueue of recurring sale %s (inbox %s) failed (%s: %s); the sweeper will send it",
-                    transaction_id, inbox_id, type(exc).__name__, exc)
-
-
-def _file(b: _Billing, kind: str, subject: str, reason: str, context: dict) -> None:
-    alert_log.warning("REVIEW %s: %s", kind, reason)
-    file_findings(b.ctx.db_url, f"recurring:{b.day.isoformat()}",
-                  [Finding(kind, f"{b.erp}:{subject}"[:80], reason, {"day": b.day.isoformat(), **context})])
-
-
-def _context(row: RecurringCharge) -> dict:
-    return {"invoice": row.invoice_key, "invoice_id": row.invoice_reference, "profile": row.paytrace_customer_id,
-            "amount": str(row.amount), "attempt": row.attempt}
-
-
-def _due(invoice: InvoiceInfo) -> date:
-    return invoice.due_date or invoice.date
-
-
-def _txn_id(record: dict) -> int | None:
-    value = record.get("transaction_id")
-    return int(value) if str(value or "").isdigit() else None
-
-
-def _message(record: dict) -> str:
-    return " ".join(str(record.get(k) or "").strip() for k in ("response_code", "status_message", "approval_message")
-                    if str(record.get(k) or "").strip())[:500]
-
-
-def _line(invoice: InvoiceInfo, amount: Decimal | None, attempt: int | None, outcome: str, detail: str) -> Line:
-    return Line(invoice.key, invoice.reference, invoice.customer_id, amount, attempt, outcome, detail)
-
-
-def _row_line(row: RecurringCharge, invoice: InvoiceInfo | None, outcome: str, detail: str) -> Line:
-    return Line(row.invoice_key, invoice.reference if invoice else row.invoice_reference, row.erp_customer_id,
-                row.amount, row.attempt, outcome, detail)

@@ -30,7 +30,9 @@ from db.models import CustomerLink, InboxEvent, RecurringCharge, ReviewItem
 from db.session import session_scope
 from db.types import utcnow
 from flows.ledger import HOST
-from flows.recurring import ChargeInDoubt, Claim, run_recurring
+from connectors.errors import ChargeInDoubt
+from flows.recurring import run_recurring
+from flows.recurring_plan import Claim
 from sandbox.paytrace import PayTraceSandbox
 from schemas.domain import Address, Customer, InvoiceInfo, OrderLine, Payment, SalesOrder
 from schemas.mapping import Recurring

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cli.mapping import (EXIT_INVALID, EXIT_OK, EXIT_SAMPLE_FAILED, check, load_samples, preview,
-                         sandbox_samples, score_pairs, suggest)
+from cli.mapping import EXIT_INVALID, EXIT_OK, EXIT_SAMPLE_FAILED, check, load_samples, preview, sandbox_samples
+from cli.mapping_suggest import score_pairs, suggest
 from config.mapping import load_mapping
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "config" / "mappings"

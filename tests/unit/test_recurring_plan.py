@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from db.models import RecurringCharge
 from db.types import utcnow
 from flows.ledger import HOST
-from flows.recurring import Claim, next_attempt_on, plan_for
+from flows.recurring_plan import Claim, next_attempt_on, plan_for
 from schemas.mapping import Recurring
 
 DAY = date(2026, 11, 20)
