@@ -13,14 +13,15 @@ from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from config.settings import Settings, get_settings
 from db.inbox import mark_enqueued, store_event
 from db.session import get_engine
 from ingress.signatures import SignatureError, verify
 from schemas.events import ChargebackSchema, SilentPostSchema, WebhookEventSchema, parse_silent_post
-from schemas.masking import find_card_data
+from ingress.silent_post import SilentPostGuard
+from schemas.masking import find_card_data, install_log_masking, keyed_id, mask_text
 
 log = logging.getLogger("paysync.ingress")
 Enqueue = Callable[[int], None]
@@ -35,13 +36,33 @@ def celery_enqueue(inbox_id: int) -> None:
 MAX_DEPTH = 32
 
 
+class UnsupportedBody(ValueError):
+    """The body is not JSON in UTF-8 at all (answered 415, not 400)."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    # Two parsers may keep different copies of a repeated key (another transaction id): refuse it.
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"key {mask_text(key)[:40]!r} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
 def parse_json_object(body: bytes) -> dict:
     """The body as a JSON object that every layer below can store, or ValueError saying why."""
     def refuse_constant(name: str):
         raise ValueError(f"{name} is not a JSON number")
 
     try:
-        payload = json.loads(body, parse_constant=refuse_constant)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnsupportedBody("body is not UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise UnsupportedBody("body starts with a byte-order mark; send plain UTF-8 JSON")
+    try:
+        payload = json.loads(text, parse_constant=refuse_constant, object_pairs_hook=_refuse_duplicates)
     except RecursionError:
         raise ValueError("body is nested too deeply") from None
     except ValueError as exc:  # includes undecodable bytes
@@ -72,8 +93,15 @@ def _check_storable(value, depth: int) -> None:
             raise ValueError("body holds an unpaired surrogate") from None
 
 
-def _problem(status: int, reason: str, **extra):
-    return jsonify({"error": reason, **extra}), status
+def _problem(status: int, reason: str, headers=(), **extra):
+    answer = jsonify({"error": reason, **extra})
+    answer.status_code = status
+    answer.headers.extend(list(headers))
+    return answer
+
+
+def _json_media_type(mimetype: str, charset: str | None) -> bool:
+    return (mimetype == "application/json" or mimetype.endswith("+json")) and charset in (None, "utf-8", "utf8")
 
 
 def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:
@@ -82,6 +110,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     app = Flask("paysync.ingress")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     db_url = settings.database_url
+    id_key = settings.id_hash_key.reveal().encode()
+    silent_guard = SilentPostGuard(settings)
 
     pairs = settings.pair_names
 
@@ -89,7 +119,10 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
                pair: str | None = None):
         pair = pair or settings.pair
         if pair not in pairs:
-            return _problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
+            return _problem(404, f"no integration pair {mask_text(pair)!r}", pairs=list(pairs))
+        # An id from outside is a key: one that carries a card-like number is stored masked and
+        # keyed by an HMAC, so repeats are still found and the number is nowhere.
+        event_id = keyed_id(event_id, id_key)
         hits = find_card_data(payload)
         if hits:
             # Masked before the insert; the paths (never the values) go to the log.
@@ -116,6 +149,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
     def signed_json(schema):
         """Read, verify and validate a signed JSON push: (event id, payload, loaded) or an error answer."""
+        if not _json_media_type(request.mimetype, request.mimetype_params.get("charset", "").lower() or None):
+            return _problem(415, "send the body as application/json in UTF-8")
         # Read at most one byte past the limit. A chunked body has no Content-Length to refuse early,
         # and werkzeug would silently cut it at the limit, so it is read from the server's own stream.
         source = request.stream if request.content_length is not None else request.environ["wsgi.input"]
@@ -129,6 +164,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             return _problem(401, str(exc))
         try:
             payload = parse_json_object(body)
+        except UnsupportedBody as exc:
+            return _problem(415, str(exc))
         except ValueError as exc:
             return _problem(400, str(exc))
         try:
@@ -161,6 +198,11 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     @app.post("/webhooks/paytrace/silent-post")
     @app.post("/pairs/<pair>/webhooks/paytrace/silent-post")
     def silent_post(pair: str | None = None):
+        refusal = silent_guard.refuse(request.remote_addr, request.args.get("token"))
+        if refusal is not None:
+            return _problem(refusal.status, refusal.reason, refusal.headers)
+        if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return _problem(415, "send the silent post as a form (application/x-www-form-urlencoded)")
         parm_list = request.form.get("parmList") or request.form.get("parmlist")
         if not parm_list:
             return _problem(400, "missing form field parmList")
@@ -190,7 +232,9 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except SQLAlchemyError as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
+            # Why, in the server's words (first line, no card data, no password: the URL is not in it).
+            reason = mask_text(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200])
+            checks["database"] = f"down: {type(exc).__name__}: {reason}"
         try:
             from config.celery import celery_app
 
@@ -208,7 +252,11 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _problem(exc.code or 500, exc.description or exc.name)
+        # A 405 names the methods that are allowed (RFC 9110 15.5.6); other headers stay the exception's.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods and not any(k == "Allow" for k, _ in headers):
+            headers.append(("Allow", ", ".join(exc.valid_methods)))
+        return _problem(exc.code or 500, exc.description or exc.name, headers)
 
     return app
 
@@ -216,4 +264,5 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 def wsgi_app() -> Flask:
     """gunicorn entry point: `gunicorn 'ingress.app:wsgi_app()'`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_masking()  # no card number reaches the log, whoever logs it
     return create_app()

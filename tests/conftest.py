@@ -53,6 +53,8 @@ def _alive(pid: int) -> bool:
 REDIS_URL = _claim_redis_db()
 # Every integration stack of this session shares the broker; the one Celery app is built once.
 os.environ["REDIS_URL"] = REDIS_URL
+# The sandboxes' addresses and credentials are defaults only outside production (config/settings.py).
+os.environ["PAYSYNC_ENV"] = "test"
 
 FAST_ENV = {
     # Small numbers so retries, leases and the sweeper act within a test's patience; the

@@ -219,7 +219,7 @@ def _connector(kind: str, settings):
 
 @pytest.mark.parametrize("kind", sorted(SHIPPED))
 def test_the_shipped_defaults_equal_what_each_connector_posts_with_today(kind, tmp_path):
-    settings = load_settings({"PAYSYNC_HOME": str(tmp_path), "PAYSYNC_ERP": kind})
+    settings = load_settings({"PAYSYNC_ENV": "test", "PAYSYNC_HOME": str(tmp_path), "PAYSYNC_ERP": kind})
     connector = _connector(kind, settings)
     try:
         today = connector.posting_rules(settings.merchant_timezone)
