@@ -25,7 +25,7 @@ from connectors.paytrace import PayTraceGateway
 from db.models import StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import anomalies, matching, transform
+from flows import anomalies, hints, matching, transform
 from flows.ledger import record_decision, run_step, step_record, step_refs
 from flows.review import Finding, file_findings
 from schemas.domain import ErpDocument, GatewayTransaction
@@ -132,7 +132,7 @@ def _finish(ctx: FlowContext, run_id: int, status: str, note: str | None = None)
         run.last_error = note
 
 
-def _authoritative(ctx: FlowContext, transaction_id: int, gateway: str = "paytrace") -> dict:
+def _authoritative(ctx: FlowContext, transaction_id: int, gateway: str = "paytrace", run_id: int | None = None) -> dict:
     """PayTrace's own record of a transaction a push named.
 
     A push can outrun PayTrace's export, so "not found" is retried (with the usual backoff) before
@@ -143,6 +143,8 @@ def _authoritative(ctx: FlowContext, transaction_id: int, gateway: str = "paytra
             return ctx.gateway.check(transaction_id)
         return ctx.gateway.transaction(transaction_id)
     except NotFoundError as exc:
+        if run_id is not None and hints.drop_unconfirmed(ctx.db_url, run_id):
+            raise RunFinished("skipped") from exc  # only silent posts named it: a quiet drop (flows/hints.py)
         raise RetriableError(f"transaction {transaction_id} not in PayTrace's export (yet): {exc.message}",
                              system=exc.system, operation=exc.operation, status=exc.status) from exc
 
@@ -155,7 +157,7 @@ def fetch_transaction(ctx: FlowContext, run_id: int) -> None:
         raise RunFinished(run.status)
     # A row the poller took from the export API is already authoritative (DESIGN.md); a pushed
     # event is only a hint, so its run starts without a record and reads it here.
-    record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id, run.gateway))
+    record = run.transaction or mask_payload(_authoritative(ctx, run.transaction_id, run.gateway, run_id))
     txn = load_record(record, ctx.rules.timezone)  # refuses a malformed record, with every field
     customer_key = transform.customer_id_for(txn)
     parent = (record.get("original_transaction_id") or record.get("original_check_transaction_id")) \

@@ -201,7 +201,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         refusal = silent_guard.refuse(request.remote_addr, request.args.get("token"))
         if refusal is not None:
             return _problem(refusal.status, refusal.reason, refusal.headers)
-        if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.content_length and request.mimetype not in ("application/x-www-form-urlencoded",
+                                                               "multipart/form-data"):
             return _problem(415, "send the silent post as a form (application/x-www-form-urlencoded)")
         parm_list = request.form.get("parmList") or request.form.get("parmlist")
         if not parm_list:
