@@ -7,8 +7,9 @@ import os
 
 bind = os.environ.get("INGRESS_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("INGRESS_WORKERS", "2"))
-# Threads per worker: a request that waits on the database holds one, never the whole process.
-threads = int(os.environ.get("INGRESS_THREADS", "8"))
+# Threads per worker: a request that waits (a slow client, the database) holds one, never the whole
+# process; a client slower than INGRESS_READ_TIMEOUT loses its connection (ingress/server.py).
+threads = int(os.environ.get("INGRESS_THREADS", "32"))
 worker_class = "ingress.server.BoundedThreadWorker"
 logger_class = "ingress.server.MaskingLogger"
 accesslog = "-"
