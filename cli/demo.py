@@ -52,6 +52,12 @@ def prepare_home(home: Path) -> None:
     (home / HOME_MARK).write_text("made by paysync demo; emptied by the next demo run\n")
 
 
+def demo_urls(home: Path, use_env: bool, environ=os.environ) -> tuple[str, str | None]:
+    """The demo's database and Redis: its own, unless told to use the environment's."""
+    database_url = (use_env and environ.get("DATABASE_URL")) or f"sqlite:///{home / 'paysync.sqlite3'}"
+    return database_url, (use_env and environ.get("REDIS_URL")) or None
+
+
 def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7,
              erp: str = "sage50", use_env: bool = False) -> int:
     """Run the demo; return 0 when every sale reached a terminal state.
@@ -61,8 +67,7 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
     prepare_home(home)
-    database_url = (use_env and os.environ.get("DATABASE_URL")) or f"sqlite:///{home / 'paysync.sqlite3'}"
-    redis_url = (use_env and os.environ.get("REDIS_URL")) or None
+    database_url, redis_url = demo_urls(home, use_env)
     stack = Stack(home=home, database_url=database_url, redis_url=redis_url, erp=erp,
                   extra_env={"POLL_INTERVAL_SECONDS": "3", "SWEEP_INTERVAL_SECONDS": "10",
                              "RETRY_BACKOFF_BASE": "0.5", "RETRY_BACKOFF_MAX": "10", "TASK_TIME_LIMIT": "60",

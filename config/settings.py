@@ -44,8 +44,11 @@ class SettingsError(ValueError):
 
     def __init__(self, errors: Mapping[str, list[str]]) -> None:
         self.errors = dict(errors)
-        lines = [f"  {key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
-        super().__init__("invalid paysync configuration:\n" + "\n".join(lines))
+        lines = [f"{key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
+        if len(lines) == 1:  # one mistake, one line
+            super().__init__(f"invalid paysync configuration: {lines[0]}")
+        else:
+            super().__init__("invalid paysync configuration:\n" + "\n".join(f"  {line}" for line in lines))
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,8 @@ class Settings:
     @property
     def broker_url(self) -> str:
         if not self.redis_url:
-            raise SettingsError({"REDIS_URL": ["not set: start paysync through `paysync` so it can run its embedded Redis, or set REDIS_URL"]})
+            raise SettingsError({"REDIS_URL": ["not set, and this sends work to the workers: set REDIS_URL to "
+                                               "their broker (redis://host:6379/0)"]})
         return self.redis_url
 
     @property
