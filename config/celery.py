@@ -111,6 +111,8 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        # prefork, where a pool child killed right after start is replaced instead of ending the worker.
+        worker_pool="workers.pool:TaskPool",
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_soft_shutdown_timeout=10.0,
         worker_enable_remote_control=True,

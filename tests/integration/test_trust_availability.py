@@ -142,3 +142,46 @@ def test_a_flood_of_made_up_silent_posts_is_limited_and_dropped_quietly(stack_fa
 def _count(stack, sql: str, **params) -> int:
     with get_engine(stack.database_url).connect() as conn:
         return conn.execute(text(sql), params).scalar()
+
+
+def test_a_pool_child_killed_right_after_start_never_stops_the_worker(stack_factory):
+    import os
+    import signal
+
+    import psutil
+
+    from cli.traffic import make_sales, push_webhook
+    from config.settings import get_settings
+    from connectors.paytrace import PayTraceClient
+    from connectors.paytrace.config import PayTraceConfig
+    from tests.integration.erp_checks import wait_for_runs
+
+    stack = stack_factory()
+    for trial in range(3):
+        # given a worker that has just forked its pool
+        worker = stack.start_worker(f"k{trial}", concurrency=2)
+        main = psutil.Process(worker.pid)
+        deadline = time.monotonic() + 30
+        children = []
+        while time.monotonic() < deadline and not children:
+            children = main.children()
+            time.sleep(0.002)
+        victim = children[0].pid
+        # when one child is killed at once
+        os.kill(victim, signal.SIGKILL)
+        # then the worker gets ready, replaces the child, and stays up
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and worker.alive() and not (
+                "ready." in worker.log_path.read_text() and len(main.children()) == 2
+                and victim not in [c.pid for c in main.children()]):
+            time.sleep(0.05)
+        assert worker.alive(), worker.log_path.read_text()[-3000:]
+        assert len(main.children()) == 2 and victim not in [c.pid for c in main.children()]
+        if trial < 2:
+            worker.stop()
+    # and the last one still does its work
+    stack.start_ingress()
+    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    [sale] = make_sales(client, 1, seed=3, decline_every=0)
+    assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
+    assert wait_for_runs(stack.database_url, [sale.transaction_id], timeout=60) == 1, dump_logs(stack)
