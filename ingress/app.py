@@ -101,7 +101,8 @@ def _problem(status: int, reason: str, headers=(), **extra):
 
 
 def _json_media_type(mimetype: str, charset: str | None) -> bool:
-    return (mimetype == "application/json" or mimetype.endswith("+json")) and charset in (None, "utf-8", "utf8")
+    """JSON in UTF-8, or no media type at all (then the body itself must be UTF-8 JSON)."""
+    return (mimetype in ("", "application/json") or mimetype.endswith("+json")) and charset in (None, "utf-8", "utf8")
 
 
 def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:

@@ -185,3 +185,21 @@ def test_silent_posts_can_require_a_token_and_an_allowed_address(app_env):
     assert client.post(url, data=json.dumps(FORM), environ_overrides=inside, content_type="application/json",
                        query_string={"token": "t0ken-of-the-shop"}).status_code == 415
     assert [r["transaction_id"] for r in rows(app_env.url)] == [9001]
+
+
+def test_a_json_body_sent_without_a_media_type_is_still_read(app_env):
+    body = event(321)
+    headers = signed(body)
+    del headers["content-type"]
+    assert app_env().post("/webhooks/paytrace", data=body, headers=headers).status_code == 202
+
+
+def test_every_route_the_server_answers_is_in_its_openapi_document(app_env):
+    from ingress.openapi import openapi_document
+
+    client = app_env()
+    documented = {(path, method) for path, ops in openapi_document()["paths"].items() for method in ops}
+    served = {(re.sub(r"<(\w+)>", r"{\1}", rule.rule), method.lower())
+              for rule in client.application.url_map.iter_rules() if rule.endpoint not in ("static", "openapi")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert served == documented
