@@ -107,6 +107,10 @@ def dlq_list(show_all: bool) -> None:
         table.add_row(str(l.id), l.status, l.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(l.run_id or ""),
                       l.step or "", escape(l.reason))  # a reason's [brackets] are text, not markup
     console.print(table if letters else "no dead letters")
+    from flows.hints import dropped_count
+
+    if dropped := dropped_count(_settings().database_url):
+        console.print(f"{dropped} silent post(s) named a transaction PayTrace never showed: dropped, not dead-lettered")
 
 
 @dlq.command("show")
