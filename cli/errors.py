@@ -69,7 +69,9 @@ def explain(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, MappingError):
         return f"{exc}".splitlines()[0] + " (run `paysync mapping check FILE` for every error)"
-    if isinstance(exc, ProgrammingError) or (isinstance(exc, OperationalError) and "no such table" in str(exc)):
+    missing_table = ("no such table", "no such column", "UndefinedTable", "UndefinedColumn", "relation \"")
+    if isinstance(exc, (ProgrammingError, OperationalError)) and any(m in str(exc) for m in missing_table):
+        # an older schema than this code (or none): the remedy is the same
         return (f"the database at {safe_url(s.database_url if s else None)} has no paysync tables: "
                 "run `paysync migrate` first")
     if isinstance(exc, OperationalError):
@@ -97,6 +99,21 @@ def load_json_file(path: Path):
         raise CliError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except UnicodeDecodeError:
         raise CliError(f"{path} is not UTF-8 text") from None
+
+
+def require_schema(url: str) -> None:
+    """A database that exists and has been migrated; never create one by reading it."""
+    from sqlalchemy import inspect
+
+    from db.session import get_engine
+
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:" and not Path(path).exists():
+            raise CliError(f"no paysync database at {path}: run `paysync migrate` first (or set DATABASE_URL)")
+    with get_engine(url).connect() as conn:  # an unreachable server is explained by PaysyncGroup
+        if not inspect(conn).has_table("alembic_version"):
+            raise CliError(f"the database at {safe_url(url)} has no paysync tables: run `paysync migrate` first")
 
 
 class PaysyncGroup(click.Group):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.errors import CliError, PaysyncGroup, load_json_file
+from cli.errors import CliError, PaysyncGroup, load_json_file, require_schema
 
 console = Console()
 
@@ -29,24 +29,8 @@ def _settings(*, schema: bool = True, broker: bool = False):
         click.echo(f"paysync: {exc}", err=True)
         sys.exit(2)
     if schema:
-        _require_schema(settings.database_url)
+        require_schema(settings.database_url)
     return settings
-
-
-def _require_schema(url: str) -> None:
-    """A database that exists and has been migrated; never create one by reading it."""
-    from sqlalchemy import inspect
-
-    from cli.errors import safe_url
-    from db.session import get_engine
-
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:" and not Path(path).exists():
-            raise CliError(f"no paysync database at {path}: run `paysync migrate` first (or set DATABASE_URL)")
-    with get_engine(url).connect() as conn:  # an unreachable server is explained by PaysyncGroup
-        if not inspect(conn).has_table("alembic_version"):
-            raise CliError(f"the database at {safe_url(url)} has no paysync tables: run `paysync migrate` first")
 
 
 @click.group(cls=PaysyncGroup)
