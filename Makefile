@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test bench install
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[demo,test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -28,20 +28,54 @@ TERMINAL = ("succeeded", "skipped", "dead")
 ERP_NAMES = {"sage50": "Sage 50", "sage_x3": "Sage X3", "sage_pro": "Sage Pro"}
 
 
-def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7,
-             erp: str = "sage50", keep: bool = False) -> int:
-    """Run the demo; return 0 when every sale reached a terminal state; with `keep`, stay up until Ctrl-C."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
-    if home.exists():
+#: The file that marks a folder as made by `paysync demo`: only such a folder is ever emptied.
+HOME_MARK = ".paysync-demo-home"
+
+
+class DemoHomeError(ValueError):
+    """The --home folder is not the demo's to use."""
+
+
+def prepare_home(home: Path) -> None:
+    """Make `home` the demo's folder: new, empty, or one an earlier demo made (then emptied).
+
+    A folder with anything else in it is refused: `--home .` must never wipe a working directory.
+    """
+    if home.exists() and not home.is_dir():
+        raise DemoHomeError(f"{home} is a file, not a folder: choose another --home")
+    if home.exists() and any(home.iterdir()):
+        if not (home / HOME_MARK).is_file():
+            raise DemoHomeError(f"{home} is not empty and was not made by `paysync demo`: choose another --home "
+                                "(the demo empties its folder before each run)")
         shutil.rmtree(home)
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{home / 'paysync.sqlite3'}"
-    stack = Stack(home=home, database_url=database_url, redis_url=os.environ.get("REDIS_URL") or None, erp=erp,
+    home.mkdir(parents=True, exist_ok=True)
+    (home / HOME_MARK).write_text("made by paysync demo; emptied by the next demo run\n")
+
+
+def demo_urls(home: Path, use_env: bool, environ=os.environ) -> tuple[str, str | None]:
+    """The demo's database and Redis: its own, unless told to use the environment's."""
+    database_url = (use_env and environ.get("DATABASE_URL")) or f"sqlite:///{home / 'paysync.sqlite3'}"
+    return database_url, (use_env and environ.get("REDIS_URL")) or None
+
+
+def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, seed: int = 7,
+             erp: str = "sage50", use_env: bool = False, keep: bool = False) -> int:
+    """Run the demo; return 0 when every sale reached a terminal state; with `keep`, stay up until Ctrl-C.
+
+    The demo uses its own SQLite file and embedded Redis; DATABASE_URL and REDIS_URL from the
+    environment only with `use_env` (an operator's exported production values stay untouched).
+    """
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
+    prepare_home(home)
+    database_url, redis_url = demo_urls(home, use_env)
+    stack = Stack(home=home, database_url=database_url, redis_url=redis_url, erp=erp,
                   extra_env={"POLL_INTERVAL_SECONDS": "3", "SWEEP_INTERVAL_SECONDS": "10",
                              "RETRY_BACKOFF_BASE": "0.5", "RETRY_BACKOFF_MAX": "10", "TASK_TIME_LIMIT": "60",
                              "VISIBILITY_TIMEOUT": "300", "SWEEP_STALL_SECONDS": "120"})
     try:
         with console.status("starting sandboxes, Redis, ingress, worker and beat..."):
             stack.start_services()
+            baseline = stack.erp_summary()  # what the sandbox holds before any sale (Sage Pro has seed rows)
             os.environ.update(stack.env)
             get_settings.cache_clear()
             stack.start_ingress()
@@ -80,7 +114,7 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
                     break
                 time.sleep(0.5)
         console.print(f"webhooks answered: {dict(pushed)} (202 accepted, 200 repeat)")
-        _report(console, stack, database_url, made, home)
+        _report(console, stack, database_url, made, home, baseline)
         console.print(f"[bold]operator's console[/]: {stack.console_url}  (sign in as [bold]{login[0]}[/], "
                       f"password [bold]{login[1]}[/]; made for this demo only)", highlight=False)
         if keep:
@@ -126,8 +160,19 @@ def _terminal_count(database_url: str, ids: list[int]) -> int:
             SyncRun.transaction_id.in_(ids), SyncRun.status.in_(TERMINAL))) or 0
 
 
-def _report(console: Console, stack: Stack, database_url: str, made, home: Path) -> None:
-    summary = stack.erp_summary()
+def new_since(summary: dict, baseline: dict) -> dict:
+    """What the ERP holds now that it did not hold before the demo: seed rows are not paysync's work."""
+    out = dict(summary)
+    out["customers"] = summary["customers"] - baseline.get("customers", 0)
+    for name, items in summary.items():
+        if isinstance(items, list):
+            before = {(i.get("key") or i.get("reference")) for i in baseline.get(name, [])}
+            out[name] = [i for i in items if (i.get("key") or i.get("reference")) not in before]
+    return out
+
+
+def _report(console: Console, stack: Stack, database_url: str, made, home: Path, baseline: dict) -> None:
+    summary = new_since(stack.erp_summary(), baseline)
     invoices, payments, journals = summary["invoices"], summary["payments"], summary["journals"]
     approved = [s for s in made if not s.declined]
     table = Table(title=f"What {ERP_NAMES[stack.erp]} now holds")
@@ -145,11 +190,14 @@ def _report(console: Console, stack: Stack, database_url: str, made, home: Path)
     table.add_row("journal entries (balanced)",
                   f"{len(journals)} ({sum(1 for j in journals if j['debits'] == j['credits'])})", "")
     console.print(table)
+    ids = [s.transaction_id for s in made]  # this demo's own sales: a shared database holds others'
     with session_scope(database_url) as s:
-        runs = dict(s.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status)).all())
-        letters = list(s.scalars(select(DeadLetter).where(DeadLetter.status == "open").order_by(DeadLetter.id)))
+        mine = SyncRun.transaction_id.in_(ids)
+        runs = dict(s.execute(select(SyncRun.status, func.count()).where(mine).group_by(SyncRun.status)).all())
+        letters = list(s.scalars(select(DeadLetter).join(SyncRun, DeadLetter.run_id == SyncRun.id)
+                                 .where(DeadLetter.status == "open", mine).order_by(DeadLetter.id)))
         rows = s.execute(select(SyncRun.transaction_id, SyncRun.kind, SyncRun.status,
-                                func.coalesce(SyncRun.note, SyncRun.last_error))
+                                func.coalesce(SyncRun.note, SyncRun.last_error)).where(mine)
                          .order_by(SyncRun.transaction_id)).all()
     console.print("sync runs: " + ", ".join(f"{k} {v}" for k, v in sorted(runs.items())))
     dead = Table(title="Dead letters (paysync dlq show ID)")

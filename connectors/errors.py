@@ -118,9 +118,10 @@ class SettingsError(_ConfigError):
 
     def __init__(self, errors) -> None:
         self.errors = dict(errors)
-        lines = [f"  {key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
-        super().__init__("invalid paysync configuration:\n" + "\n".join(lines), system="paysync",
-                         operation="settings")
+        lines = [f"{key}: {'; '.join(msgs)}" for key, msgs in sorted(self.errors.items())]
+        text = f"invalid paysync configuration: {lines[0]}" if len(lines) == 1 else \
+            "invalid paysync configuration:\n" + "\n".join(f"  {line}" for line in lines)  # one mistake, one line
+        super().__init__(text, system="paysync", operation="settings")
         self.key = ", ".join(sorted(self.errors))
 
 

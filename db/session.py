@@ -41,7 +41,28 @@ def _engine(url: str, pid: int) -> Engine:
         return engine
     # No pre-ping: it doubles the round trips of every short transaction; a connection that died
     # raises OperationalError, which the tasks retry, and the pool discards it.
-    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=1800)
+    connect, statement, pool = _timeouts()
+    # A server that accepts and never answers must not hold a request or a task: the connection,
+    # each statement and the wait for a pooled connection are all bounded (issue 11).
+    args = {"connect_timeout": connect, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+            "keepalives_count": 3, "tcp_user_timeout": max(connect, 10) * 1000}
+    if statement:
+        args["options"] = f"-c statement_timeout={int(statement * 1000)}"
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=1800, pool_timeout=pool, connect_args=args)
+
+
+def _timeouts() -> tuple[int, float, float]:
+    """(connect, statement, pool wait) seconds from the settings; the defaults if they cannot be read."""
+    from config.settings import Settings, SettingsError, get_settings
+
+    try:
+        s = get_settings()
+    except SettingsError:  # the command that needs them reports the settings; the engine stays bounded
+        s = None
+    if s is None:
+        defaults = {f.name: f.default for f in Settings.__dataclass_fields__.values()}
+        return defaults["db_connect_timeout"], defaults["db_statement_timeout"], defaults["db_pool_timeout"]
+    return s.db_connect_timeout, s.db_statement_timeout, s.db_pool_timeout
 
 
 def get_engine(url: str) -> Engine:

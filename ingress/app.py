@@ -5,7 +5,6 @@ clients. If the enqueue fails after the commit, the event is still safe: the swe
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Callable
 
@@ -13,15 +12,17 @@ from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from config.settings import Settings, get_settings
 from db.inbox import mark_enqueued, store_event
 from db.session import get_engine
+from ingress.bodies import UnsupportedBody, json_media_type, parse_json_object, problem as _problem
 from ingress.signatures import SignatureError, verify
 from ingress.store import register_store_routes
 from schemas.events import ChargebackSchema, SilentPostSchema, WebhookEventSchema, parse_silent_post
-from schemas.masking import find_card_data
+from ingress.silent_post import SilentPostGuard
+from schemas.masking import find_card_data, install_log_masking, keyed_id, mask_text
 
 log = logging.getLogger("paysync.ingress")
 Enqueue = Callable[[int], None]
@@ -33,56 +34,14 @@ def celery_enqueue(inbox_id: int) -> None:
     send_ingest(inbox_id)
 
 
-MAX_DEPTH = 32
-
-
-def parse_json_object(body: bytes) -> dict:
-    """The body as a JSON object that every layer below can store, or ValueError saying why."""
-    def refuse_constant(name: str):
-        raise ValueError(f"{name} is not a JSON number")
-
-    try:
-        payload = json.loads(body, parse_constant=refuse_constant)
-    except RecursionError:
-        raise ValueError("body is nested too deeply") from None
-    except ValueError as exc:  # includes undecodable bytes
-        raise ValueError(f"body is not JSON: {str(exc)[:80]}") from None
-    if not isinstance(payload, dict):
-        raise ValueError("body is not a JSON object")
-    _check_storable(payload, 0)
-    return payload
-
-
-def _check_storable(value, depth: int) -> None:
-    """No NUL characters or lone surrogates (PostgreSQL refuses them), no absurd nesting."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"body is nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_storable(key, depth + 1)
-            _check_storable(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_storable(item, depth + 1)
-    elif isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("body holds a NUL character")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("body holds an unpaired surrogate") from None
-
-
-def _problem(status: int, reason: str, **extra):
-    return jsonify({"error": reason, **extra}), status
-
-
 def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None) -> Flask:
     settings = settings or get_settings()
     enqueue = enqueue or celery_enqueue
     app = Flask("paysync.ingress")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     db_url = settings.database_url
+    id_key = settings.id_hash_key.reveal().encode()
+    silent_guard = SilentPostGuard(settings)
 
     pairs = settings.pair_names
 
@@ -90,7 +49,10 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
                pair: str | None = None):
         pair = pair or settings.pair
         if pair not in pairs:
-            return _problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
+            return _problem(404, f"no integration pair {mask_text(pair)!r}", pairs=list(pairs))
+        # An id from outside is a key: one that carries a card-like number is stored masked and
+        # keyed by an HMAC, so repeats are still found and the number is nowhere.
+        event_id = keyed_id(event_id, id_key)
         hits = find_card_data(payload)
         if hits:
             # Masked before the insert; the paths (never the values) go to the log.
@@ -117,6 +79,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
     def signed_json(schema):
         """Read, verify and validate a signed JSON push: (event id, payload, loaded) or an error answer."""
+        if not json_media_type(request.mimetype, request.mimetype_params.get("charset", "").lower() or None):
+            return _problem(415, "send the body as application/json in UTF-8")
         # Read at most one byte past the limit. A chunked body has no Content-Length to refuse early,
         # and werkzeug would silently cut it at the limit, so it is read from the server's own stream.
         source = request.stream if request.content_length is not None else request.environ["wsgi.input"]
@@ -130,6 +94,8 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             return _problem(401, str(exc))
         try:
             payload = parse_json_object(body)
+        except UnsupportedBody as exc:
+            return _problem(415, str(exc))
         except ValueError as exc:
             return _problem(400, str(exc))
         try:
@@ -162,6 +128,12 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
     @app.post("/webhooks/paytrace/silent-post")
     @app.post("/pairs/<pair>/webhooks/paytrace/silent-post")
     def silent_post(pair: str | None = None):
+        refusal = silent_guard.refuse(request.remote_addr, request.args.get("token"))
+        if refusal is not None:
+            return _problem(refusal.status, refusal.reason, refusal.headers)
+        if request.content_length and request.mimetype not in ("application/x-www-form-urlencoded",
+                                                               "multipart/form-data"):
+            return _problem(415, "send the silent post as a form (application/x-www-form-urlencoded)")
         parm_list = request.form.get("parmList") or request.form.get("parmlist")
         if not parm_list:
             return _problem(400, "missing form field parmList")
@@ -173,7 +145,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
         # Unsigned and only a hint: the worker re-reads the transaction from PayTrace.
         return accept("silent_post", f"txn-{txn}", "silent_post", txn, dict(fields), pair)
 
-    register_store_routes(app, settings, enqueue)  # store order webhooks (ingress/store.py)
+    register_store_routes(app, settings, accept)  # store order webhooks (ingress/store.py): the same inbox
 
     @app.get("/openapi.json")
     def openapi():
@@ -199,7 +171,9 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
                 conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
         except SQLAlchemyError as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
+            # Why, in the server's words (first line, no card data, no password: the URL is not in it).
+            reason = mask_text(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200])
+            checks["database"] = f"down: {type(exc).__name__}: {reason}"
         try:
             from config.celery import celery_app
 
@@ -217,7 +191,11 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _problem(exc.code or 500, exc.description or exc.name)
+        # A 405 names the methods that are allowed (RFC 9110 15.5.6); other headers stay the exception's.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods and not any(k == "Allow" for k, _ in headers):
+            headers.append(("Allow", ", ".join(exc.valid_methods)))
+        return _problem(exc.code or 500, exc.description or exc.name, headers)
 
     return app
 
@@ -227,4 +205,5 @@ def wsgi_app() -> Flask:
     from config.logs import setup_logging
 
     setup_logging("ingress")
+    install_log_masking()  # no card number reaches the log, whoever logs it
     return create_app()

@@ -10,8 +10,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from typing import Iterable, Mapping
+
+#: A unix time as senders write it: decimal digits only (no sign, no spaces, no leading zero).
+_STAMP = re.compile(r"[1-9][0-9]{0,11}")
 
 
 class SignatureError(Exception):
@@ -26,10 +30,13 @@ def _key(secret: str) -> bytes:
         raise ValueError("webhook secret is not base64") from exc
 
 
+def _mac(secret: str, msg_id: str, stamp: str, body: bytes) -> bytes:
+    return hmac.new(_key(secret), f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `v1,<base64>` signature a sender puts in `webhook-signature`."""
-    mac = hmac.new(_key(secret), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+    return "v1," + base64.b64encode(_mac(secret, msg_id, str(timestamp), body)).decode()
 
 
 def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[str], *, tolerance: int = 300,
@@ -42,10 +49,11 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[str], *, t
         raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
     if len(msg_id) > 200:
         raise SignatureError("webhook-id is too long")
-    try:
-        timestamp = int(stamp)
-    except ValueError:
-        raise SignatureError("webhook-timestamp is not a unix time") from None
+    if not _STAMP.fullmatch(stamp):
+        # int() would read "+17...", "017..." or "17...\t" as the same time: the signature covers
+        # the header's own text, so anything but plain digits is refused.
+        raise SignatureError("webhook-timestamp is not a unix time")
+    timestamp = int(stamp)
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
         # Too old is a replay; too new is a sender whose clock we should not trust either.
@@ -60,7 +68,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[str], *, t
         except (binascii.Error, ValueError):
             continue
     for secret in secrets:
-        expected = base64.b64decode(sign(secret, msg_id, timestamp, body).split(",", 1)[1])
+        expected = _mac(secret, msg_id, stamp, body)
         for candidate in offered:
             if hmac.compare_digest(expected, candidate):
                 return msg_id

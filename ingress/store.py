@@ -19,16 +19,17 @@ from typing import Callable
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from config.settings import Settings, SettingsError
 from config.store import load_store_settings
-from db.inbox import mark_enqueued, store_event
+from ingress.bodies import UnsupportedBody, json_media_type, parse_json_object, problem
 from ingress.signatures import SignatureError, verify
-from schemas.masking import find_card_data, mask_text
+from schemas.masking import mask_text
 from schemas.store import SHOPIFY_TOPICS, GenericEventSchema, shopify_order, shopify_refund
 
 log = logging.getLogger("paysync.ingress")
+#: The app's inbox write: (source, event id, event type, transaction id, payload, pair) -> the answer.
+Accept = Callable[[str, str, str, "int | None", dict, "str | None"], object]
 
 
 def shopify_signature_ok(body: bytes, given: str, secrets) -> bool:
@@ -44,12 +45,9 @@ def shopify_signature_ok(body: bytes, given: str, secrets) -> bool:
     return False
 
 
-def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int], None]) -> None:
-    """Add the store routes to the ingress app."""
-    db_url, pairs = settings.database_url, settings.pair_names
-
-    def problem(status: int, reason: str, **extra):
-        return jsonify({"error": reason, **extra}), status
+def register_store_routes(app: Flask, settings: Settings, accept: Accept) -> None:
+    """Add the store routes to the ingress app; `accept` is the app's own inbox write (keyed ids, masking, 202)."""
+    pairs = settings.pair_names
 
     def store_of(pair: str):
         return load_store_settings(pair, first_pair=pairs[0])
@@ -59,33 +57,11 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
         body = source.read(settings.max_body_bytes + 1)
         return None if len(body) > settings.max_body_bytes else body
 
-    def accept(source: str, event_id: str, event_type: str, payload: dict, pair: str):
-        hits = find_card_data(payload)
-        if hits:
-            log.warning("card data masked in %s event %s at %s", source, event_id, ", ".join(hits[:5]))
-        try:
-            inbox_id, created = store_event(db_url, source=source, event_id=event_id, event_type=event_type,
-                                            transaction_id=None, payload=payload, pair=pair)
-        except DataError as exc:
-            log.warning("inbox refused %s event %s: %s", source, event_id, type(exc.orig).__name__)
-            return problem(400, "payload holds a value that cannot be stored")
-        except SQLAlchemyError:
-            log.error("inbox write failed for %s event %s; answering 503", source, event_id)
-            return problem(503, "storage unavailable; retry later")
-        if not created:
-            return jsonify({"status": "duplicate", "inbox_id": inbox_id}), 200
-        try:
-            enqueue(inbox_id)
-            mark_enqueued(db_url, inbox_id)
-        except Exception:  # committed: the sweeper sends it
-            log.exception("enqueue failed for inbox %s; the sweeper will send it", inbox_id)
-        return jsonify({"status": "accepted", "inbox_id": inbox_id}), 202
-
     def parsed(body: bytes):
-        from ingress.app import parse_json_object  # the app imports this module: read it late
-
         try:
             return parse_json_object(body), None
+        except UnsupportedBody as exc:
+            return None, problem(415, str(exc))
         except ValueError as exc:
             return None, problem(400, str(exc))
 
@@ -93,7 +69,9 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
         """(pair, raw body), or the answer refusing the request before any signature is checked."""
         pair = pair or settings.pair
         if pair not in pairs:
-            return None, problem(404, f"no integration pair {pair!r}", pairs=list(pairs))
+            return None, problem(404, f"no integration pair {mask_text(pair)!r}", pairs=list(pairs))
+        if not json_media_type(request.mimetype, request.mimetype_params.get("charset", "").lower() or None):
+            return None, problem(415, "send the body as application/json in UTF-8")
         body = raw_body()
         if body is None:
             return None, problem(413, f"body larger than {settings.max_body_bytes} bytes")
@@ -131,7 +109,7 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
             (shopify_refund if topic == "refunds/create" else shopify_order)(payload)
         except ValidationError as exc:
             return problem(400, f"invalid {topic} payload", fields=exc.normalized_messages())
-        return accept("shopify", f"shopify:{mask_text(webhook_id)}", topic, payload, pair)
+        return accept("shopify", f"shopify:{webhook_id}", topic, None, payload, pair)
 
     @app.post("/webhooks/orders")
     @app.post("/pairs/<pair>/webhooks/orders")
@@ -155,4 +133,4 @@ def register_store_routes(app: Flask, settings: Settings, enqueue: Callable[[int
             event = GenericEventSchema().load(payload)
         except ValidationError as exc:
             return problem(400, "invalid order event", fields=exc.normalized_messages())
-        return accept("store", f"store:{mask_text(event_id)}", event["type"], payload, pair)
+        return accept("store", f"store:{event_id}", event["type"], None, payload, pair)

@@ -9,8 +9,12 @@ payload goes through `mask_payload` before it is written to the database, a log 
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import re
 from typing import Any
+from urllib.parse import unquote
 
 # Keys whose values are sensitive authentication data whatever they look like: exact names, and
 # fragments that mark a name as one (`cvv_number`, `CardSecurityCode`, `track2_data`). Matching a
@@ -31,6 +35,12 @@ _MASKED_ACCOUNT = re.compile(r"^[xX*•]+\d{0,4}$")
 _SEPARATORS = r"[\s\u00a0.\-_/]{0,3}"
 _DIGIT_RUN = re.compile(rf"(?<!\d)(?:\d{_SEPARATORS}){{12,}}\d(?!\d)")
 REDACTED = "[redacted]"
+# A card security code named in free text: "cvv 123", "CVV2: 123", "security code 123", "csc=123",
+# "card code #1234", "CVC/CVV2 is 123". The label stays (a person sees what was removed), the digits go.
+_CSC_LABEL = (r"(?:cvv2?|cvc2?|cvn2?|cav2|cid|csc|v-?code|sec(?:urity)?[\s_.-]*code|card[\s_.-]*code|"
+              r"(?:card[\s_.-]*)?verification[\s_.-]*(?:code|value|number|no\.?))")
+_CSC_PHRASE = re.compile(rf"(?i)(?<![a-z])({_CSC_LABEL}(?:[\s/]*{_CSC_LABEL})*"
+                         rf"(?:[\s:=#._\-]|no\b|num(?:ber)?\b|is\b|was\b){{0,12}}?)\d{{3,4}}(?!\d)")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -73,7 +83,8 @@ def _hides_pan(digits: str) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """Replace every digit run (spaces or dashes allowed) that contains a card number."""
+    """Replace every digit run (spaces or dashes allowed) that contains a card number, and every
+    card security code named in the text ("cvv 123" becomes "cvv [redacted]")."""
 
     def _sub(match: re.Match[str]) -> str:
         digits = re.sub(r"\D", "", match.group(0))
@@ -83,7 +94,54 @@ def mask_text(text: str) -> str:
             return "x" * (len(digits) - 4) + digits[-4:]
         return match.group(0)
 
-    return _DIGIT_RUN.sub(_sub, text)
+    return _CSC_PHRASE.sub(lambda m: m.group(1) + REDACTED, _DIGIT_RUN.sub(_sub, text))
+
+
+def keyed_id(raw: str, key: bytes, limit: int = 200) -> str:
+    """An identifier from outside, safe to store and show, that still tells repeats apart.
+
+    A clean id is kept as it is. One that holds card data is shown masked and keyed by an HMAC of
+    the raw id (the key is a secret of the deployment, so the number cannot be found again by
+    hashing every PAN): the same raw id always gives the same key, two ids that mask alike do not.
+    """
+    masked = mask_text(raw)
+    if masked == raw:
+        return raw[:limit]
+    digest = hmac.new(key, raw.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+    return f"{masked[:limit - 35]}~h:{digest}"
+
+
+def mask_url(target: str) -> str:
+    """A request target fit for a log: the path (decoded, then scanned), never the query string."""
+    path, sep, query = target.partition("?")
+    return mask_text(unquote(path, errors="replace")) + ("?[query]" if sep and query else "")
+
+
+class MaskingLogFilter(logging.Filter):
+    """Masks every log record, its arguments and its traceback, before any handler writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string still must not leak its arguments
+            message = str(record.msg)
+        record.msg, record.args = mask_text(message), None
+        if record.exc_info:
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
+
+
+def install_log_masking(*loggers: logging.Logger) -> None:
+    """Put the masking filter on every handler of `loggers` (the root logger when none is named)."""
+    for logger in loggers or (logging.getLogger(),):
+        for handler in logger.handlers:
+            if not any(isinstance(f, MaskingLogFilter) for f in handler.filters):
+                handler.addFilter(MaskingLogFilter())
 
 
 def _mask_number_value(value: Any) -> Any:

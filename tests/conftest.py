@@ -50,6 +50,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# The sandboxes' addresses and credentials are defaults only outside production (config/settings.py).
+os.environ["PAYSYNC_ENV"] = "test"
 
 FAST_ENV = {
     # Small numbers so retries, leases and the sweeper act within a test's patience; the

@@ -34,7 +34,7 @@ def replays():
 
 @pytest.fixture
 def app(db_url, tmp_path, replays):
-    env = {"DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)}
+    env = {"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)}
     return create_app(load_settings(env), load_console_settings(env), send_replay=replays.append)
 
 

@@ -131,7 +131,7 @@ def test_a_replay_the_broker_cannot_take_says_so_and_is_audited_as_failed(users,
         raise ConnectionError("redis is down")
 
     # given a console whose broker cannot be reached
-    env = {"DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)}
+    env = {"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)}
     down = create_app(load_settings(env), load_console_settings(env), send_replay=broker_down).test_client()
     sign_in(down, "olive")
     token = csrf(down.get("/dead-letters").get_data(as_text=True))

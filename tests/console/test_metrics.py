@@ -23,7 +23,7 @@ def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
 def test_metrics_count_events_in_by_source_and_read_runs_letters_and_backlog_from_the_database(db_url, seeded,
                                                                                               tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    settings = load_settings({"DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)})
+    settings = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)})
     client = create_app(settings, enqueue=lambda inbox_id: None).test_client()
     before = scrape(client).get(("paysync_events_in_total", (("pair", "default"), ("source", "poll"))), 0)
     # when two new events and one repeat are stored
@@ -46,7 +46,7 @@ def test_metrics_need_the_bearer_token_when_one_is_set(db_url, tmp_path, monkeyp
     monkeypatch.setenv("METRICS_TOKEN", "s3cret-token")
     get_console_settings.cache_clear()
     try:
-        settings = load_settings({"DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)})
+        settings = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYSYNC_HOME": str(tmp_path)})
         client = create_app(settings, enqueue=lambda inbox_id: None).test_client()
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401

@@ -20,7 +20,7 @@ def test_bad_alert_settings_are_reported_together_by_key():
 
 
 def test_a_pair_may_name_its_own_alert_recipients_and_the_rest_fall_back():
-    env = {"PAYSYNC_PAIRS": "west,east", "ALERT_EMAIL_TO": "all@shop.example", "SMTP_HOST": "mail",
+    env = {"PAYSYNC_ENV": "test", "PAYSYNC_PAIRS": "west,east", "ALERT_EMAIL_TO": "all@shop.example", "SMTP_HOST": "mail",
            "PAYSYNC_PAIR_EAST_ALERT_EMAIL_TO": "east@shop.example", "PAYSYNC_PAIR_EAST_PAYTRACE_USERNAME": "east",
            "PAYSYNC_PAIR_EAST_SAGE50_BASE_URL": "http://sage50-east:8702"}
     load_settings(env)  # the posting side accepts the pair's ALERT_ keys

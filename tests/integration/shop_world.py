@@ -53,7 +53,8 @@ class ShopWorld:
         self.servers = [SandboxServer(paytrace_app("demo", "demo", "PAYSYNC1")).start(),
                         SandboxServer(shop_app(access_token=TOKEN, domain=DOMAIN)).start()]
         self.paytrace_server, self.shop = self.servers
-        env = {"DATABASE_URL": db_url, "PAYTRACE_BASE_URL": self.paytrace_server.url, "PAYSYNC_ERP": erp,
+        env = {"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYTRACE_BASE_URL": self.paytrace_server.url,
+               "PAYSYNC_ERP": erp,
                "HTTP_RETRIES": "0", "WEBHOOK_SECRETS": new_webhook_secret(), "SHOPIFY_ADMIN_URL": self.shop.url,
                "SHOPIFY_ACCESS_TOKEN": TOKEN, "SHOPIFY_WEBHOOK_SECRET": SHOP_SECRET, "SHOPIFY_SHOP_DOMAIN": DOMAIN,
                "SHOPIFY_LOCATION_ID": LOCATION, "PAYSYNC_HOME": str(home)}

@@ -45,8 +45,9 @@ def world(tmp_path_factory):
     db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     upgrade(db_url)
     with SandboxServer(paytrace_app("demo", "demo", "PAYSYNC1")) as pt, SandboxServer(sage50_app(api_key="k")) as sage:
-        s = load_settings({"DATABASE_URL": db_url, "PAYTRACE_BASE_URL": pt.url, "SAGE50_BASE_URL": sage.url,
-                           "SAGE50_API_KEY": "k", "HTTP_RETRIES": "0", "REFUND_LINK_WAIT_SECONDS": "0"})
+        s = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYTRACE_BASE_URL": pt.url,
+                           "SAGE50_BASE_URL": sage.url, "SAGE50_API_KEY": "k", "HTTP_RETRIES": "0",
+                           "REFUND_LINK_WAIT_SECONDS": "0"})
         yield s, build_context(s), PayTraceClient(PayTraceConfig.from_settings(s)), sage.url
     from db.session import get_engine
 

@@ -36,7 +36,7 @@ def world(pg_url):
     upgrade(pg_url)
     clock = Clock(pacific(20, 23, 59, 58))
     with SandboxServer(create_app("u", "p", "INTEG1", clock=clock)) as server:
-        settings = load_settings({"DATABASE_URL": pg_url, "PAYTRACE_BASE_URL": server.url})
+        settings = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": pg_url, "PAYTRACE_BASE_URL": server.url})
         yield settings, clock, PayTraceGateway(client_for(server))
 
 
@@ -62,7 +62,7 @@ def test_a_sale_stamped_before_midnight_but_seen_after_is_still_caught(world):
 
 def test_a_malformed_export_row_is_kept_for_a_dead_letter_not_dropped(pg_url):
     upgrade(pg_url)
-    settings = load_settings({"DATABASE_URL": pg_url})
+    settings = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": pg_url})
 
     class OneBadRow:  # a fake is fine here: the point is our handling of a row PayTrace never sends
         def transactions_between(self, start, end):

@@ -119,7 +119,8 @@ def world(request, pg_url, tmp_path):
             pytest.skip(f"{request.param} connector not ready for recurring billing: no {', '.join(missing)}")
         upgrade(pg_url)
         with PayTraceSandbox() as paytrace:
-            env = {"DATABASE_URL": pg_url, "PAYSYNC_HOME": str(tmp_path), "PAYTRACE_BASE_URL": paytrace.url,
+            env = {"PAYSYNC_ENV": "test", "DATABASE_URL": pg_url, "PAYSYNC_HOME": str(tmp_path),
+                   "PAYTRACE_BASE_URL": paytrace.url,
                    "HTTP_RETRIES": "0", **_erp_env(request.param, erp.connector)}
             setup = recurring_context(env, RECURRING)
             yield World(erp, paytrace, env, pg_url, setup.gateway.client)

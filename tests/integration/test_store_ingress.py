@@ -34,7 +34,7 @@ def ingress(pg_url):
     upgrade(pg_url)
     saved = os.environ.copy()
     order_secret = new_webhook_secret()
-    env = {"DATABASE_URL": pg_url, "SHOPIFY_WEBHOOK_SECRET": f"old_secret,{SECRET}", "SHOPIFY_SHOP_DOMAIN": DOMAIN,
+    env = {"PAYSYNC_ENV": "test", "DATABASE_URL": pg_url, "SHOPIFY_WEBHOOK_SECRET": f"old_secret,{SECRET}", "SHOPIFY_SHOP_DOMAIN": DOMAIN,
            "STORE_WEBHOOK_SECRETS": order_secret, "MAX_BODY_BYTES": "65536"}
     os.environ.update(env)
     enqueued: list[int] = []

@@ -45,12 +45,40 @@ def test_compose_file_is_valid_compose_with_the_procfile_topology():
     assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
 
 
+def test_compose_publishes_on_loopback_and_can_run_every_erp():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    # every published port is bound to 127.0.0.1 unless PAYSYNC_PUBLISH_ADDRESS says otherwise
+    published = [p for s in compose["services"].values() for p in s.get("ports", [])]
+    assert published and all(p.startswith("${PAYSYNC_PUBLISH_ADDRESS:-127.0.0.1}:") for p in published)
+    # the ERP is a choice, and no one ERP's keys are demanded by compose (settings refuse what is missing)
+    env = compose["x-paysync-env"]
+    assert env["PAYSYNC_ERP"] == "${PAYSYNC_ERP:-sage50}"
+    for key in ("SAGE50_BASE_URL", "SAGE50_API_KEY", "SAGEX3_BASE_URL", "SAGEX3_USERNAME", "SAGEX3_PASSWORD",
+                "SAGEPRO_DATABASE_URL"):
+        assert env[key] == f"${{{key}:-}}", key
+    # and production settings built from it work for each ERP once its own keys are given
+    from config.settings import load_settings
+
+    given = {"PAYSYNC_ENV": "production", "DATABASE_URL": "postgresql://p@db/p", "REDIS_URL": "redis://r:6379/0",
+             "PAYSYNC_ID_HASH_KEY": "k" * 32, "PAYTRACE_USERNAME": "u", "PAYTRACE_PASSWORD": "p",
+             "PAYTRACE_INTEGRATOR_ID": "i", **{k: "" for k in env if k.startswith(("SAGE50_", "SAGEX3_", "SAGEPRO_"))}}
+    erps = {"sage50": {"SAGE50_BASE_URL": "https://bridge:8443", "SAGE50_API_KEY": "k"},
+            "sage_x3": {"SAGEX3_BASE_URL": "https://x3:8124", "SAGEX3_USERNAME": "u", "SAGEX3_PASSWORD": "p"},
+            "sage_pro": {"SAGEPRO_DATABASE_URL": "postgresql://pro@db/pro"}}
+    for erp, keys in erps.items():
+        assert load_settings({**given, "SAGEX3_POOL_ALIAS": "SEED", "SAGEX3_ENDPOINT": "SEED",
+                              "SAGEPRO_COMPANY": "01", "PAYSYNC_ERP": erp, **keys}).erp == erp
+
+
 def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(stack_factory, tmp_path):
     stack = stack_factory()
     ingress_port, flower_port = runtime.free_port(), runtime.free_port()
+    # an operator's shell: the project's .venv is not on PATH (the Procfile finds it on its own)
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
     env = {**stack.env, "INGRESS_BIND": f"127.0.0.1:{ingress_port}", "FLOWER_PORT": str(flower_port),
-           "FLOWER_BASIC_AUTH": "finance:s3cret", "PAYSYNC_HOME": str(tmp_path),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+           "FLOWER_BASIC_AUTH": "finance:s3cret", "PAYSYNC_HOME": str(tmp_path), "PATH": path}
+    env.pop("VIRTUAL_ENV", None)
     log = open(tmp_path / "honcho.log", "wb")
     honcho = subprocess.Popen([sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "start"],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -62,6 +90,10 @@ def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(st
         assert requests.get(f"http://127.0.0.1:{flower_port}/", auth=("finance", "s3cret"), timeout=5).status_code == 200
         wait_http(f"{stack.console_url}/healthz", timeout=60)  # the console: CONSOLE_BIND of the stack
         assert requests.get(f"{stack.console_url}/today", timeout=5, allow_redirects=False).status_code == 302
+        for path in ("/metrics", "/healthcheck"):  # the same credentials as the UI
+            assert requests.get(f"http://127.0.0.1:{flower_port}{path}", timeout=5).status_code == 401
+            assert requests.get(f"http://127.0.0.1:{flower_port}{path}", auth=("finance", "s3cret"),
+                                timeout=5).status_code == 200
         client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
         sales = make_sales(client, 5, seed=4, decline_every=0)
         pushed = push_webhook(ingress, stack.webhook_secret, sales[0])

@@ -14,17 +14,17 @@ def test_the_task_is_a_house_task_on_the_erp_queue_and_on_beat():
     task = celery_app.tasks[customer_tasks.sync_customers.name]
     assert task.name == "paysync.sync_customers" and isinstance(task, PaysyncTask)
     assert "workers.customer_tasks" in celery_app.conf.include
-    settings = load_settings({"CUSTOMER_SYNC_INTERVAL_SECONDS": "120", "PAYSYNC_ERP": "sage_pro"})
+    settings = load_settings({"PAYSYNC_ENV": "test", "CUSTOMER_SYNC_INTERVAL_SECONDS": "120", "PAYSYNC_ERP": "sage_pro"})
     entry = beat_schedule(settings)["sync-customers"]
     assert entry["task"] == task.name and entry["schedule"] == 120.0
     assert entry["options"]["queue"] == erp_queue("sage_pro")
 
 
 def test_the_interval_defaults_to_a_quarter_hour_and_is_validated():
-    assert load_settings({}).customer_sync_interval_seconds == 900.0
+    assert load_settings({"PAYSYNC_ENV": "test"}).customer_sync_interval_seconds == 900.0
     for bad in ("0", "soon", "100000"):
         with pytest.raises(SettingsError) as caught:
-            load_settings({"CUSTOMER_SYNC_INTERVAL_SECONDS": bad})
+            load_settings({"PAYSYNC_ENV": "test", "CUSTOMER_SYNC_INTERVAL_SECONDS": bad})
         assert "CUSTOMER_SYNC_INTERVAL_SECONDS" in caught.value.errors
 
 

@@ -219,7 +219,7 @@ def _connector(kind: str, settings):
 
 @pytest.mark.parametrize("kind", sorted(SHIPPED))
 def test_the_shipped_files_keep_the_references_and_site_codes_paysync_always_wrote(kind, tmp_path):
-    settings = load_settings({"PAYSYNC_HOME": str(tmp_path), "PAYSYNC_ERP": kind})
+    settings = load_settings({"PAYSYNC_ENV": "test", "PAYSYNC_HOME": str(tmp_path), "PAYSYNC_ERP": kind})
     connector = _connector(kind, settings)
     try:
         limit = connector.max_reference_length

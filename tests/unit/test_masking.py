@@ -77,3 +77,56 @@ def test_masked_account_numbers_are_kept_and_not_reported():
     assert mask_payload(payload) == payload and mask_payload(mask_payload(payload)) == payload
     assert find_card_data(payload) == []
     assert find_card_data({"check": {"account_number": "000123456789"}}) == ["$.check.account_number"]
+
+
+# -- issue 11: security codes in free text, ids used as keys, URLs and log records --------------------
+import logging  # noqa: E402
+
+import pytest  # noqa: E402
+
+from schemas.masking import MaskingLogFilter, keyed_id, mask_url  # noqa: E402
+
+
+@pytest.mark.parametrize("phrase", ["cvv 123", "CVV2: 123", "security code 123", "csc=123", "CSC: 1234",
+                                    "Card Code #123", "cvc2=123", "CVV/CVC is 123", "my cvv number is 123",
+                                    "verification value: 123", "sec code 123", "CID 1234", "cvv:123"])
+def test_security_codes_named_in_free_text_are_scrubbed(phrase):
+    # given a security code written in a note, in any of the usual ways
+    out = mask_payload({"note": f"paid by phone, {phrase}, thanks", "list": [phrase]})
+    # then its digits are gone and the label is left for a person to see what was removed
+    assert not re.search(r"\d{3}", out["note"]) and "[redacted]" in out["note"]
+    assert "[redacted]" in out["list"][0] and find_card_data({"note": phrase}) == ["$.note"]
+
+
+def test_numbers_that_are_not_security_codes_stay():
+    for text in ("invoice 123", "PO 4567 of 12/30", "cvv: 12", "ref 123 cvv", "phone 5095551234"):
+        assert mask_text(text) == text
+
+
+def test_a_keyed_id_is_masked_stable_and_tells_lookalikes_apart():
+    key = b"k" * 32
+    a, b = f"evt_{TEST_CARDS[0]}", f"evt_{TEST_CARDS[0][:6]}999999{TEST_CARDS[0][-4:]}"
+    assert keyed_id(a, key) == keyed_id(a, key) and keyed_id(a, key) != keyed_id(b, key)
+    assert TEST_CARDS[0] not in keyed_id(a, key) and keyed_id(a, key).startswith("evt_401200")
+    assert keyed_id(a, key) != keyed_id(a, b"another key of the deployment")
+    assert keyed_id("evt_12345", key) == "evt_12345" and len(keyed_id("x" * 300 + TEST_CARDS[0], key)) <= 200
+
+
+def test_a_url_for_a_log_has_a_scanned_path_and_no_query_string():
+    assert mask_url(f"/pairs/{TEST_CARDS[1]}/webhooks?card={TEST_CARDS[0]}") == "/pairs/549974xxxxxx0057/webhooks?[query]"
+    assert mask_url("/pairs/4012%200000%209876%205439/x") == "/pairs/401200xxxxxx5439/x"
+    assert mask_url("/healthz") == "/healthz"
+
+
+def test_the_log_filter_masks_messages_arguments_and_tracebacks():
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "event %s said %s", (f"evt_{TEST_CARDS[0]}",
+                                                                                   "cvv 123"), None)
+    try:
+        raise ValueError(f"bad {TEST_CARDS[2]}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert MaskingLogFilter().filter(record)
+    line = logging.Formatter().format(record)
+    assert TEST_CARDS[0] not in line and TEST_CARDS[2] not in line and "123" not in line
