@@ -95,12 +95,12 @@ def _lines(txn: GatewayTransaction, rules: PostingRules) -> tuple[OrderLine, ...
 
 def sales_order_for(txn: GatewayTransaction, customer_id: str, rules: PostingRules) -> SalesOrder:
     return SalesOrder(ref(txn, "sales_order"), customer_id, local_date(txn, rules),
-                      _lines(txn, rules))
+                      _lines(txn, rules), invoice_id=txn.invoice_id)
 
 
 def invoice_for(txn: GatewayTransaction, customer_id: str, order_key: str | None, rules: PostingRules) -> SalesOrder:
     return SalesOrder(ref(txn, "invoice"), customer_id, local_date(txn, rules),
-                      _lines(txn, rules), order_ref=order_key)
+                      _lines(txn, rules), order_ref=order_key, invoice_id=txn.invoice_id)
 
 
 def payment_for(txn: GatewayTransaction, customer_id: str, invoice_key: str | None, rules: PostingRules) -> Payment:

@@ -107,18 +107,18 @@ def _sage_x3(state: dict) -> Summary:
         "invoices": [{"reference": i["SIH0_1"]["INVREF"], "key": i["SIH0_1"]["NUM"], "amount": _d(i["SIH4_3"]["INVNOT"]),
                       "open": due.get(i["SIH0_1"]["NUM"], Decimal("0")), "status": i["SIH0_1"].get("YPAYSTA") or ""}
                      for i in state.get("invoices", [])],
-        "payments": [{"reference": p["PAY0_1"]["REF"], "amount": _d(p["PAY0_1"]["AMTCUR"]),
-                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_1", [])]}
+        "payments": [{"reference": p["PAY1_2"]["REF"], "amount": _d(p["PAY1_2"]["AMTCUR"]),
+                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_4", []) if l["VCRNUM"]]}
                      for p in state.get("payments", [])],
         "journals": journals,
         "credit_memos": [{"reference": m["SIH0_1"]["INVREF"], "key": m["SIH0_1"]["NUM"],
                           "amount": _d(m["SIH4_3"]["INVNOT"]), "invoice": m["SIH0_1"].get("SIHORINUM", "")}
                          for m in state.get("credit_memos", [])],
-        "refunds": [{"reference": r["PAY0_1"]["REF"], "amount": _d(r["PAY0_1"]["AMTCUR"]),
-                     "credit_memo": next((l["VCRNUM"] for l in r.get("PAY1_1", [])), "")}
+        "refunds": [{"reference": r["PAY1_2"]["REF"], "amount": _d(r["PAY1_2"]["AMTCUR"]),
+                     "credit_memo": next((l["VCRNUM"] for l in r.get("PAY1_4", [])), "")}
                     for r in state.get("refunds", [])],
-        "reversals": [{"reference": v["PAY0_1"]["REF"], "payment": next((l["VCRNUM"] for l in v.get("PAY1_1", [])), ""),
-                       "amount": _d(v["PAY0_1"]["AMTCUR"])} for v in state.get("reversals", [])],
+        "reversals": [{"reference": v["PAY1_2"]["REF"], "payment": next((l["VCRNUM"] for l in v.get("PAY1_4", [])), ""),
+                       "amount": _d(v["PAY1_2"]["AMTCUR"])} for v in state.get("reversals", [])],
     }
 
 

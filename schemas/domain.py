@@ -105,6 +105,8 @@ class SalesOrder:
     due_date: date | None = None
     #: The customer's own order number (PO), kept where the ERP keeps it.
     customer_po: str = ""
+    #: The merchant's own invoice number (PayTrace invoice_id), kept whole where the ERP can find it again.
+    invoice_id: str = ""
 
     @property
     def amount(self) -> Decimal:
