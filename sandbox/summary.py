@@ -32,7 +32,7 @@ def _sage50(state: dict) -> Summary:
                       "open": _d(i["AmountDue"]), "status": i.get("InternalNote") or ""}
                      for i in state.get("invoices", [])],
         "payments": [{"reference": p["ReferenceNumber"], "amount": _d(p["Amount"]),
-                      "applied": [(l["InvoiceKey"], _d(l["AmountPaid"])) for l in p.get("InvoiceLines", [])]}
+                      "applied": [(l["InvoiceReference"], _d(l["AmountPaid"])) for l in p.get("ApplyToInvoiceLines", [])]}
                      for p in state.get("payments", [])],
         "journals": [{"reference": j["ReferenceNumber"],
                       "debits": sum((_d(l["Amount"]) for l in j["Lines"] if _d(l["Amount"]) > 0), Decimal("0")),

@@ -79,8 +79,8 @@ def receipt_in_sage50(stack, txn_id: int, amount: str, day: date, customer: str)
         "Lines": [{"ItemID": "PAYMENT", "Quantity": "1", "UnitPrice": amount}]})
     sage50(stack, "POST", "/v1/payments", {
         "CustomerID": customer, "ReferenceNumber": f"PT{txn_id}-RCP", "Date": day.isoformat(),
-        "CashAccount": "1200", "PaymentMethod": "Credit Card",
-        "InvoiceLines": [{"InvoiceKey": invoice["Key"], "AmountPaid": amount}]})
+        "AccountReference": "1200", "PaymentMethod": "Credit Card",
+        "ApplyToInvoiceLines": [{"InvoiceReference": invoice["Key"], "AmountPaid": amount}]})
 
 
 def run_day(day: date, **kw) -> ReconcileRun:
