@@ -25,7 +25,7 @@ from connectors.paytrace import PayTraceGateway
 from db.models import StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import anomalies, matching, transform
+from flows import anomalies, matching, names, transform
 from flows.ledger import record_decision, run_step, step_record, step_refs
 from flows.review import Finding, file_findings
 from schemas.domain import ErpDocument, GatewayTransaction
@@ -255,7 +255,8 @@ def upsert_customer(ctx: FlowContext, run_id: int) -> None:
         return
     customer = transform.customer_for(txn)  # at most 20 characters; a connector maps to shorter ids
     run_step(ctx.db_url, run_id, "customer", _key(run, "customer"),
-             lambda: (ctx.erp.upsert_customer(customer), None), ctx.lease_seconds, ctx.mapping_checksum)
+             lambda: (names.upsert(ctx.db_url, ctx.pair, ctx.erp, customer), None), ctx.lease_seconds,
+             ctx.mapping_checksum)
 
 
 def _linked_customer(ctx: FlowContext, txn: GatewayTransaction) -> str | None:

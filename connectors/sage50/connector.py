@@ -32,8 +32,11 @@ class Sage50Connector(ErpConnector):
     def __init__(self, config: Sage50Config, client: Sage50Client | None = None) -> None:
         self.config = config
         self.client = client or Sage50Client(config)
-        # Where a name longer than Sage 50 keeps is kept whole: a customer custom field [I].
-        self.customer_name_note = f"custom field {config.full_name_field!r}" if config.full_name_field else ""
+
+
+    def name_kept_in(self, name: str) -> str:
+        """A name longer than Sage 50 keeps goes whole into a customer custom field [I] (Sage50Config)."""
+        return f"the customer's custom field {self.config.full_name_field!r}" if self.config.full_name_field else ""
 
     def upsert_customer(self, customer: Customer) -> str:
         """Create the customer, or bring its contact details up to date; no write when nothing changed."""

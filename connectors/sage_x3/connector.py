@@ -34,6 +34,11 @@ class SageX3Connector(ErpConnector):
         self.config = config
         self.client = client or SageX3Client(config)
         self.max_reference_length = config.layout.reference_length
+        self.customer_name_width = config.layout.customer_name_length
+
+    def name_kept_in(self, name: str) -> str:
+        """BPCNAM holds the first characters; the company name's two lines (BPRNAM [C]) hold twice as many."""
+        return "the company name's two lines (BPRNAM)" if len(name) <= 2 * self.customer_name_width else ""
 
     def upsert_customer(self, customer: Customer) -> str:
         """Read the BPCNUM; save it if X3 has none, modify only the groups that changed."""
