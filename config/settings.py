@@ -53,6 +53,8 @@ class PayTraceSettings:
     timeout: float
     #: Also read the account's checks (ACH) [I: the v1 check export endpoints are inferred, docs/paytrace.md].
     ach: bool = True
+    # JSON overrides of the PayTrace names no public source confirms (connectors/paytrace/config.py PayTraceLayout).
+    layout: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,7 @@ def _read(env: Env) -> Settings:
         integrator_id=env.str("PAYTRACE_INTEGRATOR_ID", "PAYSYNC1"),
         timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
         ach=env.bool("PAYTRACE_ACH", True),
+        layout=env.json("PAYTRACE_LAYOUT", {}) or {},
     )
     sage50 = Sage50Settings(
         base_url=env.str("SAGE50_BASE_URL", "http://127.0.0.1:8702").rstrip("/"),

@@ -255,3 +255,27 @@ def test_sales_for_invoice_does_not_trust_including_text_to_find_a_charge(sandbo
     found = gateway.sales_for_invoice("c1", "INV-1", *today_window())
     assert [r["transaction_id"] for r in found] == [charged]
     assert [("including_text" in a, a["customer_id"]) for a in asked] == [(True, "c1"), (False, "c1")]
+
+
+def test_the_paytrace_layout_renames_the_inferred_names_and_can_turn_the_narrowing_filter_off(sandbox):
+    # Given a site whose account has no `including_text` filter (PAYTRACE_LAYOUT {"including_text": ""})
+    from connectors.paytrace.config import PayTraceLayout
+
+    layout = PayTraceLayout.from_overrides({"including_text": ""})
+    client = PayTraceClient(PayTraceConfig(sandbox.url, "u", Secret("p"), "INTEG1", timeout=5, retries=0,
+                                           layout=layout))
+    vault(client, "c1")
+    gateway = PayTraceGateway(client)
+    asked = []
+    real_call = client.call
+    charged = gateway.sale_by_customer("c1", Decimal("10.00"), invoice_id="INV-9")["transaction_id"]
+    client.call = lambda path, body=None, **kw: asked.append(dict(body or {})) or real_call(path, body, **kw)
+    # When paysync asks whether the invoice was charged, then it reads the range once, unfiltered, and finds it
+    assert [r["transaction_id"] for r in gateway.sales_for_invoice("c1", "INV-9", *today_window())] == [charged]
+    assert len(asked) == 1 and "including_text" not in asked[0]
+    # And a site whose check export is elsewhere names it: the sandbox has none there, so PayTrace says 404
+    elsewhere = PayTraceGateway(PayTraceClient(PayTraceConfig(
+        sandbox.url, "u", Secret("p"), "INTEG1", timeout=5, retries=0,
+        layout=PayTraceLayout.from_overrides({"check_export_by_id": "checks/export/one"}))))
+    with pytest.raises(Exception, match="checks/export/one"):
+        elsewhere.check(1)
