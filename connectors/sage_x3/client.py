@@ -168,6 +168,12 @@ class SageX3Client:
         raise PermanentError(f"{cls}: more than {max_pages} pages for {where or 'everything'}", system=SYSTEM,
                              operation=operation)
 
+    def rest_sample(self, cls: str, count: int = 5) -> list[dict[str, Any]]:
+        """The first `count` resources of a class, one page only: a read-only probe (`paysync doctor`)."""
+        query = urlencode({"representation": f"{cls}.$query", "count": count}, quote_via=quote, safe="$'")
+        return list(self._get(f"/api1/x3/erp/{self.config.endpoint}/{cls}?{query}", f"GET {cls}.$query")
+                    .get("$resources") or [])
+
     def _relative(self, url: str) -> str:
         """A `$next` URL made relative to our base (Syracuse may name itself by another host)."""
         if url.startswith(self.base_url):
