@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flows.transform import reference
 from schemas.domain import ErpDocument, JournalEntry, JournalLine
+from schemas.paytrace import TRANSACTION_TYPES
 
 CENT = Decimal("0.01")
 
@@ -67,6 +68,8 @@ def money(value: Any) -> Decimal:
 #: The fields of a batches/transaction_list record reconciliation reads [C: transaction records,
 #: paytrace.md §3]. A record without one is an error, never a zero (docs/fidelity.md).
 RECORD_FIELDS = ("transaction_id", "transaction_type", "amount")
+#: The export types (schemas.paytrace) a settled batch may hold; anything else leaves its totals unknown.
+SETTLED_TYPES = frozenset(TRANSACTION_TYPES) - {"DECLINED"}
 
 
 def settled_from(record: dict, batch: int) -> Settled:
@@ -74,8 +77,11 @@ def settled_from(record: dict, batch: int) -> Settled:
     missing = [f for f in RECORD_FIELDS if record.get(f) in (None, "")]
     if missing:
         raise KeyError(f"no {', '.join(missing)}")
+    kind = str(record["transaction_type"]).strip().upper()
+    if kind not in SETTLED_TYPES:
+        raise ValueError(f"transaction_type {kind!r} is not one a settled batch holds")
     original = record.get("original_transaction_id")
-    return Settled(int(record["transaction_id"]), str(record["transaction_type"]).strip().upper(),
+    return Settled(int(record["transaction_id"]), kind,
                    money(record["amount"]), batch, int(original) if str(original or "").isdigit() else None)
 
 

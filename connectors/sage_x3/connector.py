@@ -1,6 +1,7 @@
 """Sage X3 as an ErpConnector: writes by SOAP `save`, lookups by external reference over REST api1."""
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -13,6 +14,7 @@ from connectors.sage_x3.config import SageX3Config, SageX3Layout
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
                             PostingRules, Refund, Reversal, SalesOrder)
 
+log = logging.getLogger(__name__)
 CHUNK = 40  # values per `in (...)` clause: keeps a request URL well under common 8 KB limits
 LISTING_PAGES = 2000  # a full customer listing may be long; a lookup stays under client.MAX_PAGES
 
@@ -107,6 +109,10 @@ class SageX3Connector(ErpConnector):
                           order.reference, order.amount, order.customer_id)
 
     def _create_invoice(self, invoice: SalesOrder) -> ErpDocument:
+        if invoice.customer_po and not self.config.layout.invoice_po:
+            # X3 keeps a PO on the order (SORDER.CUSORDREF), which on paysync's orders holds our reference.
+            log.warning("X3 invoice %s: PO %r not written: SINVOICEV has no PO field (set SAGEX3_LAYOUT invoice_po "
+                        "to the site's own)", invoice.reference, invoice.customer_po)
         return self._save("invoice", self.config.pub_invoice, mapping.invoice_object(invoice, self.config),
                           invoice.reference, invoice.amount, invoice.customer_id)
 

@@ -130,6 +130,8 @@ def test_a_batch_record_without_a_type_or_an_amount_is_unreadable_never_a_sale_o
                             ({"transaction_type": "SALE", "amount": 5}, "transaction_id")):
         with pytest.raises(KeyError, match=missing):
             settled_from(record, 7)
+    with pytest.raises(ValueError, match="DECLINED"):
+        settled_from({"transaction_id": 1, "transaction_type": "DECLINED", "amount": 5}, 7)
     # and a batch with any unreadable record has no totals to post from
     assert "could not be read" in derived_totals({"unreadable": 1, "net_amount": "0.00"})
     assert derived_totals({"unreadable": 0, "net_amount": "9.50", "sales_amount": "10.00",
