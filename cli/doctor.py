@@ -45,7 +45,16 @@ def load(pair: str | None):
 
 def examine(pairs, days: int, console: Console) -> list[tuple[str, Check]]:
     """Run every pair's checks, saying what it is reading as it goes."""
-    logging.getLogger("paysync").setLevel(logging.CRITICAL)  # the table says what went wrong
+    quiet = logging.getLogger("paysync")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # the table says what went wrong; alerts of connectors would repeat it
+    try:
+        return _examine(pairs, days, console)
+    finally:
+        quiet.setLevel(level)
+
+
+def _examine(pairs, days: int, console: Console) -> list[tuple[str, Check]]:
     found: list[tuple[str, Check]] = []
     for settings in pairs:
         today = datetime.now(ZoneInfo(settings.merchant_timezone)).date()

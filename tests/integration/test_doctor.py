@@ -206,3 +206,12 @@ def test_usage_mistakes_are_one_line_and_exit_status_2(world, monkeypatch):
     bad = doctor()
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1 and "PAYTRACE_BASE_URL" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_the_doctor_leaves_paysyncs_logging_as_it_found_it(world):
+    import logging
+
+    world("sage50")
+    before = logging.getLogger("paysync").level
+    doctor()
+    assert logging.getLogger("paysync").level == before
