@@ -74,6 +74,17 @@ def demo(sales: int, erp: str, home: Path, timeout: float, keep: bool, orders: i
 
 
 @main.command()
+@click.option("--pair", default=None, help="Check one integration pair (PAYSYNC_PAIRS); default: every pair.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 31),
+              help="How many recent days of PayTrace activity to read.")
+def doctor(pair: str | None, days: int) -> None:
+    """Read-only preflight: does each assumption paysync makes hold on your real accounts? Run it first."""
+    from cli.doctor import run_doctor
+
+    sys.exit(run_doctor(pair, days, console))
+
+
+@main.command()
 def migrate() -> None:
     """Bring the database (DATABASE_URL) to the newest schema."""
     from db.migrate import upgrade

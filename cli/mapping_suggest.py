@@ -36,7 +36,8 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("description", "DES", "DESCRIP", "Description", "Memo", "DESVCR", "ITMDES1"),
     ("created.at", "created_at", "INVDAT", "INVDTE", "Date", "ORDDAT", "SODATE", "ACCDAT", "DTEPAID", "TRANDATE"),
     ("tax_amount", "AMTTAX", "TaxAmount", "TAXAMT", "TAX"),
-    ("phone", "TEL"),
+    ("phone", "TEL", "TEL1", "PhoneNumbers", "PHONE"),
+    ("email", "WEB", "WEB1", "Email", "EMAIL"),
 )
 _DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y", "%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y")
 NAME_WEIGHT, VALUE_WEIGHT = 0.55, 0.45

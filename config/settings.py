@@ -55,6 +55,8 @@ class PayTraceSettings:
     #: The export field naming a refund's sale, if the account's records carry one [I: no public source
     #: shows one]; "" links refunds by invoice id, customer and card only (flows/refund_links.py).
     refund_link_field: str = "original_transaction_id"
+    # JSON overrides of the PayTrace names no public source confirms (connectors/paytrace/config.py PayTraceLayout).
+    layout: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,7 @@ def _read(env: Env) -> Settings:
         timeout=env.float("PAYTRACE_TIMEOUT", 10.0, validate=Range(min=0.1, max=120)),
         ach=env.bool("PAYTRACE_ACH", True),
         refund_link_field=env.str("PAYTRACE_REFUND_LINK_FIELD", "original_transaction_id").strip(),
+        layout=env.json("PAYTRACE_LAYOUT", {}) or {},
     )
 
     def erp_default(kind: str, key: str, demo_value: str) -> str:

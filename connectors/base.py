@@ -23,6 +23,13 @@ class ErpConnector(ABC):
     kind: str = ""
     #: The longest reference the ERP keeps (Sage 50: 20 characters).
     max_reference_length: int = 20
+    #: The longest customer name the ERP keeps (None: no limit known); a longer one is cut, and
+    #: flows/names.py puts the cut on the review list.
+    customer_name_width: int | None = None
+
+    def name_kept_in(self, name: str) -> str:
+        """Where the ERP keeps the whole of a name longer than customer_name_width ("" nowhere)."""
+        return ""
 
     # -- must be overridden ---------------------------------------------------------------
     @abstractmethod

@@ -41,6 +41,7 @@ from connectors.errors import ConnectorError, RetriableError
 from db.models import CustomerLink, PollerCursor, ReviewItem
 from db.session import session_scope
 from db.types import utcnow
+from flows import names
 from flows.review import Finding, close_unseen, file_findings
 from flows.documents import erp_customer_id_for_profile
 from schemas.domain import Address, Customer
@@ -319,13 +320,13 @@ def _link_new(ctx: FlowContext, pair: str, profile_id: str, profile: Customer, f
     """A profile paysync has not linked yet: link it, merge it, put it on the review list, or create it."""
     if ctx.erp.customer(profile.customer_id) is not None:
         # The customer a sale by this profile created (the same id rule): ours, so it takes the profile's details.
-        erp_id = ctx.erp.upsert_customer(profile)
+        erp_id = names.upsert(ctx.db_url, pair, ctx.erp, profile)
         _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
         return "linked"
     duplicate = find_duplicates(ctx, profile_id, profile)
     if duplicate is None:
-        erp_id = ctx.erp.upsert_customer(profile)
+        erp_id = names.upsert(ctx.db_url, pair, ctx.erp, profile)
         _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
         return "created"
@@ -333,7 +334,7 @@ def _link_new(ctx: FlowContext, pair: str, profile_id: str, profile: Customer, f
     if _policy(ctx).duplicates == "merge" and len(found) == 1:
         target = found[0]
         filled = fill_blanks(target, profile)
-        erp_id = ctx.erp.upsert_customer(filled) if filled != target else target.customer_id
+        erp_id = names.upsert(ctx.db_url, pair, ctx.erp, filled) if filled != target else target.customer_id
         _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, filled), masked_number=masked)
         log.info("customer sync %s: profile %s merged into ERP customer %s (%s)", pair, profile_id, erp_id, rule)
@@ -372,7 +373,7 @@ def _update_linked(ctx: FlowContext, pair: str, link: CustomerLink, profile: Cus
             f"PayTrace profile {profile_id} and ERP customer {erp_id} both changed since the last sync; the "
             f"profile's details were written to the ERP: check the ERP customer's own recent edit",
             {"pair": pair, "paytrace_customer_id": profile_id, "erp_customer_id": erp_id}))
-    written = ctx.erp.upsert_customer(wanted)
+    written = names.upsert(ctx.db_url, pair, ctx.erp, wanted)
     _save_link(ctx, pair, profile_id, erp_customer_id=written, paytrace_fingerprint=fp,
                erp_fingerprint=_read_back(ctx, written, wanted), masked_number=masked)
     return "updated"
@@ -395,7 +396,7 @@ def pull_profiles(ctx: FlowContext, pair: str, report: CustomerSyncReport) -> No
         fp, masked = fingerprint(profile), masked_number(record)
         if link is not None and link.status == SEPARATE:
             try:  # kept apart by a person: its own customer, no duplicate rules asked again
-                erp_id = ctx.erp.upsert_customer(profile)
+                erp_id = names.upsert(ctx.db_url, pair, ctx.erp, profile)
             except ConnectorError as exc:
                 _failed(ctx, pair, report, "paytrace", profile_id, exc)
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from connectors.errors import PermanentError
-from flows import documents
+from flows import documents, names
 from flows import orders as store_orders
 from flows.after_sale import mark
 from flows.intake import Prepared, authoritative, fx_rate
@@ -33,7 +33,8 @@ def chain(ctx: FlowContext, run: Run) -> tuple[str, ...]:
 
 def customer(ctx: FlowContext, run: Run) -> Plan:
     payer = documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length)
-    return Plan((Post("customer", lambda keys: ErpDocument("customer", ctx.erp.upsert_customer(payer), "")),))
+    return Plan((Post("customer", lambda keys: ErpDocument(
+        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:

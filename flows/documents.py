@@ -197,7 +197,7 @@ def sales_order(mapping: Mapping, txn: GatewayTransaction, customer_key: str, ra
     """The sales order of a payment (and of a declined one, which the ERP then marks failed)."""
     amount = amount_of(mapping, txn.amount, rate)
     return SalesOrder(ref(mapping, txn, "sales_order"), customer_key, local_date(mapping, txn),
-                      _lines(mapping, txn, amount))
+                      _lines(mapping, txn, amount), invoice_id=txn.invoice_id)
 
 
 def sale(mapping: Mapping, txn: GatewayTransaction, held: Held, decision: Decision | None = None,
@@ -223,7 +223,8 @@ def sale(mapping: Mapping, txn: GatewayTransaction, held: Held, decision: Decisi
     if decision is None or decision.own_documents(mapping):
         payer = customer(mapping, txn, max_customer_length)
         key = held.customer or payer.customer_id
-        order = SalesOrder(ref(mapping, txn, "sales_order"), key, day, _lines(mapping, txn, amount))
+        order = SalesOrder(ref(mapping, txn, "sales_order"), key, day, _lines(mapping, txn, amount),
+                           invoice_id=txn.invoice_id)  # the merchant's own id, kept whole where the ERP can
         invoice = replace(order, reference=ref(mapping, txn, "invoice"), order_ref=held.sales_order)
         return SaleDocuments(payer, key, order, invoice, receipt("payment", key, held.invoice, amount), None, journal)
     if decision.matched:

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from connectors.errors import PermanentError, RunFinished, ValidationError
 from db.session import session_scope
-from flows import anomalies, documents, matching
+from flows import anomalies, documents, matching, names
 from flows import orders as store_orders
 from flows.customers import linked_erp_customer
 from flows.decision import FLAG, REVIEW, Decision, decide
@@ -116,7 +116,8 @@ def _store_order(ctx: FlowContext, run: Run) -> int | None:
 def customer(ctx: FlowContext, run: Run) -> Plan:
     """The payer as an ERP customer: created, or its contact details brought up to date."""
     payer = store_orders.customer_for(ctx, _store_order(ctx, run), _documents(ctx, run, dict(run.done)).customer)
-    return Plan((Post("customer", lambda keys: ErpDocument("customer", ctx.erp.upsert_customer(payer), "")),))
+    return Plan((Post("customer", lambda keys: ErpDocument(
+        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:

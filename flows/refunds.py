@@ -16,7 +16,7 @@ from connectors.errors import PermanentError, RetriableError
 from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import documents, refund_links, store_refunds
+from flows import documents, names, refund_links, store_refunds
 from flows import orders as store_orders
 from flows.after_sale import for_a_person, mark, wait_for_sale
 from flows.intake import Prepared, authoritative, fx_rate
@@ -66,7 +66,8 @@ def _documents(ctx: FlowContext, run: Run, keys: dict[str, str]) -> documents.Re
 def customer(ctx: FlowContext, run: Run) -> Plan:
     """The payer as an ERP customer, for a refund no sale links to (its credit memo is on their account)."""
     payer = documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length)
-    return Plan((Post("customer", lambda keys: ErpDocument("customer", ctx.erp.upsert_customer(payer), "")),))
+    return Plan((Post("customer", lambda keys: ErpDocument(
+        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:

@@ -35,12 +35,13 @@ from db.models import ReconcileItem, ReconcileRun, SettlementPosting, StepLedger
 from db.session import session_scope
 from db.types import utcnow
 from flows import review
-from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER,
-                                    STATUS, TOTALS, UNKNOWN, BatchSums, Fees, LedgerView, Settled, classify, money, settled_from, settlement_entry, settlement_reference, subject_reference,
+from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER, STATUS, TOTALS, UNKNOWN,
+                                    BatchSums, Fees, LedgerView, Settled, classify, derived_totals, money,
+                                    settled_from, settlement_entry, settlement_reference, subject_reference,
                                     total_differences)
 from config.mapping import account_for
 from flows import documents
-from schemas.domain import ErpDocument
+from schemas.domain import ErpDocument, is_settled_status
 from schemas.mapping import Mapping
 
 log = logging.getLogger("paysync.reconcile")
@@ -240,17 +241,28 @@ def open_run(ctx: ReconcileContext, day: date, trigger: str, run_key: str | None
     return None
 
 
+class MalformedExport(ValueError):
+    """PayTrace answered without a field reconciliation cannot do without: the run fails, loudly."""
+
+
 def fetch_batches(ctx: ReconcileContext, run: RunHandle) -> None:
-    """The day's settled batches as PayTrace totals them (batches/export)."""
+    """The day's settled batches (batches/export): their numbers [C], and whatever else PayTrace says
+    of them, kept to hold against the totals derived from their transactions (match_transactions)."""
     batches = ctx.gateway.batches(run.day)
-    totals = {str(b["number"]): {"paytrace": {k: (str(money(v)) if "amount" in k else v) for k, v in b.items()}}
-              for b in batches if b.get("number") is not None}
+    unnumbered = [b for b in batches if str(b.get("number") or "").strip() == ""]
+    if unnumbered:
+        raise MalformedExport(f"batches/export for {run.day} answered {len(unnumbered)} batch(es) without a number: "
+                              f"nothing can be reconciled until it does (keys seen: {sorted(unnumbered[0])})")
+    totals = {str(b["number"]): {"paytrace": {k: (str(money(v)) if "amount" in k and v is not None else v)
+                                              for k, v in b.items()}} for b in batches}
     _update(ctx, run.id, totals=totals)
 
 
 def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Stream every batch's transactions in chunks; match, repair and record each as it comes."""
+    """Stream every batch's transactions in chunks; match, repair and record each as it comes, and add
+    up each batch's totals from them (its settlement journal is posted from these sums)."""
     totals = _run(ctx, run.id).totals
+    # Only a progress estimate: an account whose batch export says how many it holds shows a total.
     expected = sum(int(b["paytrace"].get("transaction_count") or 0) for b in totals.values())
     done = 0
     pool = ThreadPoolExecutor(ctx.erp_concurrency, thread_name_prefix="reconcile-erp") \
@@ -264,6 +276,7 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
                     try:
                         settled.append(settled_from(record, int(number)))
                     except (KeyError, TypeError, ValueError) as exc:
+                        sums.unreadable += 1
                         rows.append(_item(run.id, f"R{number}:{done + position}", STATUS, batch=int(number),
                                           action=ACTIONS["review"], detail=f"unreadable batch record: {exc}"))
                 ledger = _ledger(ctx, [t.transaction_id for t in settled])
@@ -334,8 +347,9 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
     status = str(record.get("status_code") or "")
     kind = str(record.get("transaction_type") or "")
     amount = money(record.get("amount")) if record.get("amount") is not None else None
-    if status == "Y" or status.startswith("GB"):
-        where = "pending settlement" if status == "Y" else f"settled in batch {status[2:]}"
+    if status == "Y" or is_settled_status(status):
+        where = "pending settlement" if status == "Y" else \
+            f"settled in batch {status[2:]}" if status.startswith("GB") else f"settled ({status})"
         return _item(run.id, subject, SETTLES_LATER, transaction_id=txn_id, expected=amount, found=doc.amount,
                      detail=f"receipt {doc.reference} dated {run.day}; PayTrace: {where} (seen via {source})")
     return _item(run.id, subject, STATUS, transaction_id=txn_id, expected=amount, found=doc.amount,
@@ -364,11 +378,13 @@ def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[Erp
 
 
 def check_batch_totals(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Each batch's totals against the sum of its items."""
+    """Each batch's derived totals: readable, and agreeing with any totals PayTrace gave itself."""
     rows = []
     for number, batch in _run(ctx, run.id).totals.items():
         items = batch.get("items") or BatchSums().as_dict()
         problems = total_differences(batch["paytrace"], items)
+        if int(items.get("unreadable") or 0):
+            problems.insert(0, f"{items['unreadable']} transaction record(s) unreadable: the batch's totals are unknown")
         if problems:
             said = batch["paytrace"].get("net_amount")
             rows.append(_item(run.id, f"B{number}", TOTALS, batch=int(number),
@@ -383,21 +399,22 @@ def post_settlements(ctx: ReconcileContext, run: RunHandle) -> None:
     totals = _run(ctx, run.id).totals
     rows = []
     for number, batch in totals.items():
-        outcome = _post_settlement(ctx, run, int(number), batch["paytrace"])
+        outcome = _post_settlement(ctx, run, int(number), batch)
         batch["settlement"] = outcome
         if outcome["status"] == "failed":
+            derived = derived_totals(batch.get("items"))
             rows.append(_item(run.id, f"J{number}", SETTLEMENT, batch=int(number),
-                              expected=money(batch["paytrace"].get("net_amount") or 0), action="on the review list",
+                              expected=None if isinstance(derived, str) else derived[0], action="on the review list",
                               detail=outcome["detail"]))
         run.renew()
     _write_items(ctx, rows)
     _update(ctx, run.id, totals=totals)
 
 
-def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrace: dict) -> dict:
+def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, batch: dict) -> dict:
+    """Post the batch's journal from the totals its transactions add up to; nothing when they are unknown
+    or PayTrace's own totals (if its export gives any) disagree with them."""
     ref = settlement_reference(number)
-    net = money(paytrace.get("net_amount") or 0)
-    fees = ctx.fees.of(money(paytrace.get("sales_amount") or 0), int(paytrace.get("transaction_count") or 0))
     with session_scope(ctx.db_url) as s:
         posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
                                                             SettlementPosting.erp == ctx.erp_kind,
@@ -405,6 +422,17 @@ def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, paytrac
         if posting is not None and posting.status in ("posted", "nothing"):
             return {"status": "already", "reference": ref, "key": posting.erp_key, "amount": str(posting.amount),
                     "run_id": posting.run_id}
+    derived = derived_totals(batch.get("items"))
+    disagree = total_differences(batch["paytrace"], batch.get("items") or {}) if not isinstance(derived, str) else []
+    if isinstance(derived, str) or disagree:
+        why = derived if isinstance(derived, str) else "PayTrace's own totals disagree: " + "; ".join(disagree)
+        return {"status": "failed", "reference": ref, "detail": f"settlement journal {ref} not posted: {why}"}
+    net, sales_amount, count = derived
+    fees = ctx.fees.of(sales_amount, count)
+    with session_scope(ctx.db_url) as s:
+        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
+                                                            SettlementPosting.erp == ctx.erp_kind,
+                                                            SettlementPosting.batch_number == number)).one_or_none()
         if posting is None:
             s.add(SettlementPosting(pair=ctx.pair, batch_number=number, erp=ctx.erp_kind, journal_ref=ref, amount=net,
                                     status="pending", run_id=run.id, created_at=utcnow()))

@@ -51,13 +51,20 @@ def batch_rows(run: ReconcileRun) -> list[dict]:
     for number, batch in sorted(run.totals.items(), key=lambda kv: int(kv[0])):
         said, items = batch.get("paytrace", {}), batch.get("items", {})
         settlement = batch.get("settlement", {})
+        # PayTrace's batch export confirms only the number: totals are what its transactions add up
+        # to, held against PayTrace's own where its export gives them (flows/settlement.py).
+        own = "net_amount" in said
         out.append({
             "number": number, "created": said.get("created", ""),
-            "count": said.get("transaction_count"), "sales": said.get("sales_amount"),
-            "refunds": said.get("refund_amount"), "net": said.get("net_amount"),
+            "count": said.get("transaction_count", items.get("transaction_count")),
+            "sales": said.get("sales_amount", items.get("sales_amount")),
+            "refunds": said.get("refund_amount", items.get("refund_amount")),
+            "net": said.get("net_amount") if own else "not given",
             "items_count": items.get("transaction_count"), "items_net": items.get("net_amount"),
-            "agrees": _same(said.get("net_amount"), items.get("net_amount"))
-            and said.get("transaction_count") == items.get("transaction_count"),
+            "agrees": not int(items.get("unreadable") or 0) and bool(items) and (
+                not own or (_same(said.get("net_amount"), items.get("net_amount"))
+                            and said.get("transaction_count", items.get("transaction_count"))
+                            == items.get("transaction_count"))),
             "journal": settlement.get("reference", ""), "journal_status": settlement.get("status", ""),
             "journal_detail": settlement.get("detail", "") or settlement.get("key", "") or "",
         })

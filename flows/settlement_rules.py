@@ -11,6 +11,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from schemas.domain import ErpDocument, JournalEntry, JournalLine
+from schemas.paytrace import TRANSACTION_TYPES
 
 CENT = Decimal("0.01")
 
@@ -63,28 +64,46 @@ def money(value: Any) -> Decimal:
         raise ValueError(f"not an amount: {value!r}") from None
 
 
+#: The fields of a batches/transaction_list record reconciliation reads [C: transaction records,
+#: paytrace.md §3]. A record without one is an error, never a zero (docs/fidelity.md).
+RECORD_FIELDS = ("transaction_id", "transaction_type", "amount")
+#: The export types (schemas.paytrace) a settled batch may hold; anything else leaves its totals unknown.
+SETTLED_TYPES = frozenset(TRANSACTION_TYPES) - {"DECLINED"}
+
+
 def settled_from(record: dict, batch: int) -> Settled:
+    """One record of a settled batch; KeyError/ValueError naming the field when it cannot be read."""
+    missing = [f for f in RECORD_FIELDS if record.get(f) in (None, "")]
+    if missing:
+        raise KeyError(f"no {', '.join(missing)}")
+    kind = str(record["transaction_type"]).strip().upper()
+    if kind not in SETTLED_TYPES:
+        raise ValueError(f"transaction_type {kind!r} is not one a settled batch holds")
     original = record.get("original_transaction_id")
-    return Settled(int(record["transaction_id"]), str(record.get("transaction_type") or "").upper(),
-                   money(record.get("amount")), batch, int(original) if original else None)
+    return Settled(int(record["transaction_id"]), kind,
+                   money(record["amount"]), batch, int(original) if str(original or "").isdigit() else None)
 
 
 @dataclass
 class BatchSums:
-    """What the batch's items add up to, to hold against what PayTrace says the batch holds."""
+    """What a batch adds up to, derived from its transactions (batches/transaction_list).
+
+    PayTrace's batch export confirms only `number` [C]: the totals are these sums, and a record that
+    could not be read makes them unknown (`unreadable`), never smaller."""
 
     count: int = 0
     sales_count: int = 0
     sales_amount: Decimal = Decimal("0.00")
     refund_count: int = 0
     refund_amount: Decimal = Decimal("0.00")
+    unreadable: int = 0
 
     def add(self, t: Settled) -> None:
         self.count += 1
         if t.kind == "REFUND":
             self.refund_count += 1
             self.refund_amount += t.amount
-        else:
+        elif t.kind != "VOID":  # a void moves no money (and is an exception of its own)
             self.sales_count += 1
             self.sales_amount += t.amount
 
@@ -95,7 +114,17 @@ class BatchSums:
     def as_dict(self) -> dict[str, str | int]:
         return {"transaction_count": self.count, "sales_count": self.sales_count,
                 "sales_amount": str(self.sales_amount), "refund_count": self.refund_count,
-                "refund_amount": str(self.refund_amount), "net_amount": str(self.net)}
+                "refund_amount": str(self.refund_amount), "net_amount": str(self.net),
+                "unreadable": self.unreadable}
+
+
+def derived_totals(items: dict | None) -> tuple[Decimal, Decimal, int] | str:
+    """(net, sales amount, count) a batch's settlement journal is posted from, or why it cannot be."""
+    if not items:
+        return "its transactions were not read (batches/transaction_list)"
+    if int(items.get("unreadable") or 0):
+        return f"{items['unreadable']} of its transaction records could not be read: its totals are unknown"
+    return money(items["net_amount"]), money(items["sales_amount"]), int(items["transaction_count"])
 
 
 TOTAL_FIELDS = ("transaction_count", "sales_count", "sales_amount", "refund_count", "refund_amount", "net_amount")

@@ -32,8 +32,8 @@ def _sage50(state: dict) -> Summary:
                       "open": _d(i["AmountDue"]), "status": i.get("InternalNote") or "", "lines": _sage50_lines(i)}
                      for i in state.get("invoices", [])],
         "payments": [{"reference": p["ReferenceNumber"], "amount": _d(p["Amount"]),
-                      "applied": [(l["InvoiceKey"], _d(l["AmountPaid"])) for l in p.get("InvoiceLines", [])],
-                      "method": p.get("PaymentMethod", ""), "cash_account": p.get("CashAccount", "")}
+                      "applied": [(l["InvoiceReference"], _d(l["AmountPaid"])) for l in p.get("ApplyToInvoiceLines", [])],
+                      "method": p.get("PaymentMethod", ""), "cash_account": p.get("AccountReference", "")}
                      for p in state.get("payments", [])],
         "journals": [{"reference": j["ReferenceNumber"],
                       "debits": sum((_d(l["Amount"]) for l in j["Lines"] if _d(l["Amount"]) > 0), Decimal("0")),
@@ -131,20 +131,20 @@ def _sage_x3(state: dict) -> Summary:
                       "lines": x3_lines(i, "SIH4_1")}
                      for i in state.get("invoices", [])],
         # an X3 receipt lands on its bank (BAN), whose own GL account X3 knows; the entry type is PAYTYP
-        "payments": [{"reference": p["PAY0_1"]["REF"], "amount": _d(p["PAY0_1"]["AMTCUR"]),
-                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_1", [])],
-                      "method": p["PAY0_1"].get("PAM", ""), "entry_type": p["PAY0_1"].get("PAYTYP", ""),
-                      "bank": p["PAY0_1"].get("BAN", "")}
+        "payments": [{"reference": p["PAY1_2"]["REF"], "amount": _d(p["PAY1_2"]["AMTCUR"]),
+                      "applied": [(l["VCRNUM"], _d(l["AMTLIN"])) for l in p.get("PAY1_4", []) if l["VCRNUM"]],
+                      "method": p["PAY1_2"].get("PAM", ""), "entry_type": p["PAY0_1"].get("PAYTYP", ""),
+                      "bank": p["PAY1_2"].get("BAN", "")}
                      for p in state.get("payments", [])],
         "journals": journals,
         "credit_memos": [{"reference": m["SIH0_1"]["INVREF"], "key": m["SIH0_1"]["NUM"],
                           "amount": _d(m["SIH4_3"]["INVNOT"]), "invoice": m["SIH0_1"].get("SIHORINUM", "")}
                          for m in state.get("credit_memos", [])],
-        "refunds": [{"reference": r["PAY0_1"]["REF"], "amount": _d(r["PAY0_1"]["AMTCUR"]),
-                     "credit_memo": next((l["VCRNUM"] for l in r.get("PAY1_1", [])), "")}
+        "refunds": [{"reference": r["PAY1_2"]["REF"], "amount": _d(r["PAY1_2"]["AMTCUR"]),
+                     "credit_memo": next((l["VCRNUM"] for l in r.get("PAY1_4", [])), "")}
                     for r in state.get("refunds", [])],
-        "reversals": [{"reference": v["PAY0_1"]["REF"], "payment": next((l["VCRNUM"] for l in v.get("PAY1_1", [])), ""),
-                       "amount": _d(v["PAY0_1"]["AMTCUR"])} for v in state.get("reversals", [])],
+        "reversals": [{"reference": v["PAY1_2"]["REF"], "payment": next((l["VCRNUM"] for l in v.get("PAY1_4", [])), ""),
+                       "amount": _d(v["PAY1_2"]["AMTCUR"])} for v in state.get("reversals", [])],
     }
 
 

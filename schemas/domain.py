@@ -7,6 +7,13 @@ from decimal import Decimal
 from typing import Mapping
 
 
+def is_settled_status(status_code: str) -> bool:
+    """A card export status that says settled: `GB<batch>` [C], or text starting "Settled", the form a
+    public client (mantle-paytrace) reads a settled status from [C]."""
+    code = (status_code or "").strip().upper()
+    return (code.startswith("GB") and code[2:].isdigit()) or code.startswith("SETTLED")
+
+
 @dataclass(frozen=True)
 class Address:
     """A postal address as the gateway gave it."""
@@ -48,6 +55,10 @@ class GatewayTransaction:
     @property
     def is_declined(self) -> bool:
         return self.transaction_type == "DECLINED"
+
+    @property
+    def is_settled(self) -> bool:
+        return is_settled_status(self.status_code)
 
     @property
     def batch_number(self) -> int | None:
@@ -113,6 +124,8 @@ class SalesOrder:
     due_date: date | None = None
     #: The customer's own order number (PO), kept where the ERP keeps it.
     customer_po: str = ""
+    #: The merchant's own invoice number (PayTrace invoice_id), kept whole where the ERP can find it again.
+    invoice_id: str = ""
 
     @property
     def amount(self) -> Decimal:

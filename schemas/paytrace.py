@@ -177,6 +177,14 @@ def check_status(raw: str) -> str | None:
     return _CHECK_STATUSES.get(code)
 
 
+def ach_reason(code, message) -> str:
+    """The ACH reason of a check for people: its message, else its code unless 0 (no reason)."""
+    text = str(message or "").strip()
+    if text:
+        return text if str(code or "") in ("", "0") or str(code) in text else f"{code} {text}"
+    return "" if str(code if code is not None else "").strip() in ("", "0") else str(code).strip()
+
+
 def masked_account(raw: str) -> str:
     """The last four digits of an account behind six x, whatever PayTrace (or a bug) sent."""
     digits = "".join(ch for ch in raw if ch.isdigit())
@@ -197,7 +205,8 @@ class CheckRecordSchema(_ExportRecordSchema):
     check_transaction_id = fields.Int(required=True, strict=True)
     status_code = fields.Str(required=True)
     check = fields.Nested(CheckAccountSchema, load_default=dict)
-    ach_code = fields.Str(load_default="", allow_none=True)
+    #: A number in every recorded answer [C] (0: no reason); text is accepted too.
+    ach_code = fields.Raw(load_default=None, allow_none=True)
     ach_message = fields.Str(load_default="", allow_none=True)
 
     @validates("transaction_type")
@@ -216,8 +225,8 @@ class CheckRecordSchema(_ExportRecordSchema):
         raw_status = d["status_code"].strip().upper()
         kind = "DECLINED" if raw_status == "X" else CHECK_TYPES[d["transaction_type"].strip().upper()]
         message = d.get("status_message") or ""
-        if d.get("ach_code"):  # a refusal or a return: keep its ACH reason with the status
-            reason = " ".join(p for p in (d["ach_code"], d.get("ach_message") or "") if p)
+        reason = ach_reason(d.get("ach_code"), d.get("ach_message"))
+        if reason:  # a refusal or a return: keep its ACH reason with the status
             message = f"{message} ({reason})".strip()
         b = d.get("billing_address") or {}
         return GatewayTransaction(

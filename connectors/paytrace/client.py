@@ -55,6 +55,10 @@ class PayTraceClient:
                 self._fetch_token()
             return self._token  # type: ignore[return-value]
 
+    def login(self) -> None:
+        """Log in now (a read-only probe: `paysync doctor` asks whether the credentials work)."""
+        self._bearer(renew=True)
+
     # -- calls ----------------------------------------------------------------------------
     def call(self, path: str, body: dict[str, Any] | None = None, *, idempotent: bool = False) -> dict:
         """POST `body` (plus integrator_id) to `/v1/<path>`; the parsed body on success."""

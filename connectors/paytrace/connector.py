@@ -92,25 +92,35 @@ class PayTraceGateway:
             answer = self.client.call("transactions/export/by_date_range", filters, idempotent=True)
             return [r for r in answer.get("transactions") or [] if str(r.get("invoice_id") or "") == invoice_id]
 
-        return matching({**body, "including_text": invoice_id}) or matching(body)
+        narrowing = self.client.config.layout.including_text
+        return (matching({**body, narrowing: invoice_id}) if narrowing else []) or matching(body)
 
     # -- checks (ACH) [I: no v1 check export was found; see docs/paytrace.md] ---------------
     def check(self, check_transaction_id: int) -> dict:
-        """The export record of one check (checks/export/by_id, element [0]); NotFoundError if none."""
-        body = self.client.call("checks/export/by_id", {"check_transaction_id": int(check_transaction_id)},
+        """The export record of one check (checks/export/by_id [I], element [0]); NotFoundError if none."""
+        lay = self.client.config.layout
+        body = self.client.call(lay.check_export_by_id, {lay.check_id_field: int(check_transaction_id)},
                                 idempotent=True)
-        records = body.get("checks") or []
+        records = body.get(lay.checks_array) or []
         if not records:
             raise NotFoundError(f"check {check_transaction_id} not in export", system=SYSTEM,
-                                operation="checks/export/by_id")
+                                operation=lay.check_export_by_id)
         # Masked again here: the record shape is a guess, so nothing vouches that PayTrace masks it.
-        return mask_payload(records[0])
+        return self._check_record(records[0])
 
     def checks_between(self, start: date, end: date) -> list[dict]:
         """Every check created from `start` to `end` inclusive (merchant-local dates)."""
-        body = self.client.call("checks/export/by_date_range",
+        lay = self.client.config.layout
+        body = self.client.call(lay.check_export_by_date_range,
                                 {"start_date": export_date(start), "end_date": export_date(end)}, idempotent=True)
-        return [mask_payload(r) for r in body.get("checks") or []]
+        return [self._check_record(r) for r in body.get(lay.checks_array) or []]
+
+    def _check_record(self, record: dict) -> dict:
+        """A check record masked, its id under the name paysync reads (check_transaction_id) whatever the site's."""
+        name = self.client.config.layout.check_id_field
+        if name != "check_transaction_id" and name in record:
+            record = {**{k: v for k, v in record.items() if k != name}, "check_transaction_id": record[name]}
+        return mask_payload(record)
 
     # -- vault profiles ---------------------------------------------------------------------
     def customers(self, customer_id: str | None = None) -> list[dict]:

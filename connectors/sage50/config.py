@@ -27,6 +27,9 @@ class Sage50Config:
     status_field: str = "InternalNote"
     #: The longest status word the mapping file may give (docs/sage50-bridge-api.md "Statuses").
     status_max_length: int = 20
+    #: [I] The customer custom field (CustomFieldValues [C]) a name longer than Sage 50 keeps is kept
+    #: whole in; blank: the name is only cut (and the cut is on the review list either way).
+    full_name_field: str = "Full name"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Sage50Config":

@@ -28,15 +28,21 @@ class Sage50Connector(ErpConnector, StockKeeper):
     invoice_link_fields = tuple(mapping.INVOICE_LINK_FILTERS)
     invoice_reference_field = "ReferenceNumber"
     invoice_po_field = "CustomerPurchaseOrderNumber"
+    customer_name_width = mapping.NAME_MAX
 
     def __init__(self, config: Sage50Config, client: Sage50Client | None = None) -> None:
         self.config = config
         self.client = client or Sage50Client(config)
 
+
+    def name_kept_in(self, name: str) -> str:
+        """A name longer than Sage 50 keeps goes whole into a customer custom field [I] (Sage50Config)."""
+        return f"the customer's custom field {self.config.full_name_field!r}" if self.config.full_name_field else ""
+
     def upsert_customer(self, customer: Customer) -> str:
         """Create the customer, or bring its contact details up to date; no write when nothing changed."""
         path = _customer_path(customer.customer_id)
-        body = mapping.customer_body(customer)
+        body = mapping.customer_body(customer, self.config.full_name_field)
         try:
             current = self.client.get(path)
         except NotFoundError:
@@ -100,7 +106,7 @@ class Sage50Connector(ErpConnector, StockKeeper):
         return list(found.values())
 
     def customers_changed_since(self, since: datetime | None) -> Iterator[CustomerChange]:
-        """Oldest change first, as the bridge lists customers by LastModified (its own clock)."""
+        """Oldest change first, as the bridge lists customers by LastSavedAt (its own clock)."""
         query = {} if since is None else {"modified_since": mapping.query_instant(since)}
         for item in self.client.pages("/v1/customers", query):
             yield mapping.customer_change(item)

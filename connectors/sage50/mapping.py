@@ -27,15 +27,29 @@ def customer_name(name: str) -> str:
     return name[:NAME_MAX]
 
 
-def customer_body(c: Customer) -> dict:
+#: The number kind a payer's phone is kept under in Customer.PhoneNumbers [I].
+PHONE_KEY = "Phone1"
+
+
+def customer_body(c: Customer, full_name_field: str = "") -> dict:
+    """A customer in the SDK's names [C]: BillToContact.Address, the PhoneNumbers collection. A name
+    longer than Sage 50 keeps is cut; the whole name goes in the custom field `full_name_field` [I]."""
     a = c.address
-    return {
+    body = {
         "Name": customer_name(c.name) or c.customer_id,
         "Email": c.email,
-        "Phone": c.phone,
-        "BillToAddress": {"Address1": a.line1, "Address2": a.line2, "City": a.city,
-                          "State": a.state, "Zip": a.postal_code, "Country": a.country},
+        "PhoneNumbers": [{"Key": PHONE_KEY, "Number": c.phone}],
+        "BillToContact": {"Address": {"Address1": a.line1, "Address2": a.line2, "City": a.city,
+                                      "State": a.state, "Zip": a.postal_code, "Country": a.country}},
     }
+    if full_name_field and len(c.name) > NAME_MAX:
+        body["CustomFields"] = {full_name_field: c.name}
+    return body
+
+
+def _phone(record: dict) -> str:
+    numbers = {n.get("Key"): n.get("Number") or "" for n in record.get("PhoneNumbers") or [] if isinstance(n, dict)}
+    return numbers.get(PHONE_KEY) or next(iter(numbers.values()), "")
 
 
 def customer_update(current: dict, wanted: dict) -> dict:
@@ -47,10 +61,18 @@ def customer_update(current: dict, wanted: dict) -> dict:
     """
     update = {}
     for key, value in wanted.items():
-        if key == "BillToAddress":
+        if key == "BillToContact":
+            have = (current.get(key) or {}).get("Address") or {}
+            if any(v and have.get(k) != v for k, v in value["Address"].items()):
+                update[key] = {"Address": dict(value["Address"])}
+        elif key == "PhoneNumbers":
+            number = value[0]["Number"]
+            if number and _phone(current) != number:
+                update[key] = value
+        elif key == "CustomFields":
             have = current.get(key) or {}
-            if any(v and have.get(k) != v for k, v in value.items()):
-                update[key] = dict(value)
+            if any(have.get(k) != v for k, v in value.items()):
+                update[key] = value
         elif value not in (None, "") and current.get(key) != value:
             update[key] = value
     return update
@@ -58,11 +80,11 @@ def customer_update(current: dict, wanted: dict) -> dict:
 
 def customer_from(record: dict) -> Customer:
     """A bridge customer as our Customer (the bill-to address is the one kept)."""
-    a = record.get("BillToAddress") or {}
+    a = (record.get("BillToContact") or {}).get("Address") or {}
     name = record.get("Name") or ""
     return Customer(
         customer_id=str(record["ID"]), name=name, email=record.get("Email") or "",
-        phone=record.get("Phone") or "",
+        phone=_phone(record),
         address=Address(name=name, line1=a.get("Address1") or "", line2=a.get("Address2") or "",
                         city=a.get("City") or "", state=a.get("State") or "",
                         postal_code=a.get("Zip") or "", country=a.get("Country") or ""))
@@ -81,7 +103,7 @@ def query_instant(value: datetime) -> str:
 
 
 def customer_change(record: dict) -> CustomerChange:
-    return CustomerChange(customer_from(record), instant(record["LastModified"]))
+    return CustomerChange(customer_from(record), instant(record["LastSavedAt"]))
 
 
 def order_body(o: SalesOrder) -> dict:
@@ -101,7 +123,7 @@ def invoice_body(o: SalesOrder) -> dict:
     """An order's body plus what only invoices keep here: the due date and the customer's PO."""
     body = order_body(o)
     if o.due_date is not None:
-        body["DueDate"] = o.due_date.isoformat()
+        body["DateDue"] = o.due_date.isoformat()
     if o.customer_po:
         # Not cut to fit: a shortened PO would no longer find the invoice it names.
         body["CustomerPurchaseOrderNumber"] = o.customer_po
@@ -110,15 +132,15 @@ def invoice_body(o: SalesOrder) -> dict:
 
 def payment_body(p: Payment) -> dict:
     """A receipt applied to one invoice, or (invoice_ref None) cash on account applied to nothing."""
-    lines = [] if p.invoice_ref is None else [{"InvoiceKey": p.invoice_ref, "AmountPaid": money(p.amount)}]
+    lines = [] if p.invoice_ref is None else [{"InvoiceReference": p.invoice_ref, "AmountPaid": money(p.amount)}]
     return {
         "CustomerID": p.customer_id,
         "ReferenceNumber": p.reference,
         "Date": p.date.isoformat(),
-        "CashAccount": p.cash_account,
+        "AccountReference": p.cash_account,
         "PaymentMethod": p.method,
         "Amount": money(p.amount),
-        "InvoiceLines": lines,
+        "ApplyToInvoiceLines": lines,
     }
 
 
@@ -146,7 +168,7 @@ def _iso(day: date | None) -> str | None:
 
 def invoice_info(record: dict, status_field: str) -> InvoiceInfo:
     """A bridge invoice as the matching flows see it; `status` is the word paysync wrote, if any."""
-    due = record.get("DueDate")
+    due = record.get("DateDue")
     return InvoiceInfo(
         key=str(record["Key"]), reference=record.get("ReferenceNumber") or "",
         customer_id=str(record.get("CustomerID") or ""), date=date.fromisoformat(record["Date"]),
@@ -187,7 +209,7 @@ def refund_body(r: Refund) -> dict:
         "CustomerID": r.customer_id,
         "ReferenceNumber": r.reference,
         "Date": r.date.isoformat(),
-        "CashAccount": r.cash_account,
+        "AccountReference": r.cash_account,
         "PaymentMethod": r.method,
         "CreditMemoKey": r.credit_memo_ref,
         "Amount": money(r.amount),

@@ -12,7 +12,7 @@ from sqlalchemy.exc import (DataError, IntegrityError, InterfaceError, Operation
                             SQLAlchemyError)
 
 from connectors.errors import (ConfigurationError, ConnectorError, PermanentError, RetriableError)
-from connectors.sage_pro.config import SYSTEM, SageProConfig
+from connectors.sage_pro.config import SYSTEM, SageProConfig, column_spec
 from db.session import normalize_url
 
 # The fields paysync reads or writes, as VFP types: C(n) character, N(p,s) numeric, Y currency
@@ -37,7 +37,8 @@ SPEC: dict[str, tuple] = {
     "somast": (("SONO", "C", 10), ("CUSTNO", "C", 6), ("SODATE", "D"), ("ORDATE", "D"), ("ORDAMT", *Y),
                ("PONUM", "C", 20), ("SOSTAT", "C", 1), ("SOTYPE", "C", 1), ("REF", "C", 20), ("USTATUS", "C", 20),
                *_AUDIT, *_LOCKS),
-    "sotran": (("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20),
+    # sotran's line number is `lineno` [C: public inserts]; C(4) right-justified is [I].
+    "sotran": (("SONO", "C", 10), ("LINENO", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20),
                ("DESCRIP", "C", 40), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3),
                ("EXTPRICE", *Y), ("RQDATE", "D"), ("SOSTAT", "C", 1), ("QTYALLOC", "N", 12, 3), *_AUDIT),
     "armast": (("INVNO", "C", 8), ("CUSTNO", "C", 6), ("INVDTE", "D"), ("ARTYPE", "C", 1), ("ARSTAT", "C", 1),
@@ -56,7 +57,8 @@ SPEC: dict[str, tuple] = {
                ("CREDIT", *Y), ("REF", "C", 20), ("DESCRIP", "C", 40), ("SOURCE", "C", 2), *_AUDIT),
 }
 #: Character keys Sage Pro stores right-justified, left-padded with spaces ([C] for SONO; [I] others).
-RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "APPLYTO", "REVCASH"})
+RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "LINENO", "APPLYTO",
+                             "REVCASH"})
 
 # The error policy as a table: what a database answer means for the caller. Checked in order.
 _RETRIABLE_SQLSTATES = {"55P03", "40001", "40P01", "57014", "57P01", "57P03"}  # lock timeout, serialization,
@@ -82,14 +84,20 @@ def _type(kind: str, size: list[int]):
 
 
 def build_tables(config: SageProConfig) -> dict[str, Table]:
-    """Core tables keyed by base name; a column keeps its reference name as `key` whatever the site calls it."""
+    """Core tables keyed by base name; a column keeps its reference name as `key` whatever the site calls it.
+
+    A SAGEPRO_COLUMNS value may also give the site's type ("somast.ORDATE=ORDATE C(10)": a date kept as
+    character 'MM/DD/YYYY'); see config.column_spec."""
     renames = dict(config.columns)
     metadata = MetaData()
     tables = {}
     for base, fields in SPEC.items():
         columns = []
         for name, kind, *size in fields:
-            physical = renames.pop(f"{base}.{name}", name)
+            spec = renames.pop(f"{base}.{name}", None)
+            physical, site_kind, site_width = column_spec(spec) if spec else (name, None, None)
+            if site_kind is not None:
+                kind, size = site_kind, ([site_width] if site_kind == "C" else [])
             columns.append(Column(physical, _type(kind, size), key=name, nullable=False,
                                   info={"kind": kind, "width": size[0] if kind == "C" else 0,
                                         "rjust": name in RIGHT_JUSTIFIED}))

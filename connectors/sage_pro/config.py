@@ -8,6 +8,7 @@ and the customer's PO in PONUM, as Sage Pro does; an invoice without a PO has ou
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,6 +16,22 @@ from config.settings import Settings
 from connectors.errors import ConfigurationError
 
 SYSTEM = "sage_pro"
+
+
+_COLUMN_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(D)|C\((\d{1,3})\))?\s*$")
+
+
+def column_spec(value: str) -> tuple[str, str | None, int | None]:
+    """A SAGEPRO_COLUMNS value: the site's column name, and optionally its VFP type, D or C(n):
+    "CHKNO" -> ("CHKNO", None, None); "ORDATE C(10)" -> ("ORDATE", "C", 10): a date kept as character
+    'MM/DD/YYYY', as one public install keeps somast.ORDATE [C]. ValueError for anything else."""
+    match = _COLUMN_SPEC.match(value or "")
+    if not match:
+        raise ValueError(f"not a column name with an optional type D or C(n): {value!r}")
+    name, date_kind, width = match.groups()
+    if width is not None and not 1 <= int(width) <= 254:
+        raise ValueError(f"C(n) takes 1..254 characters, got {value!r}")
+    return name, "D" if date_kind else ("C" if width else None), int(width) if width else None
 
 
 @dataclass(frozen=True)
@@ -51,9 +68,14 @@ class SageProConfig:
         problems = []
         if not (len(self.company) == 2 and self.company.isdigit()):
             problems.append(f"company must be two digits, got {self.company!r}")
-        for name in (self.cash_table, self.gl_table, *(new for _, new in self.columns)):
+        for name in (self.cash_table, self.gl_table):
             if not name.isidentifier():
                 problems.append(f"not a SQL name: {name!r}")
+        for column, spec in self.columns:
+            try:
+                column_spec(spec)
+            except ValueError as exc:
+                problems.append(f"{column}: {exc}")
         if self.order_reference not in ("PONUM", "REF"):
             problems.append(f"order_reference must be PONUM or REF, got {self.order_reference!r}")
         codes = (self.credit_memo_type, self.refund_type, self.reversal_type)

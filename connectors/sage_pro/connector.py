@@ -42,6 +42,8 @@ class SageProConnector(SageProLookups, ErpConnector, StockKeeper):
         self.config = config
         self.client = client or SageProClient(config)
         self.tables = self.client.tables
+        # arcust.COMPANY C(35) [C]: a longer name is cut; no public column keeps the rest (name_kept_in "").
+        self.customer_name_width = self.tables["arcust"].c.COMPANY.info["width"]
         # kind -> (base table, column carrying our reference). [I] which columns: docs/sage-pro.md.
         # An invoice's is REF [I]; one written before REF has it in PONUM only (_lookup finds both).
         self.references = {"sales_order": ("somast", config.order_reference), "invoice": ("armast", "REF"),

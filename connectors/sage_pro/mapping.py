@@ -73,7 +73,8 @@ def full_row(table: Table, values: dict) -> dict:
         if value is None:
             row[column.key] = blank(column)
         elif column.info["kind"] == "C":
-            row[column.key] = fit(column, value)
+            # a date kept in a character column (SAGEPRO_COLUMNS "somast.ORDATE=ORDATE C(10)") is 'MM/DD/YYYY'
+            row[column.key] = fit(column, value.strftime("%m/%d/%Y") if isinstance(value, date) else value)
         elif column.info["kind"] in ("N", "Y"):
             row[column.key] = Decimal(str(value))
         else:
@@ -177,7 +178,8 @@ def local(moment: datetime, zone: ZoneInfo) -> tuple[date, str]:
 
 # -- documents ------------------------------------------------------------------------------
 def _lines(table: Table, doc: SalesOrder, keys: dict, descriptions: dict, line_values, now, user) -> list[dict]:
-    return [full_row(table, {**keys, "TRANLINE": str(n), "ITEM": l.item_id,
+    number = "LINENO" if "LINENO" in table.c else "TRANLINE"  # sotran's is `lineno` [C], artran's TRANLINE [I]
+    return [full_row(table, {**keys, number: str(n), "ITEM": l.item_id,
                              "DESCRIP": l.description or descriptions.get(l.item_id, ""), "PRICE": l.unit_price,
                              "QTYORD": l.quantity, "EXTPRICE": l.amount, **line_values(l), **stamp(table, now, user)})
             for n, l in enumerate(doc.lines, 1)]

@@ -43,6 +43,9 @@ REST_POLICY: dict[int, type[ConnectorError]] = {
     400: PermanentError, 401: ConfigurationError, 403: ConfigurationError, 404: NotFoundError,
     409: SkippableError, 422: ValidationError, 429: RateLimitedError,
 }
+# api1 answers that say they failed, whatever their HTTP status (SData severities [C]).
+FAILING_SEVERITIES = frozenset({"error", "fatal", "transient"})
+MISSING_TEXT = ("does not exist", "not found")
 _FIELD_AT_START = re.compile(r"(?:^|:\s)([A-Z][A-Z0-9]{2,11})\s:\s")
 
 # X3's WSDL imports the SOAP-encoding schema by namespace only; zeep would fetch it from the
@@ -165,6 +168,12 @@ class SageX3Client:
         raise PermanentError(f"{cls}: more than {max_pages} pages for {where or 'everything'}", system=SYSTEM,
                              operation=operation)
 
+    def rest_sample(self, cls: str, count: int = 5) -> list[dict[str, Any]]:
+        """The first `count` resources of a class, one page only: a read-only probe (`paysync doctor`)."""
+        query = urlencode({"representation": f"{cls}.$query", "count": count}, quote_via=quote, safe="$'")
+        return list(self._get(f"/api1/x3/erp/{self.config.endpoint}/{cls}?{query}", f"GET {cls}.$query")
+                    .get("$resources") or [])
+
     def _relative(self, url: str) -> str:
         """A `$next` URL made relative to our base (Syracuse may name itself by another host)."""
         if url.startswith(self.base_url):
@@ -228,13 +237,23 @@ def _rest_answer(response: requests.Response, operation: str) -> dict[str, Any]:
         body = response.json()
     except ValueError:
         body = None
+    diagnoses = [d for d in ((body.get("$diagnoses") or []) if isinstance(body, dict) else []) if isinstance(d, dict)]
+    severities = {str(d.get("$severity", "")).lower() for d in diagnoses}
     if response.status_code < 300:
         if not isinstance(body, dict):
             raise PermanentError("api1 answered something that is not a JSON object", **kw)
-        return body
-    diagnoses = [d for d in ((body.get("$diagnoses") or []) if isinstance(body, dict) else []) if isinstance(d, dict)]
+        failed = [d for d in diagnoses if str(d.get("$severity", "")).lower() in FAILING_SEVERITIES]
+        if not failed:
+            return body
+        # A 200 that still says it failed (a published guide shows "Record does not exist" so): a miss
+        # or a failure, never data.
+        text = "; ".join(str(d.get("$message")) for d in failed)
+        if "transient" in severities:
+            raise RetriableError(text, retry_after=retry_after_seconds(response), **kw)
+        if any(needle in text.lower() for needle in MISSING_TEXT):
+            raise NotFoundError(text, **kw)
+        raise PermanentError(text, **kw)
     text = "; ".join(str(d.get("$message")) for d in diagnoses) or response.reason or "error"
-    severities = {str(d.get("$severity", "")).lower() for d in diagnoses}
     cls = REST_POLICY.get(response.status_code)
     if "transient" in severities or (cls is None and response.status_code >= 500):
         cls = RateLimitedError if response.status_code == 429 else RetriableError

@@ -16,18 +16,29 @@ class SageX3Layout:
 
     bpcnum_length: int = 15  # [I] BPCNUM is 10 or 15 characters depending on the folder's setup
     reference_length: int = 20  # [I] the shortest of CUSORDREF (30?), INVREF, PAYMENTH.REF, GACCENTRY.REF
-    # REST api1 classes (= their representations) for lookups; only BPCUSTOMER is confirmed.
+    customer_name_length: int = 35  # BPCNAM [C]; a longer name goes on in BPRNAM's second line [C: a list of 2]
+    # REST api1 classes (= their representations) for reads: BPCUSTOMER and SORDER are public [C], Sage's
+    # own examples query invoices as SINVOICEV [C]; the others follow them [I].
+    customer_class: str = "BPCUSTOMER"
     order_class: str = "SORDER"
-    invoice_class: str = "SINVOICE"
+    invoice_class: str = "SINVOICEV"
     payment_class: str = "PAYMENTH"
     journal_class: str = "GACCENTRY"
     order_amount: str = "ORDNOT"  # [C] column; excluding tax, like our lines
     invoice_amount: str = "AMTNOT"  # [I] SINVOICE.AMTATI is confirmed; AMTNOT assumed beside it
     journal_lines: str = "GACCENTRYD"  # [I] name of the lines collection in GACCENTRY.$details
     invoice_order_field: str = "SOHNUM"  # [I] invoice line field naming the order it bills
-    # The payment (PAY) and journal (GAS) SOAP screens are not public: group ids and fields [I].
+    # A payment entry (PAY) as public clients write it [C]: NUM in PAY0_1, the party in PAY1_1 {FCY, BPR,
+    # ACC, BPAINV}, the amounts in PAY1_2 {ACCDAT, REF, BAN, CUR, AMTCUR, CHQNUM}, lines in table PAY1_4
+    # {DENCOD, VCRTYP, VCRNUM, AMTLIN}. Which payment transaction (PAYTYP) and where [I], the line's
+    # payment attribute DENCOD (a site's code: public clients use ZAREC, ZAPAY) [I].
     payment_header: str = "PAY0_1"
-    payment_lines: str = "PAY1_1"
+    payment_party: str = "PAY1_1"
+    payment_amounts: str = "PAY1_2"
+    payment_lines: str = "PAY1_4"
+    payment_line_code: str = "REC"
+    payment_control_account: str = ""  # ACC; blank: X3 takes the customer's collective account [I]
+    payment_address: str = ""  # BPAINV; blank: the customer's default address [I]
     payment_type_field: str = "PAYTYP"
     payment_method_field: str = "PAM"
     payment_line_amount: str = "AMTLIN"
@@ -35,8 +46,12 @@ class SageX3Layout:
     journal_lines_group: str = "GAS1_1"
     journal_type: str = "ODT"  # GACCENTRY.TYP, the entry type code
     # -- the payment lifecycle (docs/sage-x3.md "Credit memos, refunds, reversals, statuses") --
-    # A credit memo is a sales invoice (same SIH publication and SINVOICE class) of a credit-note type.
-    credit_memo_type: str = "CRN"  # [I] SIVTYP of the folder's credit-note invoice type
+    # A credit memo is a sales invoice (same SIH publication and invoice class) of a credit type: written
+    # with SIVTYP credit_memo_type [I: the type code is site set-up], told apart on reading by the
+    # standard category field INVTYP [C] (2 credit memo, 4 credit note), where api1 shows it.
+    credit_memo_type: str = "CRN"
+    invoice_category_field: str = "INVTYP"
+    credit_categories: str = "2,4"
     credit_memo_origin_field: str = "SIHORINUM"  # [I] SIH0_1 field naming the invoice credited
     # Refunds and reversals are payment entries (same PAY publication and PAYMENTH class) whose
     # payment transaction says what they are; the codes are a site's set-up.
@@ -49,9 +64,17 @@ class SageX3Layout:
     status_length: int = 20
     # -- matching: invoices found by their link fields, customers read back (docs/sage-x3.md "Matching") --
     invoice_total: str = "AMTATI"  # [C] SINVOICE.AMTATI: what the customer pays, tax included
-    # [I] where SalesOrder.customer_po lands on an invoice: SINVOICEV has no CUSORDREF in the V11
-    # dictionary (SORDER has it [C]); a site without it names its own field (BPRVCR, a user field).
-    invoice_po: str = "CUSORDREF"
+    # The customer's PO is the order's CUSORDREF [C]; SINVOICEV has none (V11 dictionary), so it is looked
+    # up on the order and found on the invoices billing it. A site keeping a PO on its invoices names
+    # that field here (blank: none) [I].
+    order_po_field: str = "CUSORDREF"
+    invoice_po: str = ""
+    # The merchant's own invoice number (PayTrace invoice_id), kept whole where paysync finds it again:
+    # a user field on the invoice header [I: the site adds it; blank turns it off] (docs/sage-x3.md).
+    invoice_id_field: str = "YINVID"
+    invoice_id_length: int = 50
+    # The standard invoice screen keeps CUR in SIH2_1 [C]; one custom publication uses SIH0_1.
+    invoice_currency_group: str = "SIH2_1"
     # A due date is written as the date X3 computes due dates from, SINVOICE.STRDUDDAT [C-code, in
     # group SIH2_2 [I]], with a payment term PTE [C] of 0 days [I: the site's code], so the due date
     # is that date itself; without one the customer's own term decides. Read back from the open
@@ -61,6 +84,10 @@ class SageX3Layout:
     invoice_lines: str = "SINVOICED"  # [C] table (its SOHNUM names the order billed); [I] as an api1 class
     address_class: str = "BPADDRESS"  # [C] table; [I] as an api1 class and as BPCUSTOMER's $details collection
     address_owner: str = "BPANUM"  # [I] the address's business partner code
+    # Phone and e-mail of an address: screen fields TEL1..TEL5, WEB1..WEB5 [C] (WSBPC_SAVE.XML); the
+    # first of each is written, and read back under the same name in api1 [I].
+    address_phone: str = "TEL1"
+    address_email: str = "WEB1"
     changed_field: str = "UPDDATTIM"  # [C] on X3 tables (V11 dictionary: ADATIM, UTC); [I] in api1
 
     @classmethod
@@ -70,11 +97,20 @@ class SageX3Layout:
         known = {f.name: f for f in dataclasses.fields(cls)}
         bad = [k for k in overrides if k not in known]
         bad += [k for k, v in overrides.items() if k in known
-                and (type(v) is not type(getattr(cls, k)) or not (v.strip() if isinstance(v, str) else v > 0))]
+                and (type(v) is not type(getattr(cls, k))
+                     or not (v.strip() or k in OPTIONAL_NAMES if isinstance(v, str) else v > 0))]
+        categories = str(overrides.get("credit_categories", cls.credit_categories))
+        if not all(c.strip().isdigit() for c in categories.split(",")):
+            bad.append("credit_categories")
         if bad:
             raise ConfigurationError(f"SAGEX3_LAYOUT: unknown or mistyped key(s) {', '.join(sorted(bad))}",
                                      system="sage_x3", operation="config")
         return cls(**overrides)
+
+
+#: Layout names a site may set blank: the field is then not written (or not searched).
+OPTIONAL_NAMES = frozenset({"invoice_po", "invoice_id_field", "payment_control_account", "payment_address",
+                            "payment_method_field"})
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Sage X3 as an ErpConnector: writes by SOAP `save`, lookups by external reference over REST api1."""
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -14,6 +15,7 @@ from connectors.stock import StockKeeper, StockLevel
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
                             Refund, Reversal, SalesOrder)
 
+log = logging.getLogger(__name__)
 CHUNK = 40  # values per `in (...)` clause: keeps a request URL well under common 8 KB limits
 LISTING_PAGES = 2000  # a full customer listing may be long; a lookup stays under client.MAX_PAGES
 
@@ -23,9 +25,10 @@ class SageX3Connector(ErpConnector, StockKeeper):
 
     kind = SYSTEM
     max_reference_length = SageX3Layout.reference_length
-    #: The SIH fields an invoice can be found by (schemas/mapping.py LINK_TARGETS): our reference
-    #: INVREF [C], the customer's PO (SageX3Layout.invoice_po), X3's number NUM [C], and the order
-    #: an invoice line bills, SINVOICED.SOHNUM [C].
+    #: The links an invoice can be found by (schemas/mapping.py LINK_TARGETS): its reference INVREF [C]
+    #: (which also finds paysync's own invoices by the merchant's invoice id, kept whole in
+    #: SageX3Layout.invoice_id_field), the customer's PO CUSORDREF, on the order it bills [C], X3's
+    #: number NUM [C], and the order an invoice line bills, SINVOICED.SOHNUM [C].
     invoice_link_fields = ("INVREF", "CUSORDREF", "NUM", "SOHNUM")
     invoice_reference_field = "INVREF"
     invoice_po_field = "CUSORDREF"
@@ -34,12 +37,17 @@ class SageX3Connector(ErpConnector, StockKeeper):
         self.config = config
         self.client = client or SageX3Client(config)
         self.max_reference_length = config.layout.reference_length
+        self.customer_name_width = config.layout.customer_name_length
+
+    def name_kept_in(self, name: str) -> str:
+        """BPCNAM holds the first characters; the company name's two lines (BPRNAM [C]) hold twice as many."""
+        return "the company name's two lines (BPRNAM)" if len(name) <= 2 * self.customer_name_width else ""
 
     def upsert_customer(self, customer: Customer) -> str:
         """Read the BPCNUM; save it if X3 has none, modify only the groups that changed."""
         pub = self.config.pub_customer
         bpcnum = mapping.bpcnum_for(customer.customer_id, self.config.layout.bpcnum_length)
-        wanted = mapping.customer_object(customer, bpcnum, self.config.currency)
+        wanted = mapping.customer_object(customer, bpcnum, self.config.currency, self.config.layout)
         try:
             current = self.client.read(pub, {"BPCNUM": bpcnum})
         except NotFoundError:
@@ -98,6 +106,10 @@ class SageX3Connector(ErpConnector, StockKeeper):
                           order.reference, order.amount, order.customer_id)
 
     def _create_invoice(self, invoice: SalesOrder) -> ErpDocument:
+        if invoice.customer_po and not self.config.layout.invoice_po:
+            # X3 keeps a PO on the order (SORDER.CUSORDREF), which on paysync's orders holds our reference.
+            log.warning("X3 invoice %s: PO %r not written: SINVOICEV has no PO field (set SAGEX3_LAYOUT invoice_po "
+                        "to the site's own)", invoice.reference, invoice.customer_po)
         return self._save("invoice", self.config.pub_invoice, mapping.invoice_object(invoice, self.config),
                           invoice.reference, invoice.amount, invoice.customer_id)
 
@@ -127,7 +139,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
         except NotFoundError as exc:
             raise ValidationError(f"credit memo {memo.reference}: invoice {memo.invoice_ref} does not exist",
                                   field=origin, system=SYSTEM, operation="credit_memo") from exc
-        if str(invoice.get("SIVTYP", "")) == lay.credit_memo_type:
+        if mapping.is_credit(invoice, lay):
             raise ValidationError(f"credit memo {memo.reference}: {memo.invoice_ref} is a credit memo",
                                   field=origin, system=SYSTEM, operation="credit_memo")
         earlier = [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(origin, memo.invoice_ref))
@@ -172,7 +184,8 @@ class SageX3Connector(ErpConnector, StockKeeper):
 
     # ---- matching: the invoice a payment pays, invoices falling due ------------------------------
     def _links(self) -> dict[str, str]:
-        """Link name (what a mapping's references.links says) -> the api1 property holding it."""
+        """Link name (what a mapping's references.links says) -> the invoice's api1 property holding it
+        ("" where the invoice holds none: the PO is its order's)."""
         lay = self.config.layout
         return {"INVREF": "INVREF", "CUSORDREF": lay.invoice_po, "NUM": "NUM", "SOHNUM": lay.invoice_order_field}
 
@@ -186,14 +199,35 @@ class SageX3Connector(ErpConnector, StockKeeper):
             raise PermanentError(f"X3 invoices have no link field {field!r}; one of {', '.join(links)}",
                                  system=SYSTEM, operation="find_invoices")
         if field == "SOHNUM":
-            rows = self.client.rest_query(lay.invoice_lines, mapping.where_eq(lay.invoice_order_field, value))
-            nums = sorted({str(r.get("NUM")) for r in rows if str(r.get(lay.invoice_order_field)) == value})
-            headers = self._by_values(lay.invoice_class, "NUM", nums)
+            headers = self._billing([value])
+        elif field == "CUSORDREF":
+            # The PO is the order's [C]: the orders carrying it, then the invoices billing them; plus,
+            # where the site keeps one on its invoices too, those.
+            orders = [str(o.get("SOHNUM")) for o in self.client.rest_query(
+                lay.order_class, mapping.where_eq(lay.order_po_field, value)) if str(o.get(lay.order_po_field)) == value]
+            headers = self._billing(orders) if orders else []
+            if lay.invoice_po:
+                headers += self._header_eq(lay.invoice_po, value)
+        elif field == "INVREF":
+            headers = self._header_eq("INVREF", value)
+            if lay.invoice_id_field:
+                headers += self._header_eq(lay.invoice_id_field, value)
         else:
-            prop = links[field]
-            headers = [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(prop, value))
-                       if str(r.get(prop)) == value]
-        return self._infos([h for h in headers if mapping.is_kind("invoice", h, lay)])
+            headers = self._header_eq(links[field], value)
+        unique = {str(h.get("NUM")): h for h in headers}
+        return self._infos([h for h in unique.values() if mapping.is_kind("invoice", h, lay)])
+
+    def _header_eq(self, prop: str, value: str) -> list[dict[str, Any]]:
+        lay = self.config.layout
+        return [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(prop, value))
+                if str(r.get(prop)) == value]
+
+    def _billing(self, orders: list[str]) -> list[dict[str, Any]]:
+        """The invoice headers whose lines bill one of `orders` (SINVOICED.SOHNUM)."""
+        lay = self.config.layout
+        rows = self._by_values(lay.invoice_lines, lay.invoice_order_field, orders)
+        nums = sorted({str(r.get("NUM")) for r in rows if str(r.get(lay.invoice_order_field)) in orders})
+        return self._by_values(lay.invoice_class, "NUM", nums)
 
     def open_invoices(self, *, customer_id: str | None = None, amount: Decimal | None = None,
                       dated_from: date | None = None, dated_to: date | None = None,
@@ -252,10 +286,10 @@ class SageX3Connector(ErpConnector, StockKeeper):
         """BPCUSTOMER('<BPCNUM>') $details, its addresses in the BPADDRESS collection [I]."""
         lay = self.config.layout
         try:
-            record = self.client.rest_details("BPCUSTOMER", customer_id)
+            record = self.client.rest_details(lay.customer_class, customer_id)
         except NotFoundError:
             return None
-        return mapping.customer_from(record, record.get(lay.address_class) or [])
+        return mapping.customer_from(record, record.get(lay.address_class) or [], lay)
 
     def find_customers(self, *, email: str = "", name: str = "", postal_code: str = "") -> list[Customer]:
         """By an address's email (WEB, any case), or by name (BPCNAM, any case) and an address's postal code."""
@@ -263,10 +297,12 @@ class SageX3Connector(ErpConnector, StockKeeper):
         email, name, postal = email.strip().lower(), name.strip()[:35].lower(), _postal(postal_code)
         found: set[str] = set()
         if email:
-            rows = self.client.rest_query(lay.address_class, mapping.where_ieq("WEB", email))
-            found |= {str(r.get(lay.address_owner)) for r in rows if str(r.get("WEB") or "").strip().lower() == email}
+            rows = self.client.rest_query(lay.address_class, mapping.where_ieq(lay.address_email, email))
+            found |= {str(r.get(lay.address_owner)) for r in rows
+                      if str(r.get(lay.address_email) or "").strip().lower() == email}
         if name and postal:
-            heads = [str(h.get("BPCNUM")) for h in self.client.rest_query("BPCUSTOMER", mapping.where_ieq("BPCNAM", name))
+            heads = [str(h.get("BPCNUM")) for h in self.client.rest_query(lay.customer_class,
+                                                                         mapping.where_ieq("BPCNAM", name))
                      if str(h.get("BPCNAM") or "").strip().lower() == name]
             found |= {str(a.get(lay.address_owner)) for a in self._by_values(lay.address_class, lay.address_owner, heads)
                       if _postal(a.get("POSCOD")) == postal}
@@ -275,8 +311,8 @@ class SageX3Connector(ErpConnector, StockKeeper):
     def _customers(self, bpcnums: list[str]) -> list[Customer]:
         lay = self.config.layout
         addresses = self._grouped(lay.address_class, lay.address_owner, bpcnums)
-        heads = sorted(self._by_values("BPCUSTOMER", "BPCNUM", bpcnums), key=lambda h: str(h.get("BPCNUM")))
-        return [mapping.customer_from(h, addresses.get(str(h.get("BPCNUM")), [])) for h in heads]
+        heads = sorted(self._by_values(lay.customer_class, "BPCNUM", bpcnums), key=lambda h: str(h.get("BPCNUM")))
+        return [mapping.customer_from(h, addresses.get(str(h.get("BPCNUM")), []), lay) for h in heads]
 
     def customers_changed_since(self, since: datetime | None) -> Iterable[CustomerChange]:
         """Customers whose record or one of whose addresses X3 stamped (UPDDATTIM) after `since`.
@@ -286,16 +322,16 @@ class SageX3Connector(ErpConnector, StockKeeper):
         lay = self.config.layout
         stamp = lay.changed_field
         if since is None:
-            heads = self.client.rest_query("BPCUSTOMER", "", max_pages=LISTING_PAGES)
+            heads = self.client.rest_query(lay.customer_class, "", max_pages=LISTING_PAGES)
             addresses = self._group(self.client.rest_query(lay.address_class, "", max_pages=LISTING_PAGES),
                                     lay.address_owner)
         else:
             since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
             after = mapping.where_op(stamp, "gt", since.replace(microsecond=0))
-            heads = self.client.rest_query("BPCUSTOMER", after, max_pages=LISTING_PAGES)
+            heads = self.client.rest_query(lay.customer_class, after, max_pages=LISTING_PAGES)
             moved = self.client.rest_query(lay.address_class, after, max_pages=LISTING_PAGES)
             known = {str(h.get("BPCNUM")) for h in heads}
-            heads += self._by_values("BPCUSTOMER", "BPCNUM", {str(a.get(lay.address_owner)) for a in moved} - known)
+            heads += self._by_values(lay.customer_class, "BPCNUM", {str(a.get(lay.address_owner)) for a in moved} - known)
             addresses = self._grouped(lay.address_class, lay.address_owner, [str(h.get("BPCNUM")) for h in heads])
         changes = []
         for head in heads:
@@ -303,7 +339,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
             stamps = [s for s in (mapping.api_datetime(r.get(stamp)) for r in [head, *mine]) if s]
             at = max(stamps, default=datetime.min.replace(tzinfo=timezone.utc))
             if since is None or at > since:
-                changes.append(CustomerChange(mapping.customer_from(head, mine), at))
+                changes.append(CustomerChange(mapping.customer_from(head, mine, lay), at))
         return sorted(changes, key=lambda c: (c.changed_at, c.customer.customer_id))
 
     @staticmethod

@@ -43,16 +43,22 @@ def bpcnum_for(customer_id: str, length: int) -> str:
 
 
 # ---- domain -> objectXml (JSON form, adxwss.optreturn=JSON) -----------------------------------
-def customer_object(c: Customer, bpcnum: str, currency: str) -> dict[str, Any]:
+def customer_object(c: Customer, bpcnum: str, currency: str, layout: SageX3Layout | None = None) -> dict[str, Any]:
+    """WSBPC's groups [C]. The name is cut to BPCNAM's width; the company name's two lines (BPRNAM, a
+    list of two [C]) keep as much of a longer one as they hold, and the address's first phone and
+    e-mail fields (TEL1, WEB1 [C]) its contact details."""
+    lay = layout or SageX3Layout()
     a = c.address
-    name = (c.name or bpcnum).strip()[:35]
+    whole = (c.name or bpcnum).strip()
+    width = lay.customer_name_length
+    name = whole[:width]
     country = (a.country or "").strip().upper() or _COUNTRY_BY_CURRENCY.get(currency, "US")
     return {
         "BPC0_1": {"BPCNUM": bpcnum, "BPCNAM": name},
-        "BPRC_1": {"BPRSHO": name[:10], "BPRNAM": [name, ""], "CRY": country, "CUR": currency},
+        "BPRC_1": {"BPRSHO": name[:10], "BPRNAM": [name, whole[width:2 * width]], "CRY": country, "CUR": currency},
         "BPAC_1": [{"CODADR": "MAIN", "ADDLIG1": a.line1[:50], "ADDLIG2": a.line2[:50], "ADDLIG3": "",
                     "POSCOD": a.postal_code[:10], "CTY": a.city[:40], "SAT": a.state[:35], "BPACRY": country,
-                    "TEL": c.phone[:20], "WEB": c.email[:80]}],
+                    lay.address_phone: c.phone[:20], lay.address_email: c.email[:80]}],
     }
 
 
@@ -92,30 +98,33 @@ def order_object(o: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
 
 
 def invoice_object(inv: SalesOrder, cfg: SageX3Config) -> dict[str, Any]:
-    """An SIH; the PO and the due date [I] only when given (a blank field is X3's own default).
+    """An SIH; the due date [I] only when given (a blank field is X3's own default), the currency in the
+    layout's group (SIH2_1 on the standard screen [C]), the merchant's invoice id whole in its field.
 
-    An order carries no PO of its own: its CUSORDREF already holds our reference (the lookup key)."""
+    A PO goes on the invoice only where the site keeps one there (layout.invoice_po); X3's own place
+    for it is the order's CUSORDREF, which on paysync's orders holds our reference (the lookup key)."""
     lay = cfg.layout
     origin = {lay.invoice_order_field: inv.order_ref} if inv.order_ref else None
-    po = {lay.invoice_po: inv.customer_po} if inv.customer_po else {}
-    due = {"SIH2_2": {"PTE": lay.due_date_term, lay.invoice_due: x3_date(inv.due_date)}} if inv.due_date else {}
-    return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": cfg.invoice_type, "NUM": "", "INVREF": inv.reference,
-                       "INVDAT": x3_date(inv.date), "BPCINV": inv.customer_id, "CUR": cfg.currency, **po},
-            **due, "SIH4_1": _lines(inv, origin)}
+    header: dict[str, Any] = {"SALFCY": cfg.sales_site, "SIVTYP": cfg.invoice_type, "NUM": "",
+                              "INVREF": inv.reference, "INVDAT": x3_date(inv.date), "BPCINV": inv.customer_id}
+    if inv.customer_po and lay.invoice_po:
+        header[lay.invoice_po] = inv.customer_po
+    if inv.invoice_id.strip() and lay.invoice_id_field:
+        header[lay.invoice_id_field] = inv.invoice_id.strip()[:lay.invoice_id_length]
+    groups: dict[str, Any] = {"SIH0_1": header}
+    groups.setdefault(lay.invoice_currency_group, {})["CUR"] = cfg.currency
+    if inv.due_date:
+        groups.setdefault("SIH2_2", {}).update({"PTE": lay.due_date_term, lay.invoice_due: x3_date(inv.due_date)})
+    return {**groups, "SIH4_1": _lines(inv, origin)}
 
 
 def payment_object(p: Payment, cfg: SageX3Config) -> dict[str, Any]:
-    """A receipt applied to `p.invoice_ref`; with none, a payment on account: no allocation line [I]."""
-    lay = cfg.layout
+    """A receipt applied to `p.invoice_ref`; with none, a payment on account: one line naming no document [I]."""
     # The receipt lands on bank BAN, whose own GL account X3 knows; Payment.cash_account is for
     # ERPs that post to an account directly.
-    return {lay.payment_header: {lay.payment_type_field: p.entry_type or cfg.payment_type, "FCY": cfg.sales_site,
-                                 "BPR": p.customer_id, "BAN": cfg.bank, "ACCDAT": x3_date(p.date),
-                                 "CUR": cfg.currency, "AMTCUR": money(p.amount), "REF": p.reference,
-                                 "DES": f"PayTrace receipt {p.reference}"[:50],
-                                 lay.payment_method_field: p.method[:10]},
-            lay.payment_lines: [{"VCRTYP": cfg.invoice_type, "VCRNUM": p.invoice_ref,
-                                 lay.payment_line_amount: money(p.amount)}] if p.invoice_ref else []}
+    line = {"VCRTYP": cfg.invoice_type, "VCRNUM": p.invoice_ref} if p.invoice_ref else {}
+    return _payment_entry(cfg, p.entry_type or cfg.payment_type, p.customer_id, p.date, p.amount, p.reference,
+                          f"PayTrace receipt {p.reference}", p.method, line)
 
 
 def journal_object(j: JournalEntry, cfg: SageX3Config) -> dict[str, Any]:
@@ -133,21 +142,32 @@ def journal_object(j: JournalEntry, cfg: SageX3Config) -> dict[str, Any]:
 def credit_memo_object(m: CreditMemo, cfg: SageX3Config) -> dict[str, Any]:
     """A sales invoice of the credit-note type [I], naming the invoice it credits [I]."""
     lay = cfg.layout
-    return {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": lay.credit_memo_type, "NUM": "", "INVREF": m.reference,
-                       "INVDAT": x3_date(m.date), "BPCINV": m.customer_id, "CUR": cfg.currency,
-                       **({lay.credit_memo_origin_field: m.invoice_ref} if m.invoice_ref else {})},
-            "SIH4_1": [{"ITMREF": l.item_id, "ITMDES1": l.description[:30], "QTY": format(l.quantity, "f"),
-                        "GROPRI": money(l.unit_price)} for l in m.lines]}
+    groups: dict[str, Any] = {"SIH0_1": {"SALFCY": cfg.sales_site, "SIVTYP": lay.credit_memo_type, "NUM": "",
+                                         "INVREF": m.reference, "INVDAT": x3_date(m.date), "BPCINV": m.customer_id,
+                                         **({lay.credit_memo_origin_field: m.invoice_ref} if m.invoice_ref else {})}}
+    groups.setdefault(lay.invoice_currency_group, {})["CUR"] = cfg.currency
+    return {**groups, "SIH4_1": [{"ITMREF": l.item_id, "ITMDES1": l.description[:30], "QTY": format(l.quantity, "f"),
+                                  "GROPRI": money(l.unit_price)} for l in m.lines]}
 
 
 def _payment_entry(cfg: SageX3Config, typ: str, customer_id: str, when, amount: Decimal, reference: str,
                    description: str, method: str, line: dict[str, str]) -> dict[str, Any]:
+    """A payment entry in the groups public clients write [C] (SageX3Layout: PAY0_1, PAY1_1, PAY1_2, PAY1_4).
+
+    NUM is left blank for X3 to number; CHQNUM (the bank-statement reference) carries ours too [I]."""
     lay = cfg.layout
-    return {lay.payment_header: {lay.payment_type_field: typ, "FCY": cfg.sales_site, "BPR": customer_id,
-                                 "BAN": cfg.bank, "ACCDAT": x3_date(when), "CUR": cfg.currency,
-                                 "AMTCUR": money(amount), "REF": reference, "DES": description[:50],
-                                 **({lay.payment_method_field: method[:10]} if method else {})},
-            lay.payment_lines: [{**line, lay.payment_line_amount: money(amount)}]}
+    party = {"FCY": cfg.sales_site, "BPR": customer_id}
+    if lay.payment_control_account:
+        party["ACC"] = lay.payment_control_account
+    if lay.payment_address:
+        party["BPAINV"] = lay.payment_address
+    amounts = {"ACCDAT": x3_date(when), "REF": reference, "BAN": cfg.bank, "CUR": cfg.currency,
+               "AMTCUR": money(amount), "CHQNUM": reference, "DES": description[:50]}
+    if method and lay.payment_method_field:
+        amounts[lay.payment_method_field] = method[:10]
+    return {lay.payment_header: {"NUM": "", lay.payment_type_field: typ}, lay.payment_party: party,
+            lay.payment_amounts: amounts,
+            lay.payment_lines: [{"DENCOD": lay.payment_line_code, **line, lay.payment_line_amount: money(amount)}]}
 
 
 def refund_object(r: Refund, cfg: SageX3Config) -> dict[str, Any]:
@@ -261,11 +281,20 @@ def document(kind: str, record: dict[str, Any], layout: SageX3Layout,
                        amount=_dec(record.get(amount)), amount_due=amount_due, customer_id=record.get(customer))
 
 
+def is_credit(record: dict[str, Any], layout: SageX3Layout) -> bool:
+    """A credit memo or credit note: by its category (INVTYP 2 or 4 [C]) where the resource shows it,
+    else by the type code paysync writes them with."""
+    category = str(record.get(layout.invoice_category_field) or "").strip()
+    if category:
+        return category in {c.strip() for c in layout.credit_categories.split(",")}
+    return str(record.get("SIVTYP", "")) == layout.credit_memo_type
+
+
 def is_kind(kind: str, record: dict[str, Any], layout: SageX3Layout) -> bool:
-    """Whether a SINVOICE / PAYMENTH resource is of `kind`: credit memos share the invoice class and
-    refunds and reversals the payment class; their type code tells them apart."""
+    """Whether an invoice-class / PAYMENTH resource is of `kind`: credit memos share the invoice class and
+    refunds and reversals the payment class; their category or type code tells them apart."""
     if kind in ("invoice", "credit_memo"):
-        return (str(record.get("SIVTYP", "")) == layout.credit_memo_type) == (kind == "credit_memo")
+        return is_credit(record, layout) == (kind == "credit_memo")
     typ = str(record.get(layout.payment_type_field, ""))
     if kind == "refund":
         return typ == layout.refund_type
@@ -366,14 +395,16 @@ def invoice_info(record: dict[str, Any], items: list[dict[str, Any]], lines: lis
         status=str(record.get(layout.status_field) or ""), fields=fields)
 
 
-def customer_from(record: dict[str, Any], addresses: list[dict[str, Any]]) -> Customer:
+def customer_from(record: dict[str, Any], addresses: list[dict[str, Any]],
+                  layout: SageX3Layout | None = None) -> Customer:
     """A BPCUSTOMER resource and its addresses (BPADDRESS) as a Customer: the default address
     (BPAADDFLG 2 = Yes) gives the contact details, as customer_object wrote them."""
+    layout = layout or SageX3Layout()
     main = next((a for a in addresses if str(a.get("BPAADDFLG")) == "2"), addresses[0] if addresses else {})
     name = str(record.get("BPCNAM") or "")
 
     def text(key: str) -> str:
         return str(main.get(key) or "")
-    return Customer(str(record.get("BPCNUM")), name, email=text("WEB"), phone=text("TEL"),
+    return Customer(str(record.get("BPCNUM")), name, email=text(layout.address_email), phone=text(layout.address_phone),
                     address=Address(name, text("ADDLIG1"), text("ADDLIG2"), text("CTY"), text("SAT"),
                                     text("POSCOD"), text("BPACRY")))

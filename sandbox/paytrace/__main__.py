@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 from ..server import SandboxServer
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-check-id", type=int, default=None,
                         help="first check (ACH) id; by default the first transaction id, on purpose")
     parser.add_argument("--seed", type=int, default=None, help="seed for fault injection")
+    parser.add_argument("--answers", type=json.loads, default=None,
+                        help='how the account answers, as JSON, e.g. \'{"batch_totals": true}\' (answers.py)')
     parser.add_argument("--quiet", action="store_true",
                         help="no per-request log lines (they cost throughput under load)")
     args = parser.parse_args(argv)
@@ -31,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
                      integrator_id=args.integrator_id, token_ttl=args.token_ttl,
                      first_transaction_id=args.first_transaction_id,
                      first_batch_number=args.first_batch_number, seed=args.seed,
-                     first_check_id=args.first_check_id)
+                     first_check_id=args.first_check_id, answers=args.answers)
     server = SandboxServer(app, args.host, args.port)
     print(f"PayTrace sandbox listening on {server.url}", flush=True)
     try:

@@ -38,11 +38,15 @@ RETURN_REASONS = {"R01": "Insufficient Funds", "R02": "Account Closed",
                   "R16": "Account Frozen", "R29": "Corporate Customer Advises Not Authorized"}
 
 
+#: Every recorded answer says so, charset included [C] (narch/paytracer cassettes).
+JSON_TYPE = "application/json; charset=utf-8"
+
+
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
     """JSON with money as two-decimal numbers (see formats.dumps); a Streamed list goes out in chunks."""
     if is_streamed(payload):
-        return Response(dumps_chunks(payload), status=status, mimetype="application/json", headers=headers)
-    return Response(dumps(payload), status=status, mimetype="application/json", headers=headers)
+        return Response(dumps_chunks(payload), status=status, content_type=JSON_TYPE, headers=headers)
+    return Response(dumps(payload), status=status, content_type=JSON_TYPE, headers=headers)
 
 
 def _request_json(error: Exception) -> dict[str, Any]:
@@ -59,6 +63,13 @@ def _request_json(error: Exception) -> dict[str, Any]:
     return body
 
 
+def _echoes_external_id(path: str) -> bool:
+    """Whether an error answer carries `external_transaction_id`: the recorded errors of capture and
+    refund do, those of void, checks and customer/create do not [C] (AM fixtures); the rest follow
+    their family [I]."""
+    return path.startswith("/v1/transactions/") and not path.startswith("/v1/transactions/void")
+
+
 class _AdminError(Exception):
     """A malformed request to a /_sandbox route."""
 
@@ -66,10 +77,12 @@ class _AdminError(Exception):
 def create_app(username: str = "demo", password: str = "demo", integrator_id: str = "PAYSYNC1",
                clock: Clock | None = None, token_ttl: int = 7200, *,
                first_transaction_id: int = 100000000, first_batch_number: int = 1,
-               seed: int | None = None, first_check_id: int | None = None, refund_links: bool = False) -> Flask:
+               seed: int | None = None, first_check_id: int | None = None,
+               answers: dict[str, Any] | None = None, refund_links: bool = False) -> Flask:
     """Build the simulator; its state is at `app.config["PAYTRACE_STATE"]`.
 
     Check ids start at `first_check_id`, by default the same number as the card transaction ids.
+    `answers` sets the account's answering habits (sandbox/paytrace/answers.py), kept over a reset.
     `refund_links` makes refunds export `original_transaction_id`, a link no public source shows
     PayTrace sending: off by default, so paysync is tested on what real records carry.
     """
@@ -77,7 +90,7 @@ def create_app(username: str = "demo", password: str = "demo", integrator_id: st
                           clock=clock, token_ttl=token_ttl,
                           first_transaction_id=first_transaction_id,
                           first_batch_number=first_batch_number, seed=seed,
-                          first_check_id=first_check_id, refund_links=refund_links)
+                          first_check_id=first_check_id, answers=answers, refund_links=refund_links)
     app = Flask("sandbox.paytrace")
     app.config[STATE_KEY] = state
     app.extensions["paytrace"] = state
@@ -88,7 +101,10 @@ def create_app(username: str = "demo", password: str = "demo", integrator_id: st
 
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
-        return json_response(error.body(), error.status)
+        body = error.body()
+        if not _echoes_external_id(request.path):
+            body.pop("external_transaction_id", None)
+        return json_response(body, error.status)
 
     @app.errorhandler(_AdminError)
     def _admin_error(error: _AdminError) -> Response:
@@ -142,9 +158,8 @@ def create_app(username: str = "demo", password: str = "demo", integrator_id: st
 
     @app.route("/v1/ping", methods=["GET", "POST"])
     def ping() -> Response:
-        # No authentication and no integrator_id [C]; the body shape is [I].
-        return _fault() or json_response({"success": True, "response_code": 1,
-                                          "status_message": "pong"})
+        # No authentication and no integrator_id [C]; {"status": "success"} [C] (PayTrace/paytrace_py).
+        return _fault() or json_response(codes.PING)
 
     @app.post("/v1/<path:operation>")
     def v1(operation: str) -> Response:
@@ -152,6 +167,8 @@ def create_app(username: str = "demo", password: str = "demo", integrator_id: st
         if failure is not None:
             return failure
         handler = OPERATIONS.get(operation)
+        if operation.startswith("checks/") and not state.answers.checks_api:
+            handler = None  # an account whose API has no checks (sandbox answers.checks_api)
         if handler is None:
             return json_response({"error": "not_found",
                                   "error_description": f"No route matches /v1/{operation}"}, 404)
@@ -238,10 +255,24 @@ def _register_admin(app: Flask, state: PayTraceState) -> None:
         check_id = payload.get("check_transaction_id")
         if isinstance(check_id, bool) or not isinstance(check_id, int):
             raise _AdminError("check_transaction_id must be an integer")
-        ach_code = str(payload.get("ach_code") or "R01")
-        ach_message = str(payload.get("ach_message") or RETURN_REASONS.get(ach_code, "Returned"))
+        reason = str(payload.get("ach_code") or "R01").upper()
+        if not (reason.startswith("R") and reason[1:].isdigit()):
+            raise _AdminError("ach_code must be a NACHA return code such as R01")
+        ach_message = str(payload.get("ach_message") or RETURN_REASONS.get(reason, "Returned"))
         try:
-            return json_response({"check": state.checks.mark_returned(check_id, ach_code, ach_message)})
+            # ach_code travels as a number [C]; the NACHA code leads the message [I].
+            return json_response({"check": state.checks.mark_returned(check_id, int(reason[1:]),
+                                                                     f"{reason} {ach_message}")})
+        except ValueError as error:
+            raise _AdminError(str(error)) from None
+
+    @app.route("/_sandbox/answers", methods=["GET", "POST"])
+    def admin_answers() -> Response:
+        """How this account answers where real ones may differ (sandbox/paytrace/answers.py)."""
+        if request.method == "GET":
+            return json_response(state.answers.snapshot())
+        try:
+            return json_response(state.answers.update(body()))
         except ValueError as error:
             raise _AdminError(str(error)) from None
 

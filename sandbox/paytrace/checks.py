@@ -62,7 +62,9 @@ class CheckTxn:
     description: str = ""
     email: str = ""
     customer_id: str = ""
-    ach_code: str = ""
+    #: A number, as in every recorded answer [C] (0: no ACH reason); a return sets its NACHA
+    #: number (R01 -> 1) and ach_message "R01 <reason>" [I].
+    ach_code: int = 0
     ach_message: str = ""
     funded: bool = False  # a hold released for processing (manage/fund)
     voided: bool = False
@@ -117,8 +119,8 @@ class CheckTxn:
 
 
 def _answer(code: int, message: str, check_id: int) -> dict[str, Any]:
-    return {"success": True, "response_code": code, "status_message": message,
-            "check_transaction_id": check_id, "external_transaction_id": ""}
+    # The four fields of every recorded check answer [C] (AM fixtures): no external_transaction_id.
+    return {"success": True, "response_code": code, "status_message": message, "check_transaction_id": check_id}
 
 
 class CheckLedger:
@@ -142,49 +144,48 @@ class CheckLedger:
         self._next_id += 1
         return check_id
 
-    def _get(self, check_id: int) -> CheckTxn:
+    def _get(self, check_id: int, message: str | None = None) -> CheckTxn:
         found = self._checks.get(check_id)
         if found is None:
-            raise ApiError.one(codes.E_CHECK_NOT_FOUND)
+            raise ApiError.one(codes.E_CHECK_NOT_FOUND, message)
         return found
 
     def create(self, kind: str, payment: CheckPayment, from_ip: str) -> tuple[int, dict[str, Any]]:
         """Run a check sale or hold; (HTTP status, answer). A refused check keeps its id too."""
         assert kind in (SALE, HOLD)
-        failure = codes.ACH_DECLINE_TRIGGERS.get(f"{payment.amount:f}")
+        failure = f"{payment.amount:f}" in codes.ACH_DECLINE_TRIGGERS
         with self._lock:
             txn = CheckTxn(id=self._new_id(), kind=kind, amount=payment.amount, check=payment.check,
-                           processed=failure is None, billing=payment.billing,
+                           processed=not failure, billing=payment.billing,
                            created_at=self._now(), created_by=self._username, from_ip=from_ip,
                            invoice_id=payment.invoice_id,
                            customer_reference_id=payment.customer_reference_id,
                            description=payment.description, email=payment.email,
-                           customer_id=payment.customer_id,
-                           ach_code=failure[0] if failure else "",
-                           ach_message=failure[1] if failure else "")
+                           customer_id=payment.customer_id)
             self._checks[txn.id] = txn
-        if failure is None:
+        if not failure:
             return 200, _answer(120, codes.MSG_CHECK_PROCESSED, txn.id)
-        # [I] a refusal travels like a card decline: HTTP 400, success false, the id kept.
+        # The recorded refusal, field for field [C] (AM unit fixture); HTTP 400 like a card decline [I].
         return 400, {"success": False, "response_code": 125,
                      "status_message": codes.MSG_CHECK_NOT_PROCESSED, "check_transaction_id": txn.id,
-                     "ach_code": failure[0], "ach_message": failure[1], "external_transaction_id": ""}
+                     "ach_code": 0, "ach_message": ""}
 
     def fund(self, check_id: int) -> dict[str, Any]:
         """Release a held check for processing: it is then pending settlement like a sale."""
         with self._lock:
-            txn = self._get(check_id)
+            txn = self._get(check_id, codes.CHECK_NOT_MANAGEABLE)
             if txn.status_code != "H":
-                raise ApiError.one(codes.E_CHECK_NOT_FUNDABLE, codes.check_not_fundable(check_id))
+                # PayTrace answers a check it cannot manage as one it cannot find [C: the text says so].
+                raise ApiError.one(codes.E_CHECK_NOT_FOUND, codes.CHECK_NOT_MANAGEABLE)
             txn.funded = True
         return _answer(124, codes.MSG_CHECK_MANAGED, check_id)
 
     def void(self, check_id: int) -> dict[str, Any]:
         """[I] Only a held check or one pending settlement can be voided, as for cards."""
         with self._lock:
-            txn = self._get(check_id)
+            txn = self._get(check_id, codes.CHECK_NOT_MANAGEABLE)
             if txn.status_code not in ("H", "Y"):
-                raise ApiError.one(codes.E_CHECK_NOT_VOIDABLE, codes.check_not_voidable(check_id))
+                raise ApiError.one(codes.E_CHECK_NOT_FOUND, codes.CHECK_NOT_MANAGEABLE)
             txn.voided = True
             if txn.kind == REFUND and txn.original_id in self._checks:
                 self._checks[txn.original_id].refunded -= txn.amount
@@ -204,7 +205,7 @@ class CheckLedger:
                                    f"remains refundable on Check ID {check_id}.")
             refund = replace(original, id=self._new_id(), kind=REFUND, amount=amount,
                              billing=dict(original.billing), created_at=self._now(), from_ip=from_ip,
-                             ach_code="", ach_message="", funded=False, voided=False,
+                             ach_code=0, ach_message="", funded=False, voided=False,
                              settled_at=None, returned_at=None, original_id=original.id,
                              refunded=Decimal("0.00"), link_exported=self.refund_links)
             original.refunded += amount
@@ -221,7 +222,7 @@ class CheckLedger:
                 self._checks[check_id].settled_at = now
             return pending
 
-    def mark_returned(self, check_id: int, ach_code: str, ach_message: str) -> dict[str, Any]:
+    def mark_returned(self, check_id: int, ach_code: int, ach_message: str) -> dict[str, Any]:
         """An ACH return arriving later (NSF, closed account...) on a processed check."""
         with self._lock:
             txn = self._get(check_id)

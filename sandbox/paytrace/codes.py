@@ -8,15 +8,24 @@ MSG_APPROVED = "Your transaction was successfully approved."
 MSG_DECLINED = "Your transaction was not approved."
 MSG_CAPTURED = "Your transaction was successfully captured."
 MSG_VOIDED = "Your transaction was successfully voided."
-MSG_REFUNDED = "Your transaction was successfully refunded."
+MSG_REFUNDED = "Your transaction was successfully refunded."  # [C] AM remote test_successful_refund
 MSG_EXPORTED = "Your request has been successfully completed."
 MSG_SETTLED = "The batch was successfully settled."  # [I] text not found in any source
 MSG_ERRORS = "One or more errors has occurred."
-# Check (ACH) answers: the codes are [C] (§6), every text [I] (none was found).
+# Check (ACH) answers: codes and texts [C] (AM unit fixtures; AM remote tests assert "processed").
 MSG_CHECK_PROCESSED = "Your check was successfully processed."
-MSG_CHECK_NOT_PROCESSED = "Your check was not successfully processed."
+MSG_CHECK_NOT_PROCESSED = "Your check was NOT successfully processed."
 MSG_CHECK_REFUNDED = "Your check was successfully refunded."
 MSG_CHECK_MANAGED = "Your check was successfully managed."
+# Ping: PayTrace/paytrace_py requires {"status": "success"} from GET /v1/ping [C].
+PING = {"status": "success"}
+
+
+def level_three_added(txn_id: int, lines: int) -> str:
+    """Response 170 [C] (AM unit fixtures, verbatim wording)."""
+    return (f"Visa/MasterCard enhanced data was successfully added to Transaction ID {txn_id}. "
+            f"{lines} line item records were created.")
+
 
 # Approval texts keep PayTrace's odd whitespace verbatim [C].
 APPROVED_EXACT = "EXACT MATCH - Approved and completed"
@@ -29,23 +38,20 @@ DECLINE_TRIGGERS = {
     "1.12": "    DECLINE - Do not honor",
 }
 
-# [I] Amount-triggered check failures ("not processed", 125), reusing the card trigger amounts
-# with NACHA return codes; PayTrace's own ACH triggers were not found.
-ACH_DECLINE_TRIGGERS = {
-    "0.21": ("R01", "Insufficient Funds"),
-    "0.29": ("R02", "Account Closed"),
-    "1.12": ("R03", "No Account/Unable to Locate Account"),
-}
+# [I] Amount-triggered check failures ("not processed", 125), reusing the card trigger amounts;
+# PayTrace's own ACH triggers were not found. The answer carries `ach_code` 0 and an empty
+# `ach_message`, as the one recorded refusal does [C] (AM unit fixture): ach_code is a number.
+ACH_DECLINE_TRIGGERS = frozenset({"0.21", "0.29", "1.12"})
 
 # Error keys [C] (reference §6) unless marked [I]. Invented keys are kept together here so
 # one check against a real sandbox can correct them in one place.
 E_CUSTOMER_NOT_FOUND = "30"
 E_CARD_NUMBER = "35"
 E_EXP_MONTH = "43"
-E_EXP_YEAR = "44"  # key [C] (MOQUI), message wording [I]
+E_EXP_YEAR = "44"  # key [C] (MOQUI), message wording [I]; never for a well-formed past year (1999 -> 35, 43 [C])
 E_ACCOUNT_NUMBER = "45"
 E_ROUTING_NUMBER = "46"
-E_CHECK_NOT_FOUND = "80"  # key [C]; also used for a malformed check id [I]
+E_CHECK_NOT_FOUND = "80"  # key and both texts [C] (AM unit fixtures); also for a malformed check id [I]
 E_AMOUNT = "48"  # [I] no amount-validation key was found in any source
 E_TRANSACTION_ID = "58"
 E_DUPLICATE_CUSTOMER = "171"
@@ -53,8 +59,6 @@ E_START_DATE = "990"  # [I] invented: date-format errors were not found in any s
 E_END_DATE = "991"  # [I] invented
 E_BATCH_NOT_FOUND = "992"  # [I] invented
 E_BAD_BODY = "993"  # [I] invented: a body that is not a JSON object
-E_CHECK_NOT_FUNDABLE = "994"  # [I] invented: funding anything but a held check
-E_CHECK_NOT_VOIDABLE = "995"  # [I] invented: voiding a settled, returned or voided check
 E_CHECK_NOT_REFUNDABLE = "996"  # [I] invented: refunding an unsettled check (cards: 817)
 E_NOT_FOUND = "811"
 E_NOT_CAPTURABLE = "816"
@@ -71,7 +75,7 @@ MESSAGES = {
     E_ROUTING_NUMBER: "Please provide a valid Transit Routing Number.",
     E_AMOUNT: "Please provide a valid Amount.",
     E_TRANSACTION_ID: "Please provide a valid Transaction ID.",
-    E_CHECK_NOT_FOUND: "The Check ID that you provided was not found.",
+    E_CHECK_NOT_FOUND: "The Check ID that you provided was not found in the PayTrace record.",
     E_DUPLICATE_CUSTOMER: "Please provide a unique customer ID.",
     E_START_DATE: "Please provide a valid Start Date in MM/DD/YYYY format.",
     E_END_DATE: "Please provide a valid End Date in MM/DD/YYYY format.",
@@ -86,33 +90,20 @@ def customer_not_found(customer_id: str) -> str:
     return f"Customer ID, {customer_id}, was not found or is incomplete."
 
 
-# [I] The reference quotes these three only from "…could not be …" onward; the
-# "The Transaction ID, N," prefix follows the wording of key 30.
-def not_capturable(txn_id: int) -> str:
-    return (f"The Transaction ID, {txn_id}, could not be captured. "
-            "Only uncaptured, approved authorizations can be captured.")
+# 817 verbatim, two spaces before "Please" included [C] (AM remote test_failed_refund). 816 and 818
+# are quoted only from "could not be" onward; their start follows 817's [I].
+NOT_REFUNDABLE = ("The Transaction ID that you provided could not be refunded. Only settled transactions can be "
+                  "refunded.  Please try to void the transaction instead.")
+NOT_CAPTURABLE = ("The Transaction ID that you provided could not be captured. "
+                  "Only uncaptured, approved authorizations can be captured.")
+NOT_VOIDABLE = ("The Transaction ID that you provided could not be voided. "
+                "Only transactions that are pending settlement can be voided.")
+# Funding or voiding a check that is not there, or no longer can be [C] (AM unit fixture, verbatim).
+CHECK_NOT_MANAGEABLE = ("The Check ID that you have provided was not found in the PayTrace records. "
+                        "It may already be voided or settled.")
 
 
-def not_refundable(txn_id: int) -> str:
-    return (f"The Transaction ID, {txn_id}, could not be refunded. Only settled transactions "
-            "can be refunded. Please try to void the transaction instead.")
-
-
-def not_voidable(txn_id: int) -> str:
-    return (f"The Transaction ID, {txn_id}, could not be voided. "
-            "Only transactions that are pending settlement can be voided.")
-
-
-# [I] wording modelled on the card messages (816-818); no check text was found.
-def check_not_fundable(check_id: int) -> str:
-    return f"The Check ID, {check_id}, could not be funded. Only held checks can be funded."
-
-
-def check_not_voidable(check_id: int) -> str:
-    return (f"The Check ID, {check_id}, could not be voided. "
-            "Only held checks and checks pending settlement can be voided.")
-
-
+# [I] wording modelled on the card messages; no text was found for refunding an unsettled check.
 def check_not_refundable(check_id: int) -> str:
     return (f"The Check ID, {check_id}, could not be refunded. Only settled checks can be "
             "refunded. Please try to void the check instead.")
@@ -127,12 +118,17 @@ def missing(param: str) -> str:
 
 
 class ApiError(Exception):
-    """A PayTrace error envelope: `errors` maps numeric-string codes to lists of messages."""
+    """A PayTrace error envelope: `errors` maps numeric-string codes to lists of messages.
 
-    def __init__(self, errors: dict[str, list[str]], status: int = 400) -> None:
+    `extra` adds fields real answers carry beside the errors, e.g. `masked_card_number` on card
+    requests (the vendor's samples read it from the error body [C], AM's 171 fixture has it).
+    """
+
+    def __init__(self, errors: dict[str, list[str]], status: int = 400, extra: dict | None = None) -> None:
         super().__init__(errors)
         self.errors = errors
         self.status = status  # [I] 400 is the reference's best reading, not confirmed
+        self.extra = dict(extra or {})
 
     @classmethod
     def one(cls, code: str, message: str | None = None) -> "ApiError":
@@ -145,6 +141,7 @@ class ApiError(Exception):
             "status_message": MSG_ERRORS,
             "errors": self.errors,
             "external_transaction_id": "",
+            **self.extra,
         }
 
 
@@ -163,6 +160,6 @@ class Problems:
     def add_missing(self, param: str) -> None:
         self.add(E_MISSING, missing(param))
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, extra: dict | None = None) -> None:
         if self.errors:
-            raise ApiError(self.errors)
+            raise ApiError(self.errors, extra=extra)

@@ -119,6 +119,7 @@ class Txn:
     refunded: Decimal = Decimal("0.00")
     #: Export the refund's link to its sale (an invented field no public source shows): only when asked.
     link_exported: bool = False
+    level_three: dict[str, Any] = field(default_factory=dict)  # enhanced data; not exported [I]
 
     @property
     def uncaptured_auth(self) -> bool:
@@ -200,9 +201,12 @@ class Batch:
     created_at: datetime
     txn_ids: list[int]
 
-    def export(self, txns: dict[int, Txn]) -> dict[str, Any]:
-        # [I] only `number` is confirmed; the other keys follow the legacy BATCHNUM, WHEN,
-        # TRANXCOUNT, NETAMOUNT, SALESCOUNT, SALESAMOUNT, REFUNDCOUNT, REFUNDAMOUNT fields.
+    def export(self, txns: dict[int, Txn], totals: bool = False) -> dict[str, Any]:
+        """`number` [C] and when it closed [I]; totals only when asked (sandbox answers.batch_totals):
+        their names follow the legacy BATCHNUM, WHEN, TRANXCOUNT, NETAMOUNT, SALESCOUNT, SALESAMOUNT,
+        REFUNDCOUNT, REFUNDAMOUNT fields and no v1 source confirms them [I]."""
+        if not totals:
+            return {"number": self.number, "created": timestamp(self.created_at)}
         members = [txns[i] for i in self.txn_ids]
         sales = [t for t in members if t.kind != REFUND]
         refunds = [t for t in members if t.kind == REFUND]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from . import codes
+from .answers import Answers
 from .checks import CheckLedger
 from .codes import ApiError
 from .formats import Streamed, masked_response, pacific_date
@@ -62,7 +63,10 @@ class PayTraceState:
                  integrator_id: str = "PAYSYNC1", clock: Clock | None = None,
                  token_ttl: int = 7200, first_transaction_id: int = 100000000,
                  first_batch_number: int = 1, seed: int | None = None,
-                 first_check_id: int | None = None, refund_links: bool = False) -> None:
+                 first_check_id: int | None = None, answers: dict[str, Any] | None = None,
+                 refund_links: bool = False) -> None:
+        self._answer_defaults = dict(answers or {})
+        Answers().update(self._answer_defaults)  # refuse a bad setting at start, not at the first reset
         self.username = username
         self.password = password
         self.integrator_id = integrator_id
@@ -95,6 +99,7 @@ class PayTraceState:
             self._token_grants = 0
             self._token_failures = 0
             self._faults = {"error_rate": 0.0, "latency_ms": 0}
+            self.answers = Answers(**self._answer_defaults)
             if not keep_tokens:
                 self._tokens = {}
                 self._clock_offset = timedelta(0)
@@ -224,8 +229,9 @@ class PayTraceState:
             "csc_response": txn.csc_response,
             "external_transaction_id": "",
         }
-        # The recorded decline (LOGS) has no masked_card_number; approvals on keyed do [C].
-        if payment.keyed and not decline:
+        # Keyed answers carry the masked number, approved or declined [C] (VCR; AM's recorded
+        # failed_purchase/failed_authorize); by_customer, by_transaction and swiped ones do not [C].
+        if payment.keyed:
             body["masked_card_number"] = masked_response(payment.card.last4)
         if payment.discretionary_data:
             body["discretionary_data"] = payment.discretionary_data  # echoed [C] AM2
@@ -246,7 +252,7 @@ class PayTraceState:
         with self._lock:
             txn = self._get(txn_id)
             if not txn.uncaptured_auth:
-                raise ApiError.one(codes.E_NOT_CAPTURABLE, codes.not_capturable(txn_id))
+                raise ApiError.one(codes.E_NOT_CAPTURABLE, codes.NOT_CAPTURABLE)
             if amount is not None and amount > txn.amount:
                 # [I] capturing more than was authorized is refused with the amount error.
                 raise ApiError.one(codes.E_AMOUNT)
@@ -260,7 +266,7 @@ class PayTraceState:
         with self._lock:
             txn = self._get(txn_id)
             if not (txn.pending or txn.uncaptured_auth):
-                raise ApiError.one(codes.E_NOT_VOIDABLE, codes.not_voidable(txn_id))
+                raise ApiError.one(codes.E_NOT_VOIDABLE, codes.NOT_VOIDABLE)
             txn.voided = True
             if txn.kind == REFUND and txn.original_id in self._txns:
                 # A voided refund gives its amount back to the sale's refundable balance.
@@ -275,7 +281,7 @@ class PayTraceState:
             settled = original.status_code.startswith("GB")
             if not settled or original.kind == REFUND:
                 # [I] refunding a refund is refused with the same key as an unsettled sale.
-                raise ApiError.one(codes.E_NOT_REFUNDABLE, codes.not_refundable(txn_id))
+                raise ApiError.one(codes.E_NOT_REFUNDABLE, codes.NOT_REFUNDABLE)
             remaining = original.amount - original.refunded
             amount = remaining if amount is None else amount
             if remaining <= 0 or amount > remaining:
@@ -292,11 +298,43 @@ class PayTraceState:
                 refunded=Decimal("0.00"), discretionary_data={}, link_exported=self.refund_links)
             original.refunded += amount
             self._txns[refund.id] = refund
-        body = {"success": True, "response_code": 106, "status_message": codes.MSG_REFUNDED,
+        # The recorded refund of a transaction has these five fields, no masked number [C] (AM fixture);
+        # only a keyed refund, to a card, echoes it (keyed_refund).
+        return {"success": True, "response_code": 106, "status_message": codes.MSG_REFUNDED,
                 "transaction_id": refund.id, "external_transaction_id": ""}
-        if refund.card is not None and not original.customer_id:
-            body["masked_card_number"] = masked_response(refund.card.last4)
-        return body
+
+    def keyed_refund(self, payment: Payment, from_ip: str) -> dict[str, Any]:
+        """An unreferenced refund to a card: a REFUND of its own, pending settlement like a sale."""
+        with self._lock:
+            txn = Txn(id=self._new_id(), kind=REFUND, amount=payment.amount, card=payment.card, approved=True,
+                      approval_code="", approval_message="", avs_response="", csc_response="",
+                      billing=payment.billing, shipping=payment.shipping, created_at=self.now(),
+                      created_by=self.username, from_ip=from_ip, invoice_id=payment.invoice_id,
+                      description=payment.description, email=payment.email,
+                      customer_reference_id=payment.customer_reference_id)
+            self._txns[txn.id] = txn
+        # The fields DEMO's KeyedRefundJson reads [C].
+        return {"success": True, "response_code": 106, "status_message": codes.MSG_REFUNDED,
+                "transaction_id": txn.id, "external_transaction_id": "",
+                "masked_card_number": masked_response(payment.card.last4)}
+
+    def transaction_copy(self, txn_id: int) -> Txn:
+        """A copy of one transaction (what a by_transaction sale reuses), or 811."""
+        with self._lock:
+            return replace(self._get(txn_id))
+
+    def add_level_three(self, txn_id: int, brand: str, data: dict[str, Any]) -> int:
+        """Keep level 3 data on an approved transaction not settled yet; the number of line items.
+
+        [I] a settled, voided or declined one answers 811's "not found" family as 818 does for voids,
+        and a card of another brand than the endpoint's is refused the same way."""
+        with self._lock:
+            txn = self._get(txn_id)
+            usable = txn.approved and not txn.voided and txn.batch_number is None
+            if not usable or (txn.card is not None and txn.card.brand != brand):
+                raise ApiError.one(codes.E_TRANSACTION_ID)
+            txn.level_three = dict(data)
+            return len(data.get("line_items") or [])
 
     def settle(self) -> dict[str, Any]:
         """Close every pending (`Y`) transaction into one new batch."""
@@ -321,17 +359,18 @@ class PayTraceState:
     # ----- exports ------------------------------------------------------------------------
     def export_by_id(self, txn_id: int, include_bin: bool) -> list[dict[str, Any]]:
         with self._lock:
-            return [self._get(txn_id).export(include_bin)]
+            return [self.answers.record(self._get(txn_id).export(include_bin))]
 
     def export_range(self, start: date, end: date, include_bin: bool,
                      keep: Callable[[Txn], bool]) -> list[dict[str, Any]]:
         with self._lock:
-            return [t.export(include_bin) for t in sorted(self._txns.values(), key=lambda t: t.id)
+            return [self.answers.record(t.export(include_bin)) for t in sorted(self._txns.values(), key=lambda t: t.id)
                     if start <= pacific_date(t.created_at) <= end and keep(t)]
 
     def batches_in_range(self, start: date, end: date) -> list[dict[str, Any]]:
         with self._lock:
-            return [b.export(self._txns) for b in sorted(self._batches.values(), key=lambda b: b.number)
+            return [b.export(self._txns, self.answers.batch_totals)
+                    for b in sorted(self._batches.values(), key=lambda b: b.number)
                     if start <= pacific_date(b.created_at) <= end]
 
     def _batch(self, number: Any) -> Batch:
@@ -343,13 +382,13 @@ class PayTraceState:
     def batch_one(self, number: int | None) -> dict[str, Any]:
         with self._lock:
             if number is not None:
-                return self._batch(number).export(self._txns)
+                return self._batch(number).export(self._txns, self.answers.batch_totals)
             if self._batches:
-                return self._batches[max(self._batches)].export(self._txns)
+                return self._batches[max(self._batches)].export(self._txns, self.answers.batch_totals)
             # [I] with no batch yet, report what is pending, numberless.
             pending = Batch(number=0, created_at=self.now(),
                             txn_ids=sorted(t.id for t in self._txns.values() if t.pending))
-            return {**pending.export(self._txns), "number": None}
+            return {**pending.export(self._txns, self.answers.batch_totals), "number": None}
 
     def batch_transactions(self, number: int, include_bin: bool) -> Streamed:
         """The batch's records, rendered a thousand at a time under the lock, never all at once."""
@@ -359,7 +398,8 @@ class PayTraceState:
         def chunks():
             for start in range(0, len(ids), 1000):
                 with self._lock:
-                    part = [self._txns[i].export(include_bin) for i in ids[start:start + 1000]]
+                    part = [self.answers.record(self._txns[i].export(include_bin))
+                            for i in ids[start:start + 1000]]
                 yield part
 
         return Streamed(chunks)
@@ -460,7 +500,7 @@ class PayTraceState:
                 txns.append(record)
             return {"now": self.now().isoformat(), "transactions": txns,
                     "customers": [c.export() for c in self._customers.values()],
-                    "batches": [b.export(self._txns) for b in self._batches.values()],
+                    "batches": [b.export(self._txns, True) for b in self._batches.values()],
                     "checks": self.checks.snapshot(),
                     "next_transaction_id": self._next_txn_id, "next_batch_number": self._next_batch,
                     "next_check_transaction_id": self.checks.next_id}

@@ -192,7 +192,7 @@ def fmt_quantity(value: Decimal) -> str:
 
 
 def object_list(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    """A required array of objects (Lines, InvoiceLines); empty is 422, wrong shape is 400."""
+    """A required array of objects (Lines, ApplyToInvoiceLines); empty is 422, wrong shape is 400."""
     value = require(body, name)
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise bad_request(f"'{name}' must be an array of objects", name)
@@ -205,7 +205,12 @@ def object_list(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
 PO_MAX = 20
 
 ADDRESS_KEYS = ("Address1", "Address2", "City", "State", "Zip", "Country")
-CUSTOMER_FIELDS = ("Name", "Email", "Phone", "BillToAddress", "CustomFields")
+# The SDK's Customer [C] (sage.md §2a): BillToContact.Address, a PhoneNumbers collection, custom field
+# values. The bridge's JSON keeps those names; each phone number is {"Key", "Number"} [I: the shape].
+CUSTOMER_FIELDS = ("Name", "Email", "PhoneNumbers", "BillToContact", "CustomFields")
+PHONE_KEYS = ("Phone1", "Phone2", "Fax")  # [I] the number kinds a customer keeps
+#: [I] The longest customer name Sage 50 US keeps (the connector cuts to it, docs/sage50-bridge-api.md).
+NAME_MAX = 39
 
 
 def customer_changes(body: dict[str, Any], creating: bool) -> dict[str, Any]:
@@ -213,16 +218,31 @@ def customer_changes(body: dict[str, Any], creating: bool) -> dict[str, Any]:
     reject_unknown(body, ("ID",) + CUSTOMER_FIELDS)
     changes: dict[str, Any] = {}
     if creating or "Name" in body:
-        changes["Name"] = string(body, "Name", required=True)
-    for name in ("Email", "Phone"):
-        if name in body:
-            changes[name] = string(body, name)
-    if body.get("BillToAddress") is not None:
-        address = body["BillToAddress"]
+        changes["Name"] = string(body, "Name", required=True, max_len=NAME_MAX)
+    if "Email" in body:
+        changes["Email"] = string(body, "Email")
+    if body.get("PhoneNumbers") is not None:
+        numbers = body["PhoneNumbers"]
+        if not isinstance(numbers, list) or not all(isinstance(n, dict) for n in numbers):
+            raise bad_request("'PhoneNumbers' must be an array of {Key, Number}", "PhoneNumbers")
+        phones = {}
+        for number in numbers:
+            reject_unknown(number, ("Key", "Number"), "PhoneNumbers")
+            key = string(number, "Key", required=True, field="PhoneNumbers")
+            if key not in PHONE_KEYS:
+                raise invalid(f"PhoneNumbers Key '{key}' is not one of {', '.join(PHONE_KEYS)}", "PhoneNumbers")
+            phones[key] = string(number, "Number", max_len=20, field="PhoneNumbers")
+        changes["PhoneNumbers"] = phones
+    if body.get("BillToContact") is not None:
+        contact = body["BillToContact"]
+        if not isinstance(contact, dict):
+            raise bad_request("'BillToContact' must be an object", "BillToContact")
+        reject_unknown(contact, ("Address",), "BillToContact")
+        address = contact.get("Address") or {}
         if not isinstance(address, dict):
-            raise bad_request("'BillToAddress' must be an object", "BillToAddress")
-        reject_unknown(address, ADDRESS_KEYS, "BillToAddress")
-        changes["BillToAddress"] = {k: string(address, k) for k in address}
+            raise bad_request("'BillToContact.Address' must be an object", "BillToContact")
+        reject_unknown(address, ADDRESS_KEYS, "BillToContact.Address")
+        changes["BillToContact"] = {k: string(address, k) for k in address}
     if body.get("CustomFields") is not None:
         custom = body["CustomFields"]
         if not isinstance(custom, dict):
@@ -251,21 +271,21 @@ def item_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 def invoice_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Shape-check a receipt's InvoiceLines; AmountPaid must be positive money.
+    """Shape-check a receipt's ApplyToInvoiceLines; AmountPaid must be positive money.
 
     The list may be left out or empty: the receipt is then cash on account (a Sage 50
     "prepayment" [I]) and its `Amount` says how much; see `create_payment`.
     """
-    value = body.get("InvoiceLines")
+    value = body.get("ApplyToInvoiceLines")
     if value is None or value == []:
         return []
     applied = []
-    for i, line in enumerate(object_list(body, "InvoiceLines")):
-        reject_unknown(line, ("InvoiceKey", "AmountPaid"), f"InvoiceLines[{i}]")
+    for i, line in enumerate(object_list(body, "ApplyToInvoiceLines")):
+        reject_unknown(line, ("InvoiceReference", "AmountPaid"), f"ApplyToInvoiceLines[{i}]")
         paid = money(require(line, "AmountPaid"), "AmountPaid")
         if paid <= 0:
             raise invalid(f"AmountPaid must be greater than zero (got {paid})", "AmountPaid")
-        applied.append({"InvoiceKey": string(line, "InvoiceKey", required=True), "AmountPaid": paid})
+        applied.append({"InvoiceReference": string(line, "InvoiceReference", required=True), "AmountPaid": paid})
     return applied
 
 

@@ -139,14 +139,14 @@ def _invoice_checks(args: Mapping[str, str]) -> list[Predicate]:
     if amount is not None:
         checks.append(lambda r: r["Amount"] == amount)
     if due_by is not None:
-        # An invoice without a DueDate is due on its Date.
-        checks.append(lambda r: (r["DueDate"] or r["Date"]) <= due_by)
+        # An invoice without a DateDue is due on its Date.
+        checks.append(lambda r: (r["DateDue"] or r["Date"]) <= due_by)
     return checks
 
 
 def customer_filter(args: Mapping[str, str]) -> Predicate:
     """Customers by e-mail and name (case-insensitive), Zip (case and spaces ignored), and
-    LastModified strictly after `modified_since`."""
+    LastSavedAt strictly after `modified_since`."""
     email, name, zip_ = args.get("email"), args.get("name"), args.get("zip")
     since = query_instant(args, "modified_since")
     checks: list[Predicate] = []
@@ -155,21 +155,21 @@ def customer_filter(args: Mapping[str, str]) -> Predicate:
     if name is not None:
         checks.append(lambda c: c["Name"].casefold() == name.casefold())
     if zip_ is not None:
-        checks.append(lambda c: postal(c["BillToAddress"]["Zip"]) == postal(zip_))
+        checks.append(lambda c: postal(c["BillToContact"]["Zip"]) == postal(zip_))
     if since is not None:
-        checks.append(lambda c: c["LastModified"] > since)
+        checks.append(lambda c: c["LastSavedAt"] > since)
     return lambda c: all(check(c) for check in checks)
 
 
 # ---- cursors (opaque to clients) -------------------------------------------------------------
 def customer_position(rec: dict[str, Any]) -> tuple[datetime, str]:
-    """Customers list oldest change first; LastModified is unique, the ID only breaks a tie."""
-    return rec["LastModified"], rec["ID"]
+    """Customers list oldest change first; LastSavedAt is unique, the ID only breaks a tie."""
+    return rec["LastSavedAt"], rec["ID"]
 
 
 def customer_cursor(out: dict[str, Any]) -> str:
-    """From a customer as answered (LastModified already formatted)."""
-    return f"{out['LastModified']}~{out['ID']}"
+    """From a customer as answered (LastSavedAt already formatted)."""
+    return f"{out['LastSavedAt']}~{out['ID']}"
 
 
 def after_customer(cursor: str) -> Predicate:

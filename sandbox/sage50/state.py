@@ -69,7 +69,7 @@ SEED_PRODUCTS = (
 ITEM_CLASSES = ("Stock item", "Non-stock item", "Service", "Labor", "Charge item", "Assembly")
 STOCK_CLASS = "Stock item"
 # [I] Sage 50 dates an invoice's due date from the customer's terms; the sandbox gives every
-# customer the company default, "Net 30 Days", so an invoice sent without DueDate is due 30 days on.
+# customer the company default, "Net 30 Days", so an invoice sent without DateDue is due 30 days on.
 DEFAULT_DUE_DAYS = 30
 KINDS = ("sales_orders", "invoices", "payments", "journal_entries",
          "credit_memos", "customer_refunds", "receipt_voids")
@@ -91,7 +91,7 @@ class Sage50State:
         self.lock = threading.Lock()
         self._seed = seed
         self._rng = rng or random.Random()
-        # The agent's own clock for customers' LastModified; kept across resets so it never
+        # The agent's own clock for customers' LastSavedAt; kept across resets so it never
         # goes back, and strictly increasing so a "modified since" cursor never loses a tie.
         self._last_stamp = datetime.min.replace(tzinfo=timezone.utc)
         with self.lock:
@@ -165,10 +165,11 @@ class Sage50State:
     @staticmethod
     def _customer_out(rec: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in rec.items() if k != "Balance"}
-        out["BillToAddress"] = dict(rec["BillToAddress"])
+        out["BillToContact"] = {"Address": dict(rec["BillToContact"])}
+        out["PhoneNumbers"] = [{"Key": k, "Number": n} for k, n in sorted(rec["PhoneNumbers"].items())]
         out["CustomFields"] = dict(rec["CustomFields"])
         out["Balance"] = fmt_money(rec["Balance"])
-        out["LastModified"] = format_instant(rec["LastModified"])
+        out["LastSavedAt"] = format_instant(rec["LastSavedAt"])
         return out
 
     def _product_out(self, rec: dict[str, Any]) -> dict[str, Any]:
@@ -189,16 +190,16 @@ class Sage50State:
             if name in out:
                 out[name] = fmt_money(out[name])
         if kind == "payments":
-            out["InvoiceLines"] = [
-                {"InvoiceKey": ln["InvoiceKey"], "AmountPaid": fmt_money(ln["AmountPaid"])}
-                for ln in rec["InvoiceLines"]
+            out["ApplyToInvoiceLines"] = [
+                {"InvoiceReference": ln["InvoiceReference"], "AmountPaid": fmt_money(ln["AmountPaid"])}
+                for ln in rec["ApplyToInvoiceLines"]
             ]
         elif kind == "journal_entries":
             out["Lines"] = [dict(ln, Amount=fmt_money(ln["Amount"])) for ln in rec["Lines"]]
         elif kind == "receipt_voids":
-            out["InvoiceLines"] = [
-                {"InvoiceKey": ln["InvoiceKey"], "AmountPaid": fmt_money(ln["AmountPaid"])}
-                for ln in rec["InvoiceLines"]
+            out["ApplyToInvoiceLines"] = [
+                {"InvoiceReference": ln["InvoiceReference"], "AmountPaid": fmt_money(ln["AmountPaid"])}
+                for ln in rec["ApplyToInvoiceLines"]
             ]
         elif kind == "customer_refunds":
             pass
@@ -218,7 +219,7 @@ class Sage50State:
             return self._customer_out(rec)
 
     def list_customers(self, wanted: Predicate, page: Page) -> dict[str, Any]:
-        """One page of the customers `wanted` admits, oldest LastModified first."""
+        """One page of the customers `wanted` admits, oldest LastSavedAt first."""
         with self.lock:
             after = after_customer(page.cursor) if page.cursor else (lambda c: True)
             found = sorted((c for c in self.customers.values() if wanted(c) and after(c)),
@@ -236,12 +237,12 @@ class Sage50State:
             if customer_id in in_use:
                 raise in_use_error(customer_id)
             rec = {
-                "ID": customer_id, "Name": "", "Email": "", "Phone": "",
-                "BillToAddress": {k: "" for k in ADDRESS_KEYS}, "CustomFields": {},
+                "ID": customer_id, "Name": "", "Email": "", "PhoneNumbers": {},
+                "BillToContact": {k: "" for k in ADDRESS_KEYS}, "CustomFields": {},
                 "Balance": ZERO, "IsInactive": False,
             }
             self._apply_customer(rec, changes)
-            rec["LastModified"] = self._stamp()
+            rec["LastSavedAt"] = self._stamp()
             self.customers[customer_id] = rec
             self.creates["customers"] += 1
             return self._customer_out(rec)
@@ -261,14 +262,14 @@ class Sage50State:
             self._apply_customer(rec, changes)
             # Every accepted save is a change, as in Sage 50 itself [I]; a Balance moved by an
             # invoice or receipt is not (the balance is the ledger's sum, not a customer field).
-            rec["LastModified"] = self._stamp()
+            rec["LastSavedAt"] = self._stamp()
             return self._customer_out(rec)
 
     @staticmethod
     def _apply_customer(rec: dict[str, Any], changes: dict[str, Any]) -> None:
         for name, value in changes.items():
-            if name == "BillToAddress":
-                rec[name].update(value)  # partial: keys not sent keep their value
+            if name in ("BillToContact", "PhoneNumbers"):
+                rec[name].update(value)  # partial: address parts and number kinds not sent keep their value
             elif name == "CustomFields":
                 for field, field_value in value.items():
                     if field_value is None:
@@ -413,17 +414,17 @@ class Sage50State:
 
     def create_invoice(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
         reject_unknown(body, ("CustomerID", "ReferenceNumber", "Date", "SalesOrderKey", "Lines",
-                              "DueDate", "CustomerPurchaseOrderNumber"))
+                              "DateDue", "CustomerPurchaseOrderNumber"))
         customer_id = string(body, "CustomerID", required=True)
         ref, date_, lines = reference(body), day(body), item_lines(body)
         order_key = string(body, "SalesOrderKey", default=None)
-        # [I] A DueDate given is kept; none given is the terms' (DEFAULT_DUE_DAYS); one before the
+        # [I] A DateDue given is kept; none given is the terms' (DEFAULT_DUE_DAYS); one before the
         # invoice's Date is refused.
-        due = optional_day(body, "DueDate")
+        due = optional_day(body, "DateDue")
         if due is None:
             due = (date.fromisoformat(date_) + timedelta(days=DEFAULT_DUE_DAYS)).isoformat()
         elif due < date_:
-            raise invalid(f"DueDate {due} is before the invoice Date {date_}", "DueDate")
+            raise invalid(f"DateDue {due} is before the invoice Date {date_}", "DateDue")
         po = string(body, "CustomerPurchaseOrderNumber", max_len=PO_MAX)
         with self.lock:
             self._check_customer(customer_id, in_use)
@@ -440,7 +441,7 @@ class Sage50State:
             amount = self._priced_lines(lines)
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "DueDate": due, "CustomerPurchaseOrderNumber": po,
+                "Date": date_, "DateDue": due, "CustomerPurchaseOrderNumber": po,
                 "SalesOrderKey": order_key, "Lines": lines,
                 "Amount": amount, "AmountDue": amount,
                 **{name: "" for name in NOTE_FIELDS},
@@ -451,12 +452,12 @@ class Sage50State:
     def create_payment(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
         reject_unknown(
             body,
-            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "InvoiceLines",
+            ("CustomerID", "ReferenceNumber", "Date", "AccountReference", "PaymentMethod", "ApplyToInvoiceLines",
              "Amount"),
         )
         customer_id = string(body, "CustomerID", required=True)
         ref, date_ = reference(body), day(body)
-        cash_account = string(body, "CashAccount", required=True)
+        cash_account = string(body, "AccountReference", required=True)
         method = string(body, "PaymentMethod")
         applied = invoice_lines(body)
         amount_given = money(body["Amount"], "Amount") if body.get("Amount") is not None else None
@@ -469,18 +470,18 @@ class Sage50State:
             # racing receipts see each other's effect and AmountDue can never go below zero.
             self._check_customer(customer_id, in_use)
             if cash_account not in self.accounts:
-                raise invalid(f"Account '{cash_account}' was not found", "CashAccount")
+                raise invalid(f"Account '{cash_account}' was not found", "AccountReference")
             pending: dict[str, Decimal] = {}
             for line in applied:
-                key = line["InvoiceKey"]
+                key = line["InvoiceReference"]
                 invoice = self.records["invoices"].get(key)
                 if invoice is None:
-                    raise invalid(f"Invoice '{key}' was not found", "InvoiceKey")
+                    raise invalid(f"Invoice '{key}' was not found", "InvoiceReference")
                 if invoice["CustomerID"] != customer_id:
                     raise invalid(
                         f"Invoice '{key}' belongs to customer '{invoice['CustomerID']}', "
                         f"not '{customer_id}'",
-                        "InvoiceKey",
+                        "InvoiceReference",
                     )
                 pending[key] = pending.get(key, Decimal(0)) + line["AmountPaid"]
                 if pending[key] > invoice["AmountDue"]:
@@ -495,7 +496,7 @@ class Sage50State:
             if total < applied_total:
                 raise invalid(
                     f"Amount {fmt_money(total)} is less than the {fmt_money(applied_total)} "
-                    f"the InvoiceLines apply",
+                    f"the ApplyToInvoiceLines apply",
                     "Amount",
                 )
             for key, paid in pending.items():
@@ -504,8 +505,8 @@ class Sage50State:
             self.customers[customer_id]["Balance"] -= total
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
-                "InvoiceLines": applied, "Amount": total, "UnappliedAmount": total - applied_total,
+                "Date": date_, "AccountReference": cash_account, "PaymentMethod": method,
+                "ApplyToInvoiceLines": applied, "Amount": total, "UnappliedAmount": total - applied_total,
                 "IsVoided": False, "VoidKey": None,
             }
             return self._store("payments", rec)
@@ -579,12 +580,12 @@ class Sage50State:
     def create_customer_refund(self, body: dict[str, Any], in_use: Iterable[str] = ()) -> dict[str, Any]:
         reject_unknown(
             body,
-            ("CustomerID", "ReferenceNumber", "Date", "CashAccount", "PaymentMethod", "CreditMemoKey",
+            ("CustomerID", "ReferenceNumber", "Date", "AccountReference", "PaymentMethod", "CreditMemoKey",
              "Amount"),
         )
         customer_id = string(body, "CustomerID", required=True)
         ref, date_ = reference(body), day(body)
-        cash_account = string(body, "CashAccount", required=True)
+        cash_account = string(body, "AccountReference", required=True)
         method = string(body, "PaymentMethod")
         memo_key = string(body, "CreditMemoKey", required=True)
         amount = money(body.get("Amount"), "Amount")
@@ -593,7 +594,7 @@ class Sage50State:
         with self.lock:
             self._check_customer(customer_id, in_use)
             if cash_account not in self.accounts:
-                raise invalid(f"Account '{cash_account}' was not found", "CashAccount")
+                raise invalid(f"Account '{cash_account}' was not found", "AccountReference")
             memo = self.records["credit_memos"].get(memo_key)
             if memo is None:
                 raise invalid(f"Credit memo '{memo_key}' was not found", "CreditMemoKey")
@@ -613,7 +614,7 @@ class Sage50State:
             self.customers[customer_id]["Balance"] += amount
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "CashAccount": cash_account, "PaymentMethod": method,
+                "Date": date_, "AccountReference": cash_account, "PaymentMethod": method,
                 "CreditMemoKey": memo_key, "Amount": amount,
             }
             return self._store("customer_refunds", rec)
@@ -649,13 +650,13 @@ class Sage50State:
                 )
             if date_ < receipt["Date"]:
                 raise invalid(f"the void date {date_} is before the receipt's date {receipt['Date']}", "Date")
-            for line in receipt["InvoiceLines"]:
-                self.records["invoices"][line["InvoiceKey"]]["AmountDue"] += line["AmountPaid"]
+            for line in receipt["ApplyToInvoiceLines"]:
+                self.records["invoices"][line["InvoiceReference"]]["AmountDue"] += line["AmountPaid"]
             self.customers[customer_id]["Balance"] += receipt["Amount"]
             rec = {
                 "Key": self._new_key(), "CustomerID": customer_id, "ReferenceNumber": ref,
-                "Date": date_, "ReceiptKey": receipt_key, "CashAccount": receipt["CashAccount"],
-                "InvoiceLines": [dict(line) for line in receipt["InvoiceLines"]],
+                "Date": date_, "ReceiptKey": receipt_key, "AccountReference": receipt["AccountReference"],
+                "ApplyToInvoiceLines": [dict(line) for line in receipt["ApplyToInvoiceLines"]],
                 "Amount": receipt["Amount"],
             }
             receipt["IsVoided"], receipt["VoidKey"] = True, rec["Key"]

@@ -9,6 +9,7 @@ and EMPTY_DATE for an empty date.
 from __future__ import annotations
 
 from datetime import date
+from typing import Iterable
 
 from sqlalchemy import CHAR, Column, Date, MetaData, Numeric, PrimaryKeyConstraint, Table, Text
 
@@ -17,7 +18,11 @@ from sqlalchemy import CHAR, Column, Date, MetaData, Numeric, PrimaryKeyConstrai
 EMPTY_DATE = date(1900, 1, 1)
 
 #: Character keys that Sage Pro stores right-justified, padded on the left with spaces.
-RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "APPLYTO", "REVCASH"})
+RIGHT_JUSTIFIED = frozenset({"CUSTNO", "SONO", "INVNO", "ORNUM", "CASHNO", "TRANNO", "TRANLINE", "LINENO", "APPLYTO",
+                             "REVCASH"})
+#: Date columns some installs keep as character 'MM/DD/YYYY' [C: one public install writes ORDATE so];
+#: metadata_for(character_dates=...) builds them C(10).
+DATE_TEXT_WIDTH = 10
 
 # The payment lifecycle, all [I] (no public source documents Sage Pro's codes for them):
 #: armast/artran ARTYPE of a credit memo: an AR document of its own type, amounts negative.
@@ -49,7 +54,9 @@ FIELDS: dict[str, tuple] = {
         # [I] a user field holding a free-text status word (SOSTAT is a one-letter code).
         ("USTATUS", "C", 20), *AUDIT, *LOCKS),
     "sotran": (
-        ("SONO", "C", 10), ("TRANLINE", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20), ("DESCRIP", "C", 40),
+        # The line number is `lineno` [C: public inserts into sotran name it so]; its type C(4),
+        # right-justified like the keys, is [I].
+        ("SONO", "C", 10), ("LINENO", "C", 4), ("CUSTNO", "C", 6), ("ITEM", "C", 20), ("DESCRIP", "C", 40),
         ("COST", *Y), ("PRICE", *Y), ("QTYORD", "N", 12, 3), ("QTYSHP", "N", 12, 3), ("EXTPRICE", *Y),
         ("RQDATE", "D"), ("SOSTAT", "C", 1),
         # [I] QTYALLOC: how much of the line's item the order holds allocated (icitem.IALLOC adds them up).
@@ -90,7 +97,7 @@ FIELDS: dict[str, tuple] = {
 
 #: The key of each table (the VFP index tag a real install keeps; here a primary key).
 KEYS: dict[str, tuple[str, ...]] = {
-    "arcust": ("CUSTNO",), "somast": ("SONO",), "sotran": ("SONO", "TRANLINE"), "armast": ("INVNO",),
+    "arcust": ("CUSTNO",), "somast": ("SONO",), "sotran": ("SONO", "LINENO"), "armast": ("INVNO",),
     "artran": ("INVNO", "TRANLINE"), "icitem": ("ITEM",), "arcash": ("CASHNO",),
     "gltran": ("TRANNO", "TRANLINE"),
 }
@@ -111,13 +118,21 @@ def _column(spec: tuple) -> Column:
     return Column(name, Text, nullable=False, server_default="")
 
 
-def metadata_for(company: str) -> MetaData:
-    """Every Sage Pro table of one company, as SQLAlchemy tables."""
+def metadata_for(company: str, character_dates: Iterable[str] = ()) -> MetaData:
+    """Every Sage Pro table of one company, as SQLAlchemy tables; `character_dates` ("somast.ORDATE")
+    are kept as character 'MM/DD/YYYY' instead of dates."""
+    text_dates = set(character_dates)
     metadata = MetaData()
     for base, fields in FIELDS.items():
-        Table(table_name(base, company), metadata, *(_column(f) for f in fields),
+        specs = [(f[0], "C", DATE_TEXT_WIDTH) if f"{base}.{f[0]}" in text_dates else f for f in fields]
+        Table(table_name(base, company), metadata, *(_column(f) for f in specs),
               PrimaryKeyConstraint(*KEYS[base]))
     return metadata
+
+
+def date_columns() -> list[str]:
+    """Every date column, as "table.COLUMN"."""
+    return [f"{base}.{f[0]}" for base, fields in FIELDS.items() for f in fields if f[1] == "D"]
 
 
 def width(base: str, column: str) -> int:

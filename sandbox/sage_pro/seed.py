@@ -46,7 +46,7 @@ def rows() -> dict[str, list[dict]]:
         "somast", SONO="1000", CUSTNO="1001", SODATE=_DAY, ORDATE=_DAY, PTERMS="Net 30", ORDAMT=amount,
         PONUM="CO-7781", SOSTAT="C", SOTYPE="O", ADDUSER="ADMN", ADDDATE=_DAY, ADDTIME="09:05:00"))
     out["sotran"].append(blank_row(
-        "sotran", SONO="1000", TRANLINE="1", CUSTNO="1001", ITEM="WIDGET-1", DESCRIP="Widget, standard",
+        "sotran", SONO="1000", LINENO="1", CUSTNO="1001", ITEM="WIDGET-1", DESCRIP="Widget, standard",
         PRICE=Decimal("25.00"), QTYORD=10, QTYSHP=10, EXTPRICE=amount, RQDATE=_DAY, SOSTAT="C"))
     out["armast"].append(blank_row(
         "armast", INVNO="5000", CUSTNO="1001", INVDTE=_DAY, ARTYPE=" ", ORNUM="1000", PONUM="CO-7781",

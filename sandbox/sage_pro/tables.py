@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from .seed import rows as seed_rows
 from .rules import violations
-from .schema import FIELDS, KEYS, RIGHT_JUSTIFIED, blank_row, metadata_for, table_name, width
+from .schema import FIELDS, KEYS, RIGHT_JUSTIFIED, blank_row, date_columns, metadata_for, table_name, width
 
 
 def _url(url: str) -> str:
@@ -40,16 +40,37 @@ def _table(company: str, base: str):
     return metadata_for(company).tables[table_name(base, company)]
 
 
-def install(url: str, company: str = "01", seed: bool = True) -> None:
-    """Create the company's tables (if missing) and, on an empty company, its seed data."""
-    metadata = metadata_for(company)
+def install(url: str, company: str = "01", seed: bool = True, character_dates: Iterable[str] = ()) -> None:
+    """Create the company's tables (if missing) and, on an empty company, its seed data.
+
+    `character_dates` ("somast.ORDATE") makes those date columns character 'MM/DD/YYYY', as some installs
+    keep them [C: one public install writes ORDATE so]."""
+    text_dates = set(character_dates)
+    metadata = metadata_for(company, text_dates)
     with _engine(url) as engine, engine.begin() as conn:
         metadata.create_all(conn)
         _add_missing_columns(conn, metadata)
         if not seed or conn.scalar(select(func.count()).select_from(_table(company, "arcust"))):
             return
         for base, rows in seed_rows().items():
+            rows = [{k: v.strftime("%m/%d/%Y") if f"{base}.{k}" in text_dates else v for k, v in r.items()}
+                    for r in rows]
             conn.execute(insert(metadata.tables[table_name(base, company)]), rows)
+
+
+def character_dates(conn, company: str) -> frozenset[str]:
+    """The date columns this install keeps as character (read from the database itself)."""
+    inspector = inspect(conn)
+    found = set()
+    for name in date_columns():
+        base, column = name.split(".")
+        types = {c["name"].upper(): c["type"] for c in inspector.get_columns(table_name(base, company))}
+        try:
+            if column in types and types[column].python_type is str:
+                found.add(name)
+        except NotImplementedError:
+            continue
+    return frozenset(found)
 
 
 def _add_missing_columns(conn, metadata) -> None:
@@ -74,9 +95,9 @@ def check(url: str, company: str = "01") -> list[str]:
 
 def state(url: str, company: str = "01") -> dict[str, list[dict]]:
     """Every row of every table, by base name (`arcust`, ...), in key order; values as stored."""
-    metadata = metadata_for(company)
     out = {}
     with _engine(url) as engine, engine.connect() as conn:
+        metadata = metadata_for(company, character_dates(conn, company))
         for base in FIELDS:
             t = metadata.tables[table_name(base, company)]
             out[base] = [dict(r._mapping) for r in conn.execute(select(t).order_by(*(t.c[k] for k in KEYS[base])))]

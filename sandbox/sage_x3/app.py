@@ -7,6 +7,7 @@ import hmac
 import random
 import socket
 import time
+from functools import partial
 from typing import Any, Callable, Iterable
 from urllib.parse import urlencode
 
@@ -71,12 +72,21 @@ class _LicenceGate:
 
 def create_app(username: str = "admin", password: str = "admin", pool_alias: str = "SEED", endpoint: str = "SEED",
                seed: bool = True, seed_rng: random.Random | int | None = None,
-               publications: dict[str, str] | None = None) -> Flask:
+               publications: dict[str, str] | None = None, *, classes: dict[str, str] | None = None,
+               invoice_currency_group: str = "SIH2_1", missing_detail_status: int = rest.MISSING_DETAIL_STATUS) -> Flask:
     """Build the simulator; `seed` loads sites, customers, items, stock and accounts; `seed_rng`
-    (a Random or an int) makes fault draws reproducible; `publications` renames the web services."""
+    (a Random or an int) makes fault draws reproducible; `publications` renames the web services.
+
+    A folder set up otherwise: `classes` renames api1 classes ({"SINVOICEV": "ZSIH"}: only ZSIH
+    answers); `invoice_currency_group` is where the SIH publication takes CUR (SIH0_1 on a custom
+    one); `missing_detail_status` answers a $details read of a missing key with 404 instead of 200.
+    """
     rng = seed_rng if isinstance(seed_rng, random.Random) else random.Random(seed_rng)
     state, faults = X3State(seed=seed), Faults(random.Random(rng.getrandbits(64)))
     pubs = dict(publications or PUBLICATIONS)
+    renamed = dict(classes or {})  # public name -> the site's name
+    by_site_name = {site: public for public, site in renamed.items()}
+    savers = {**rules.SAVERS, "invoices": partial(rules.save_invoice, currency_group=invoice_currency_group)}
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config.update(X3_STATE=state, X3_FAULTS=faults)
@@ -138,7 +148,7 @@ def create_app(username: str = "admin", password: str = "admin", pool_alias: str
         if faults.pool_busy or faults.draw_error():
             state.record_fault("pool_busy" if faults.pool_busy else "error_rate")
             return soap_xml(soap.fault(BUSY), 500)
-        status, messages, result_text = _dispatch(state, faults, pubs, call)
+        status, messages, result_text = _dispatch(state, faults, pubs, call, savers)
         g.call_status = status
         elapsed = (time.monotonic() - started) * 1000
         return soap_xml(soap.result(call.operation, status, messages, result_text, elapsed))
@@ -148,12 +158,15 @@ def create_app(username: str = "admin", password: str = "admin", pool_alias: str
     def api1(name: str, target: str) -> Response:
         if name != endpoint:
             raise rest.Diagnosis(404, f"endpoint {name} does not exist", code="EndpointNotFound")
-        cls, key = rest.split_target(target)
+        asked, key = rest.split_target(target)
+        if asked in renamed:  # the public name is not this folder's
+            raise rest.Diagnosis(404, f"{asked}: unknown class", code="ResourceKindNotFound")
+        cls = by_site_name.get(asked, asked)
         g.call_name = f"REST {cls}{'(key)' if key is not None else ''}"
         if faults.draw_error():
             state.record_fault("error_rate")
             raise rest.Diagnosis(503, "Too many sessions: try again later", "transient", headers={"Retry-After": "1"})
-        facet = rest.check_representation(cls, request.args.get("representation"), key is not None)
+        facet = rest.check_representation(asked, request.args.get("representation"), key is not None)
         if key is None:
             def next_url(last: str) -> str:
                 args = {k: v for k, v in request.args.items() if k != "key"}
@@ -162,7 +175,7 @@ def create_app(username: str = "admin", password: str = "admin", pool_alias: str
         if facet == "edit" and cls == "BPCUSTOMER" and key in faults.locked():
             # Opening an edit session takes the record's lock; X3 says "transient" while someone holds it.
             raise rest.Diagnosis(503, f"BPCUSTOMER {key}: Locked record", "transient", headers={"Retry-After": "1"})
-        return jsonify(rest.detail(state, cls, key))
+        return jsonify(rest.detail(state, cls, key, missing_detail_status))
 
     # ---- sandbox-only control (no auth: not part of X3) ---------------------------------------
     @app.get("/_sandbox/state")
@@ -222,7 +235,7 @@ def create_app(username: str = "admin", password: str = "admin", pool_alias: str
     return app
 
 
-def _dispatch(state: X3State, faults: Faults, pubs: dict[str, str], call: soap.Call
+def _dispatch(state: X3State, faults: Faults, pubs: dict[str, str], call: soap.Call, savers: dict
               ) -> tuple[int, list[tuple[int, str]], str | None]:
     """Run one call against the folder: (status, messages, resultXml)."""
     kind = pubs.get(call.public_name)
@@ -237,7 +250,7 @@ def _dispatch(state: X3State, faults: Faults, pubs: dict[str, str], call: soap.C
     try:
         with state.lock:
             if call.operation == "save":
-                result: Any = rules.SAVERS[kind](state, parse_object(call.params.get("objectXml")), faults.locked())
+                result: Any = savers[kind](state, parse_object(call.params.get("objectXml")), faults.locked())
                 state.record_save(kind)
             elif call.operation == "read":
                 result = rules.find(state, kind, call.keys)

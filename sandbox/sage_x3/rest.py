@@ -11,12 +11,13 @@ from .rules import GROUPS
 from .state import X3State
 from .where import WhereError, holds, parse_where, where_properties
 
-# api1 class -> (state kind, key fields, name of the lines collection in $details). Only BPCUSTOMER
-# is confirmed as an api1 class (sage.md §1.1); the others follow its pattern ([I]).
+# api1 class -> (state kind, name of the lines collection in $details). BPCUSTOMER and SORDER are public
+# api1 classes, and Sage's own examples query invoices as SINVOICEV [C] (evidence.md); the others follow
+# their pattern [I]. A site publishes its own names: create_app(classes={public: site}) renames them.
 DOCUMENT_CLASSES = {
     "BPCUSTOMER": ("customers", "BPADDRESS"),
     "SORDER": ("orders", "SORDERQ"),
-    "SINVOICE": ("invoices", "SINVOICED"),
+    "SINVOICEV": ("invoices", "SINVOICED"),
     "PAYMENTH": ("payments", "PAYMENTD"),
     "GACCENTRY": ("journals", "GACCENTRYD"),
 }
@@ -32,18 +33,20 @@ PROPERTIES = {cls: frozenset(names.split()) for cls, names in {
     "BPCUSTOMER": f"BCGCOD BPCSTA BPCNUM BPCNAM BPRSHO BPRLOG BPRNAM CRY LAN CUR {_AUDIT}",
     "SORDER": "SALFCY SOHTYP SOHNUM CUSORDREF BPCORD BPCINV ORDDAT CUR ORDSTA ALLSTA INVSTA DLVSTA STOFCY "
               f"ORDNOT ORDATI YPAYSTA {_AUDIT}",
-    "SINVOICE": "SALFCY SIVTYP NUM INVREF INVDAT BPCINV CUR INVNOT INVATI AMTNOT AMTATI SIHORINUM YPAYSTA "
-                f"CUSORDREF PTE STRDUDDAT {_AUDIT}",
+    "SINVOICEV": "SALFCY SIVTYP INVTYP NUM INVREF INVDAT BPCINV CUR INVNOT INVATI AMTNOT AMTATI SIHORINUM "
+                 f"YPAYSTA YINVID PTE STRDUDDAT {_AUDIT}",
     "SINVOICED": f"NUM SIDLIN BPCINV INVDAT ITMREF ITMDES1 QTY STU GROPRI NETPRI AMTNOTLIN SOHNUM {_AUDIT}",
-    "PAYMENTH": f"PAYTYP FCY NUM BPR BPANAM BAN ACCDAT CUR AMTCUR AMTBAN SNS REF DES PAM REVNUM {_AUDIT}",
+    "PAYMENTH": "PAYTYP FCY NUM BPR ACC BPAINV BPANAM BAN ACCDAT CUR AMTCUR AMTBAN SNS REF CHQNUM DES PAM REVNUM "
+                f"{_AUDIT}",
     "GACCENTRY": f"TYP NUM FCY JOU ACCDAT REF CUR DESVCR {_AUDIT}",
     "GACCDUDATE": "TYP NUM BPR CUR DUDDAT SNS AMTCUR PAYCUR",
-    "BPADDRESS": f"BPATYP BPANUM BPAADD BPAADDFLG ADDLIG1 ADDLIG2 ADDLIG3 POSCOD CTY SAT BPACRY TEL WEB {_AUDIT}",
+    "BPADDRESS": "BPATYP BPANUM BPAADD BPAADDFLG ADDLIG1 ADDLIG2 ADDLIG3 POSCOD CTY SAT BPACRY TEL1 TEL2 TEL3 TEL4 "
+                 f"TEL5 WEB1 WEB2 WEB3 WEB4 WEB5 {_AUDIT}",
     "ITMMASTER": "ITMREF ITMDES1 STU STOMGTCOD BASPRI",
     "STOCK": "STOFCY ITMREF LOT STA LOC QTYSTU CUMALLQTY",
 }.items()}
 # SINVOICE keeps its totals as AMTNOT/AMTATI (sage.md §1.2 [C]); the SOAP screen shows INVNOT/INVATI.
-_ALIASES = {"SINVOICE": {"AMTNOT": "INVNOT", "AMTATI": "INVATI"}}
+_ALIASES = {"SINVOICEV": {"AMTNOT": "INVNOT", "AMTATI": "INVATI"}}
 DEFAULT_COUNT, MAX_COUNT = 20, 200
 _KEYED = re.compile(r"^([A-Z0-9_]+)\('((?:[^']|'')*)'\)$")
 
@@ -59,6 +62,11 @@ class Diagnosis(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"$diagnoses": [{"$severity": self.severity, "$message": self.message, "$sdataCode": self.code}]}
+
+
+#: How a $details read of a key that does not exist is answered: 200 with "Record does not exist" in
+#: $diagnoses, as a published guide shows [C], unless the sandbox is built to answer 404.
+MISSING_DETAIL_STATUS = 200
 
 
 def split_target(target: str) -> tuple[str, str | None]:
@@ -177,9 +185,9 @@ def query_page(st: X3State, cls: str, args: dict[str, str], next_url: Callable[[
     return {"$itemsPerPage": count, "$resources": page, "$links": links}
 
 
-def detail(st: X3State, cls: str, key: str) -> dict[str, Any]:
+def detail(st: X3State, cls: str, key: str, missing_status: int = MISSING_DETAIL_STATUS) -> dict[str, Any]:
     with st.lock:
         for res in resources(st, cls, details=True):
             if res["$key"] == key:
                 return res
-    raise Diagnosis(404, f"{cls} {key}: Record does not exist", code="ResourceNotFound")
+    raise Diagnosis(missing_status, f"{cls} {key}: Record does not exist", code="ResourceNotFound")

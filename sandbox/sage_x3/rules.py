@@ -3,20 +3,27 @@
 Every refusal is a type-3 message that starts with the field it is about ("ITMREF : X : Record does
 not exist"), the way X3 reports a web-service validation error; nothing is written unless the
 whole object passes. The payment (PAY) and journal (GAS) screen groups are this sandbox's own
-model: sage.md marks them [I]. So is the lifecycle: credit notes as invoices of a credit-note type
-naming their origin (SIHORINUM), refunds and reversals as payment entries of their own transaction,
-and the YPAYSTA user field for a free-text status (docs/sage-x3.md). So is matching's: an invoice's
-PO (CUSORDREF) and due date (payment term PTE from STRDUDDAT), and a receipt with no line held on
-account.
+model where sage.md marks them [I]; a payment entry follows what public clients write [C]: PAY0_1
+{NUM}, the party in PAY1_1 {FCY, BPR, ACC, BPAINV}, the amounts in PAY1_2 {ACCDAT, REF, BAN, CUR,
+AMTCUR, CHQNUM} and its lines in table PAY1_4 {DENCOD, VCRTYP, VCRNUM, AMTLIN}. The payment
+transaction (PAYTYP, in PAY0_1) is this sandbox's own [I]. So is the lifecycle: credit notes as
+invoices of a credit category (INVTYP [C]) naming their origin (SIHORINUM), refunds and reversals as
+payment entries of their own transaction, and the YPAYSTA user field for a free-text status
+(docs/sage-x3.md). So is matching's: an invoice's due date (payment term PTE from STRDUDDAT), the
+merchant's invoice number whole in a user field (YINVID), and a receipt line naming no document
+held on account. The invoice has no CUSORDREF (the customer's PO is on the order [C]) and keeps its
+currency in SIH2_1, as the standard screen does [C] (a site's own publication may use SIH0_1:
+`invoice_currency_group`).
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from .state import (ALL_PAYMENT_TYPES, BANKS, COUNTRIES, CREDIT_NOTE_TYPES, CURRENCIES, ENTRY_TYPES, INVOICE_TYPES,
-                    JOURNALS, LANGUAGES, ORDER_TYPES, PAYMENT_TERMS, PAYMENT_TYPES, REFUND_TYPES, REVERSAL_TYPES,
-                    SITES, STATUS_FIELD, STATUS_LENGTH, X3State)
+from .state import (ALL_PAYMENT_TYPES, BANKS, COUNTRIES, CREDIT_NOTE_TYPES, CURRENCIES, EMAIL_FIELDS, ENTRY_TYPES,
+                    INVOICE_CATEGORIES, INVOICE_ID_FIELD, INVOICE_ID_LENGTH, INVOICE_TYPES, JOURNALS, LANGUAGES,
+                    ORDER_TYPES, PAYMENT_ATTRIBUTES, PAYMENT_TERMS, PAYMENT_TYPES, PHONE_FIELDS, REFUND_TYPES,
+                    REVERSAL_TYPES, SITES, STATUS_FIELD, STATUS_LENGTH, X3State)
 
 ERROR = 3
 CENT = Decimal("0.01")
@@ -25,9 +32,10 @@ MISSING = "Record does not exist"
 EXISTS = "Record that already exists"
 REF_MAX = 30
 ORIGIN_FIELD = "SIHORINUM"  # [I] the credit note's header field naming the invoice it credits
-# Invoice fields of this sandbox's model [I]: the customer's order number (PO) in SIH0_1; in SIH2_2
-# beside the payment term PTE [C], the date due dates are computed from (SINVOICE.STRDUDDAT, a
-# column public code reads). Due date = STRDUDDAT (default: the invoice date) + the term's days.
+# CUSORDREF, the customer's order reference, is the order's [C]: SINVOICEV has none (V11 dictionary),
+# so an invoice sent with one is refused. In SIH2_2 beside the payment term PTE [C], the date due
+# dates are computed from (SINVOICE.STRDUDDAT, a column public code reads) [I: its group]. Due date
+# = STRDUDDAT (default: the invoice date) + the term's days.
 PO_FIELD = "CUSORDREF"
 DUE_FIELD = "STRDUDDAT"
 DEFAULT_TERM = "NET30"  # [I] every customer's payment term here: an invoice sent without one is due in 30 days
@@ -37,7 +45,7 @@ GROUPS = {
     "customers": ("BPC0_1", "BPAC_1", ("BPCNUM",)),
     "orders": ("SOH0_1", "SOH4_1", ("SOHNUM",)),
     "invoices": ("SIH0_1", "SIH4_1", ("NUM",)),
-    "payments": ("PAY0_1", "PAY1_1", ("NUM",)),
+    "payments": ("PAY0_1", "PAY1_4", ("NUM",)),
     "journals": ("GAS0_1", "GAS1_1", ("TYP", "NUM")),
 }
 
@@ -127,7 +135,11 @@ def _money(value: Decimal) -> Decimal:
 
 
 # ---- customers -----------------------------------------------------------------------------
-_ADDRESS_FIELDS = ("ADDLIG1", "ADDLIG2", "ADDLIG3", "POSCOD", "CTY", "SAT", "BPACRY", "TEL", "WEB")
+_ADDRESS_FIELDS = ("ADDLIG1", "ADDLIG2", "ADDLIG3", "POSCOD", "CTY", "SAT", "BPACRY", *PHONE_FIELDS, *EMAIL_FIELDS)
+#: What an address line may carry (WSBPC_SAVE.XML [C]); anything else is refused, so a misnamed field
+#: (TEL for TEL1) shows as an error instead of a phone number silently lost [I: X3's own reaction].
+_ADDRESS_KNOWN = frozenset({"CODADR", "BPADES", "BPAADDFLG", "CRYNAM", "FCYWEB", "EXTNUM", "FLMOD", "ADRVAL",
+                            "FLMODFONC", "CREDATTIM", "UPDDATTIM", *_ADDRESS_FIELDS})
 
 
 def _customer_record(obj: dict, current: dict | None = None) -> dict:
@@ -144,13 +156,17 @@ def _customer_record(obj: dict, current: dict | None = None) -> dict:
     addresses = []
     for i, a in enumerate(_table(obj, "BPAC_1"), 1):
         where = f"BPAC_1 line {i} : "
+        unknown = sorted(set(a) - _ADDRESS_KNOWN)
+        if unknown:
+            raise Refusal(f"{where}{unknown[0]} : Field does not exist")
         address = {"CODADR": _text(a, "CODADR", 5, where=where) or f"A{i}",
                    "BPAADDFLG": 2 if i == 1 else 1,
                    **{f: _text(a, f, 50, where=where) for f in ("ADDLIG1", "ADDLIG2", "ADDLIG3")},
                    "POSCOD": _text(a, "POSCOD", 10, where=where), "CTY": _text(a, "CTY", 40, where=where),
                    "SAT": _text(a, "SAT", 35, where=where),
                    "BPACRY": _choice(a, "BPACRY", COUNTRIES, _text(bpr, "CRY", 3) or "US", where),
-                   "TEL": _text(a, "TEL", 20, where=where), "WEB": _text(a, "WEB", 80, where=where)}
+                   **{f: _text(a, f, 20, where=where) for f in PHONE_FIELDS},
+                   **{f: _text(a, f, 80, where=where) for f in EMAIL_FIELDS}}
         old = before.get(address["CODADR"])
         same = old is not None and all(old.get(f) == address[f] for f in _ADDRESS_FIELDS)
         stamps = {k: old[k] for k in ("CREDATTIM", "UPDDATTIM")} if same else X3State.stamp(old)
@@ -270,16 +286,21 @@ def _bill_order_line(st: X3State, line: dict, sohnum: str, bpc: str, where: str)
     raise Refusal(f"{where}QTY : {line['QTY']} : greater than the quantity left to invoice on {sohnum}")
 
 
-def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
+def save_invoice(st: X3State, obj: dict, locked: frozenset[str], currency_group: str = "SIH2_1") -> dict:
     h = _group(obj, "SIH0_1")
     site = _choice(h, "SALFCY", SITES)
     typ = _choice(h, "SIVTYP", INVOICE_TYPES)
     customer = _customer(st, h, "BPCINV", locked)
     bpc = customer["BPC0_1"]["BPCNUM"]
     when = _date(h, "INVDAT")
-    cur = _choice(h, "CUR", CURRENCIES, customer["BPRC_1"]["CUR"])
+    for gid, group in obj.items():
+        if isinstance(group, dict) and "CUR" in group and gid != currency_group:
+            raise Refusal(f"CUR : not in {gid} of this publication (the currency is in {currency_group})")
+    cur = _choice(_group(obj, currency_group), "CUR", CURRENCIES, customer["BPRC_1"]["CUR"])
     ref = _text(h, "INVREF", REF_MAX)
-    po = _text(h, PO_FIELD, REF_MAX)
+    if PO_FIELD in h:
+        raise Refusal(f"{PO_FIELD} : Field does not exist (the customer's order reference is on the order)")
+    merchant_id = _text(h, INVOICE_ID_FIELD, INVOICE_ID_LENGTH)
     terms = _group(obj, "SIH2_2")
     pte = _choice(terms, "PTE", PAYMENT_TERMS, DEFAULT_TERM)
     start = _date(terms, DUE_FIELD) if _text(terms, DUE_FIELD, 10) else when
@@ -319,11 +340,11 @@ def save_invoice(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
         done = all(l["INVQTY"] >= l["QTY"] for l in order["SOH4_1"])
         order["SOH1_1"].update(INVSTA=3 if done else 2, ORDSTA=2 if done else 1)
     num = st.next_number(typ, site, when)
-    header = {"SALFCY": site, "SIVTYP": typ, "NUM": num, "INVREF": ref, "INVDAT": when.strftime("%Y%m%d"),
-              "BPCINV": bpc, "CUR": cur, PO_FIELD: po, STATUS_FIELD: ""}
+    header = {"SALFCY": site, "SIVTYP": typ, "INVTYP": INVOICE_CATEGORIES[typ], "NUM": num, "INVREF": ref,
+              "INVDAT": when.strftime("%Y%m%d"), "BPCINV": bpc, INVOICE_ID_FIELD: merchant_id, STATUS_FIELD: ""}
     if origin is not None:
         header[ORIGIN_FIELD] = origin["SIH0_1"]["NUM"]
-    rec = {"SIH0_1": header, "SIH2_2": {"PTE": pte, DUE_FIELD: start.strftime("%Y%m%d")},
+    rec = {"SIH0_1": header, "SIH2_1": {"CUR": cur}, "SIH2_2": {"PTE": pte, DUE_FIELD: start.strftime("%Y%m%d")},
            "SIH4_3": {"INVNOT": total, "INVATI": total}, "SIH4_1": lines, "ADXTEC": X3State.stamp()}
     st.records["invoices"][num] = rec
     # The open item (GACCDUDATE): an invoice is owed to us (SNS 1), a credit note owed back (SNS -1).
@@ -354,30 +375,66 @@ def _left_to_credit(st: X3State, inv: dict) -> Decimal:
 
 
 # ---- receipts and journal entries --------------------------------------------------------------
+#: Where each field of a payment entry goes [C] (public clients' PAY save payloads).
+PAYMENT_GROUPS = {"PAY0_1": ("NUM", "PAYTYP"), "PAY1_1": ("FCY", "BPR", "ACC", "BPAINV"),
+                  "PAY1_2": ("ACCDAT", "REF", "BAN", "CUR", "AMTCUR", "CHQNUM", "DES", "PAM")}
+
+
+def _payment_groups(obj: dict) -> tuple[dict, dict, dict]:
+    """PAY0_1, PAY1_1 and PAY1_2, each holding only its own fields: a field sent in another group is
+    refused by name, as the screen would not take it there [I: X3's exact message]."""
+    groups = tuple(_group(obj, gid) for gid in PAYMENT_GROUPS)
+    for (gid, own), group in zip(PAYMENT_GROUPS.items(), groups):
+        for name in group:
+            home = next((g for g, names in PAYMENT_GROUPS.items() if name in names), None)
+            if home is not None and home != gid:
+                raise Refusal(f"{name} : not in {gid} (it is in {home})")
+    return groups  # type: ignore[return-value]
+
+
 def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
     """A payment entry (PAY). Its transaction decides what it is [I]: a receipt (money in, applied to
     invoices), a refund (money out of the bank, settling credit notes) or a reversal (cancels one
     receipt: each invoice it paid opens again by what it paid, the bank gives the money back).
 
-    A receipt with no lines is a payment on account (unapplied cash): it pays no invoice and
-    leaves an open item of its own on the customer's account, owed back to the customer (SNS -1)
-    until a person matches it [I]."""
-    h = _group(obj, "PAY0_1")
-    typ = _choice(h, "PAYTYP", ALL_PAYMENT_TYPES)
-    customer = _customer(st, h, "BPR", locked)
+    Every line (PAY1_4) carries its payment attribute DENCOD [C]. A receipt whose lines name no
+    document is a payment on account (unapplied cash): it pays no invoice and leaves an open item of
+    its own on the customer's account, owed back to the customer (SNS -1) until a person matches it [I]."""
+    head, party, money = _payment_groups(obj)
+    if _text(head, "NUM", 20):
+        raise Refusal("NUM : numbering is automatic for this payment transaction")
+    typ = _choice(head, "PAYTYP", ALL_PAYMENT_TYPES)
+    customer = _customer(st, party, "BPR", locked)
     bpr = customer["BPC0_1"]["BPCNUM"]
-    bank = BANKS.get(_choice(h, "BAN", BANKS))
-    site = _choice(h, "FCY", SITES, "NA011")
-    when = _date(h, "ACCDAT")
-    cur = _choice(h, "CUR", CURRENCIES, bank["CUR"])
+    site = _choice(party, "FCY", SITES, "NA011")
+    acc = _text(party, "ACC", 15)
+    if acc and acc not in st.accounts:
+        raise Refusal(f"ACC : {acc} : {MISSING}")
+    bpainv = _text(party, "BPAINV", 5)
+    if bpainv and all(a["CODADR"] != bpainv for a in customer["BPAC_1"]):
+        raise Refusal(f"BPAINV : {bpainv} : {MISSING}")
+    bank = BANKS.get(_choice(money, "BAN", BANKS))
+    when = _date(money, "ACCDAT")
+    cur = _choice(money, "CUR", CURRENCIES, bank["CUR"])
     if cur != bank["CUR"]:
         raise Refusal(f"CUR : {cur} : bank {bank['BAN']} is kept in {bank['CUR']}")
-    amount = _positive(h, "AMTCUR")
-    rows = _table(obj, "PAY1_1")
+    amount = _positive(money, "AMTCUR")
+    rows = _table(obj, "PAY1_4")
+    if not rows:
+        raise Refusal("PAY1_4 : DENCOD : Mandatory field (at least one line)")
+    for i, row in enumerate(rows, 1):
+        _choice(row, "DENCOD", PAYMENT_ATTRIBUTES, where=f"PAY1_4 line {i} : ")
+    named = [row for row in rows if _text(row, "VCRNUM", 20)]
+    if named and len(named) != len(rows):
+        raise Refusal("PAY1_4 : VCRNUM : every line names a document, or none does (a payment on account)")
     if typ in REVERSAL_TYPES:
         applied, effect = _reversal_lines(st, rows, bpr, amount)
-    else:
+    elif named or typ not in PAYMENT_TYPES:
         applied, effect = _applied_lines(st, rows, bpr, credit=typ in REFUND_TYPES)
+    else:
+        applied, effect = [], lambda num: None
+        if sum(_positive(r, "AMTLIN", f"PAY1_4 line {i} : ") for i, r in enumerate(rows, 1)) != amount:
+            raise Refusal(f"AMTCUR : {amount} : differs from the total of the lines")
     if applied and sum(a["AMTLIN"] for a in applied) != amount:
         raise Refusal(f"AMTCUR : {amount} : differs from the total of the lines "
                       f"{sum(a['AMTLIN'] for a in applied)}")
@@ -389,11 +446,15 @@ def save_payment(st: X3State, obj: dict, locked: frozenset[str]) -> dict:
                               "PAYCUR": Decimal("0.00")}
     sign = 1 if typ in PAYMENT_TYPES else -1  # money in or out of the bank
     st.bank_balances[bank["BAN"]] = st.bank_balances.get(bank["BAN"], Decimal("0.00")) + sign * amount
-    rec = {"PAY0_1": {"PAYTYP": typ, "FCY": site, "NUM": num, "BPR": bpr, "BPANAM": customer["BPC0_1"]["BPCNAM"],
-                      "BAN": bank["BAN"], "ACCDAT": when.strftime("%Y%m%d"), "CUR": cur, "AMTCUR": amount,
-                      "AMTBAN": amount, "SNS": sign, "REF": _text(h, "REF", REF_MAX), "DES": _text(h, "DES", 50),
-                      "PAM": _text(h, "PAM", 10), "REVNUM": ""},
-           "PAY1_1": applied, "ADXTEC": X3State.stamp()}
+    lines = applied or [{"DENCOD": _text(r, "DENCOD", 20), "VCRTYP": "", "VCRNUM": "",
+                         "AMTLIN": _positive(r, "AMTLIN", f"PAY1_4 line {i} : ")} for i, r in enumerate(rows, 1)]
+    rec = {"PAY0_1": {"NUM": num, "PAYTYP": typ, "REVNUM": ""},
+           "PAY1_1": {"FCY": site, "BPR": bpr, "ACC": acc, "BPAINV": bpainv, "BPANAM": customer["BPC0_1"]["BPCNAM"]},
+           "PAY1_2": {"ACCDAT": when.strftime("%Y%m%d"), "REF": _text(money, "REF", REF_MAX), "BAN": bank["BAN"],
+                      "CUR": cur, "AMTCUR": amount, "AMTBAN": amount, "SNS": sign,
+                      "CHQNUM": _text(money, "CHQNUM", 30), "DES": _text(money, "DES", 50),
+                      "PAM": _text(money, "PAM", 10)},
+           "PAY1_4": lines, "ADXTEC": X3State.stamp()}
     st.records["payments"][num] = rec
     return rec
 
@@ -402,7 +463,7 @@ def _applied_lines(st: X3State, rows: list[dict], bpr: str, credit: bool):
     """Receipt lines (invoices, SNS 1) or refund lines (credit notes, SNS -1), each at most what is open."""
     applied, open_left = [], {}
     for i, row in enumerate(rows, 1):
-        where = f"PAY1_1 line {i} : "
+        where = f"PAY1_4 line {i} : "
         vcr = _text(row, "VCRNUM", 20, mandatory=True, where=where)
         item = st.open_items.get(vcr)
         if item is None:
@@ -420,7 +481,7 @@ def _applied_lines(st: X3State, rows: list[dict], bpr: str, credit: bool):
         if line_amount > left:
             raise Refusal(f"{where}AMTLIN : {line_amount} : greater than the open amount {left} of {vcr}")
         open_left[vcr] = left - line_amount
-        applied.append({"VCRTYP": vtyp, "VCRNUM": vcr, "AMTLIN": line_amount})
+        applied.append({"DENCOD": _text(row, "DENCOD", 20), "VCRTYP": vtyp, "VCRNUM": vcr, "AMTLIN": line_amount})
 
     def effect(num: str) -> None:
         for a in applied:
@@ -431,32 +492,33 @@ def _applied_lines(st: X3State, rows: list[dict], bpr: str, credit: bool):
 def _reversal_lines(st: X3State, rows: list[dict], bpr: str, amount: Decimal):
     """One line naming the receipt (VCRTYP PAY): same customer, not reversed yet, reversed in full."""
     if len(rows) != 1:
-        raise Refusal("PAY1_1 : VCRNUM : a reversal names exactly one receipt")
-    where = "PAY1_1 line 1 : "
+        raise Refusal("PAY1_4 : VCRNUM : a reversal names exactly one receipt")
+    where = "PAY1_4 line 1 : "
     vcr = _text(rows[0], "VCRNUM", 20, mandatory=True, where=where)
     receipt = st.records["payments"].get(vcr)
     if receipt is None or receipt["PAY0_1"]["PAYTYP"] not in PAYMENT_TYPES:
         raise Refusal(f"{where}VCRNUM : {vcr} : {MISSING}" if receipt is None
                       else f"{where}VCRNUM : {vcr} : not a receipt")
-    head = receipt["PAY0_1"]
-    if head["BPR"] != bpr:
-        raise Refusal(f"{where}VCRNUM : {vcr} : receipt of {head['BPR']}, not {bpr}")
+    head, money = receipt["PAY0_1"], receipt["PAY1_2"]
+    if receipt["PAY1_1"]["BPR"] != bpr:
+        raise Refusal(f"{where}VCRNUM : {vcr} : receipt of {receipt['PAY1_1']['BPR']}, not {bpr}")
     if head.get("REVNUM"):
         raise Refusal(f"{where}VCRNUM : {vcr} : already reversed by {head['REVNUM']}")
     vtyp = _text(rows[0], "VCRTYP", 5, where=where) or "PAY"
     if vtyp != "PAY":
         raise Refusal(f"{where}VCRTYP : {vtyp} : {vcr} is of type PAY")
     line_amount = _positive(rows[0], "AMTLIN", where)
-    if line_amount != head["AMTCUR"] or amount != head["AMTCUR"]:
-        raise Refusal(f"{where}AMTLIN : {line_amount} : a receipt is reversed in full ({head['AMTCUR']})")
-    applied = [{"VCRTYP": "PAY", "VCRNUM": vcr, "AMTLIN": line_amount}]
+    if line_amount != money["AMTCUR"] or amount != money["AMTCUR"]:
+        raise Refusal(f"{where}AMTLIN : {line_amount} : a receipt is reversed in full ({money['AMTCUR']})")
+    applied = [{"DENCOD": _text(rows[0], "DENCOD", 20), "VCRTYP": "PAY", "VCRNUM": vcr, "AMTLIN": line_amount}]
     held = st.open_items.get(vcr)  # a receipt on account: what it left on the customer's account
     if held is not None and held["PAYCUR"]:
         raise Refusal(f"{where}VCRNUM : {vcr} : {held['PAYCUR']} of this payment on account is already used")
 
     def effect(num: str) -> None:
-        for line in receipt["PAY1_1"]:  # the invoices it paid open again by what it paid
-            st.open_items[line["VCRNUM"]]["PAYCUR"] -= line["AMTLIN"]
+        for line in receipt["PAY1_4"]:  # the invoices it paid open again by what it paid
+            if line["VCRNUM"] in st.open_items and line["VCRNUM"] != vcr:
+                st.open_items[line["VCRNUM"]]["PAYCUR"] -= line["AMTLIN"]
         if held is not None:  # unapplied cash given back: nothing left on account
             held["PAYCUR"] = held["AMTCUR"]
         head["REVNUM"] = num

@@ -13,9 +13,15 @@ CURRENCIES = ("USD", "CAD", "EUR", "GBP")
 LANGUAGES = ("ENG", "FRA", "SPA")
 ORDER_TYPES = ("SON", "SOI")
 INVOICE_TYPES = ("INV", "CRN")
-# Invoice types whose category is "credit note" [I]: X3 enters credit memos in the invoice object
-# (GESSIH) under a credit-note type; their open item is a credit (SNS -1).
-CREDIT_NOTE_TYPES = ("CRN",)
+# Each invoice type's category, the standard field INVTYP [C: 1 invoice, 2 credit memo, 3 debit note,
+# 4 credit note]. X3 enters credit memos in the invoice object (GESSIH) under a type of a credit
+# category; their open item is a credit (SNS -1). The type codes themselves are site set-up [I].
+INVOICE_CATEGORIES = {"INV": 1, "CRN": 4}
+CREDIT_CATEGORIES = (2, 4)
+CREDIT_NOTE_TYPES = tuple(t for t, c in INVOICE_CATEGORIES.items() if c in CREDIT_CATEGORIES)
+# Payment attributes: the line code (DENCOD) every payment line carries [C: PAY1_4.DENCOD in public
+# clients, which use their own codes ZAREC, ZAPAY]. This folder's set is [I].
+PAYMENT_ATTRIBUTES = ("REC", "ZAREC", "ZAPAY")
 PAYMENT_TYPES = ("RCPCB", "RCPCHQ", "RCPTRF")  # receipts: money in, applied to invoices
 # Payment transactions of this sandbox's own model [I] (X3's payment-transaction codes are site set-up):
 REFUND_TYPES = ("RFDCB",)  # a disbursement to a customer, settling a credit note; money out of the bank
@@ -26,6 +32,13 @@ ALL_PAYMENT_TYPES = PAYMENT_TYPES + REFUND_TYPES + REVERSAL_TYPES
 # must not write.
 STATUS_FIELD = "YPAYSTA"
 STATUS_LENGTH = 20
+# A user field [I] on SIH0_1 holding the merchant's own invoice number whole (a web shop's invoice id
+# is longer than INVREF's 30 characters and would otherwise live only in a cut line description).
+INVOICE_ID_FIELD = "YINVID"
+INVOICE_ID_LENGTH = 50
+# An address line's phones and e-mails: screen fields TEL1..TEL5 and WEB1..WEB5 [C] (WSBPC_SAVE.XML).
+PHONE_FIELDS = tuple(f"TEL{i}" for i in range(1, 6))
+EMAIL_FIELDS = tuple(f"WEB{i}" for i in range(1, 6))
 # Payment terms (PTE) -> days from the due-date start (STRDUDDAT) to the due date [I: codes and
 # the one-date model; X3 terms may split an invoice into several due dates].
 PAYMENT_TERMS = {"NET30": 30, "NET15": 15, "DUEDATE": 0}

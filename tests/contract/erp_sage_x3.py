@@ -37,5 +37,6 @@ def sage_x3() -> Iterator[ErpUnderTest]:
             requests.post(f"{server.url}/_sandbox/items", json={"ITMREF": item_id}, timeout=5).raise_for_status()
 
         yield ErpUnderTest("sage_x3", connector, item="PAYMENT", cash_account="10500", other_account="10510",
-                           set_busy=lambda on: faults(pool_busy=on), lock_customer=lock_customer, add_item=add_item)
+                           set_busy=lambda on: faults(pool_busy=on), lock_customer=lock_customer, add_item=add_item,
+                           po_on_order=True)
         connector.close()

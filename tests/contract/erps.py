@@ -27,6 +27,8 @@ class ErpUnderTest:
     set_busy: Callable[[bool], None]  # make the ERP answer "busy / locked" (retriable) or not
     lock_customer: Callable[[str], None]  # make writes for one customer hit a locked record
     add_item: Callable[[str], None]
+    #: The ERP keeps a customer's PO on the order, not the invoice (X3: SORDER.CUSORDREF [C]).
+    po_on_order: bool = False
 
 
 @contextmanager

@@ -23,9 +23,14 @@ def erp(request):
 
 def _native_invoice(erp, cid: str, amount: str = "250.00", *, po: str = "", due: date | None = None,
                     on: date = DAY):
-    """An invoice as the ERP's own users write them: their number, a PO, a due date."""
-    invoice = SalesOrder(_ref("N"), cid, on, (OrderLine(erp.item, Decimal("1"), Decimal(amount)),),
-                         due_date=due, customer_po=po)
+    """An invoice as the ERP's own users write them: their number, a PO, a due date. Where the ERP keeps
+    the PO on the order (X3), the order carries it and the invoice bills that order."""
+    lines = (OrderLine(erp.item, Decimal("1"), Decimal(amount)),)
+    if po and erp.po_on_order:
+        order = erp.connector.ensure_sales_order(SalesOrder(po, cid, on, lines))
+        invoice = SalesOrder(_ref("N"), cid, on, lines, due_date=due, order_ref=order.key)
+    else:
+        invoice = SalesOrder(_ref("N"), cid, on, lines, due_date=due, customer_po=po)
     return invoice, erp.connector.ensure_invoice(invoice)
 
 

@@ -137,10 +137,11 @@ def test_checks_are_read_by_their_own_ids_and_load_as_ach(sandbox):
 def test_a_check_that_is_not_processed_is_an_answer_and_loads_as_declined(sandbox):
     client = client_for(sandbox)
     answer = client.transact("checks/sale/by_account", {"amount": "0.21", "check": CHECK, "billing_address": BILLING})
-    assert answer["success"] is False and answer["response_code"] == 125 and answer["ach_code"] == "R01"
+    # ach_code is the number 0 with no message, as recorded [C]: no reason is made up from it
+    assert answer["success"] is False and answer["response_code"] == 125 and answer["ach_code"] == 0
     txn = load_check(PayTraceGateway(client).check(answer["check_transaction_id"]))
     assert (txn.transaction_type, txn.status_code) == ("DECLINED", "N")
-    assert txn.status_message == "Not Processed (R01 Insufficient Funds)" and txn.is_declined
+    assert txn.status_message == "Not Processed" and txn.is_declined
 
 
 def test_settled_and_returned_checks_map_to_settled_and_returned(sandbox):
@@ -254,3 +255,27 @@ def test_sales_for_invoice_does_not_trust_including_text_to_find_a_charge(sandbo
     found = gateway.sales_for_invoice("c1", "INV-1", *today_window())
     assert [r["transaction_id"] for r in found] == [charged]
     assert [("including_text" in a, a["customer_id"]) for a in asked] == [(True, "c1"), (False, "c1")]
+
+
+def test_the_paytrace_layout_renames_the_inferred_names_and_can_turn_the_narrowing_filter_off(sandbox):
+    # Given a site whose account has no `including_text` filter (PAYTRACE_LAYOUT {"including_text": ""})
+    from connectors.paytrace.config import PayTraceLayout
+
+    layout = PayTraceLayout.from_overrides({"including_text": ""})
+    client = PayTraceClient(PayTraceConfig(sandbox.url, "u", Secret("p"), "INTEG1", timeout=5, retries=0,
+                                           layout=layout))
+    vault(client, "c1")
+    gateway = PayTraceGateway(client)
+    asked = []
+    real_call = client.call
+    charged = gateway.sale_by_customer("c1", Decimal("10.00"), invoice_id="INV-9")["transaction_id"]
+    client.call = lambda path, body=None, **kw: asked.append(dict(body or {})) or real_call(path, body, **kw)
+    # When paysync asks whether the invoice was charged, then it reads the range once, unfiltered, and finds it
+    assert [r["transaction_id"] for r in gateway.sales_for_invoice("c1", "INV-9", *today_window())] == [charged]
+    assert len(asked) == 1 and "including_text" not in asked[0]
+    # And a site whose check export is elsewhere names it: the sandbox has none there, so PayTrace says 404
+    elsewhere = PayTraceGateway(PayTraceClient(PayTraceConfig(
+        sandbox.url, "u", Secret("p"), "INTEG1", timeout=5, retries=0,
+        layout=PayTraceLayout.from_overrides({"check_export_by_id": "checks/export/one"}))))
+    with pytest.raises(Exception, match="checks/export/one"):
+        elsewhere.check(1)

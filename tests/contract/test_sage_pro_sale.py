@@ -62,7 +62,7 @@ def test_a_sale_lands_in_every_table_and_leaves_nothing_open(erp):
     assert so["SONO"] == "1001".rjust(10) == order.key.rjust(10) and so["CUSTNO"] == customer["CUSTNO"]
     assert so["ORDAMT"] == AMOUNT and so["SOSTAT"] == "C"
     so_line = _one(tables["sotran"], SONO="1001")
-    assert so_line["ITEM"].strip() == "PAYMENT" and so_line["EXTPRICE"] == AMOUNT and so_line["TRANLINE"] == "   1"
+    assert so_line["ITEM"].strip() == "PAYMENT" and so_line["EXTPRICE"] == AMOUNT and so_line["LINENO"] == "   1"
 
     # the invoice follows INVNO 5000, names its order in ORNUM and is paid in full
     inv = _one(tables["armast"], PONUM="PT7-INV")

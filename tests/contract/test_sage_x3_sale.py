@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -71,7 +72,7 @@ def test_a_full_sale_lands_once_with_x3_numbers_and_a_settled_invoice(x3):
     assert len(done["customer_id"]) == 20 and len(done["bpcnum"]) <= 15
     customer = next(c for c in state["customers"] if c["BPC0_1"]["BPCNUM"] == done["bpcnum"])
     assert customer["BPC0_1"]["BPCNAM"] == "Ada Lovelace" and customer["BPRC_1"]["CRY"] == "US"
-    assert customer["BPAC_1"][0]["CTY"] == "Spokane" and customer["BPAC_1"][0]["WEB"] == "ada@example.com"
+    assert customer["BPAC_1"][0]["CTY"] == "Spokane" and customer["BPAC_1"][0]["WEB1"] == "ada@example.com"
 
     # and the order carries our reference with an X3-assigned number and a line on the default item
     [order] = state["orders"]
@@ -88,11 +89,16 @@ def test_a_full_sale_lands_once_with_x3_numbers_and_a_settled_invoice(x3):
     [open_item] = state["open_items"]
     assert open_item["NUM"] == invoice["SIH0_1"]["NUM"] and open_item["AMTCUR"] == "51.88"
     assert open_item["PAYCUR"] == "51.88"  # open amount AMTCUR - PAYCUR is 0
+    # and the receipt is in the groups public clients write: PAY0_1 NUM, PAY1_1 party, PAY1_2 amounts,
+    # PAY1_4 lines with their payment attribute DENCOD
     [payment] = state["payments"]
-    header = payment["PAY0_1"]
-    assert (header["NUM"], header["BPR"], header["AMTCUR"], header["REF"], header["BAN"], header["CUR"]) == \
+    party, money = payment["PAY1_1"], payment["PAY1_2"]
+    assert (payment["PAY0_1"]["NUM"], party["BPR"], money["AMTCUR"], money["REF"], money["BAN"], money["CUR"]) == \
         (done["payment"].key, done["bpcnum"], "51.88", "PT125391271-RCP", "BOA", "USD")
-    assert payment["PAY1_1"] == [{"VCRTYP": "INV", "VCRNUM": invoice["SIH0_1"]["NUM"], "AMTLIN": "51.88"}]
+    assert payment["PAY1_4"] == [{"DENCOD": "REC", "VCRTYP": "INV", "VCRNUM": invoice["SIH0_1"]["NUM"],
+                                  "AMTLIN": "51.88"}]
+    # and the merchant's invoice id is on the invoice, whole, and finds it again
+    assert invoice["SIH0_1"]["YINVID"] == "INV-1" and invoice["SIH2_1"] == {"CUR": "USD"}
 
     # and the journal balances: clearing debited (SNS 1), undeposited funds credited (SNS -1)
     [journal] = state["journals"]
@@ -161,3 +167,17 @@ def test_site_specific_publication_names_are_configuration():
             default.upsert_customer(documents.customer(MAPPING, _sale()))
         erp.close()
         default.close()
+
+
+def test_a_long_merchant_invoice_id_is_kept_whole_and_finds_the_invoice_again(x3):
+    # Given a sale whose merchant invoice id (42 characters) is longer than the 30-character line text
+    long_id = "INV-2026-000123-ACME-EAST-REGION-WHOLESALE"
+    txn = replace(_sale(), invoice_id=long_id, description="")
+    # When it is posted
+    done = _post_sale(x3, txn)
+    # Then X3's invoice keeps it whole in its field, while the line text is cut
+    [invoice] = _state(x3)["invoices"]
+    assert invoice["SIH0_1"]["YINVID"] == long_id and len(invoice["SIH4_1"][0]["ITMDES1"]) == 30
+    # and paysync finds the invoice by it again (the INVREF link, as a second payment of it would)
+    [found] = x3.connector.find_invoices("INVREF", long_id)
+    assert found.key == done["invoice"].key

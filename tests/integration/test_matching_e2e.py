@@ -55,8 +55,13 @@ def _native_invoice(erp, amount: str, *, po: str = ""):
                                        Address("Hopper Ltd", "1 Pier Rd", "", "Tacoma", "WA", "98402", "US")))
     settings = get_settings()
     item = getattr(settings, settings.erp).default_item
-    invoice = SalesOrder(f"N{uuid.uuid4().hex[:8].upper()}", cid, _today(),
-                         (OrderLine(item, Decimal("1"), Decimal(amount)),), customer_po=po)
+    lines = (OrderLine(item, Decimal("1"), Decimal(amount)),)
+    if po and erp.kind == "sage_x3":
+        # X3 keeps a customer's PO on the order (SORDER.CUSORDREF): the order carries it, the invoice bills it
+        order = erp.ensure_sales_order(SalesOrder(po, cid, _today(), lines))
+        invoice = SalesOrder(f"N{uuid.uuid4().hex[:8].upper()}", cid, _today(), lines, order_ref=order.key)
+    else:
+        invoice = SalesOrder(f"N{uuid.uuid4().hex[:8].upper()}", cid, _today(), lines, customer_po=po)
     doc = erp.ensure_invoice(invoice)
     [info] = erp.find_invoices(erp.invoice_reference_field, invoice.reference)
     return cid, info, doc

@@ -24,6 +24,7 @@ def sandbox():
 
 
 def test_generated_batches_stream_record_by_record_and_add_up(sandbox):
+    requests.post(f"{sandbox.url}/_sandbox/answers", json={"batch_totals": True}, timeout=5).raise_for_status()
     made = requests.post(f"{sandbox.url}/_sandbox/generate",
                          json={"count": 2500, "batches": 2, "refund_every": 10}, timeout=30).json()
     assert made["count"] == 2500 and len(made["batches"]) == 2

@@ -72,10 +72,12 @@ def api(server):
     return Api(server.url)
 
 
-def assert_error(response: requests.Response, code: str) -> dict:
+def assert_error(response: requests.Response, code: str, message: str | None = None) -> dict:
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["success"] is False and body["response_code"] == 1 and code in body["errors"], body
+    if message is not None:
+        assert body["errors"][code] == [message]
     return body
 
 
@@ -91,7 +93,7 @@ def test_a_check_sale_is_processed_with_an_id_of_its_own_sequence(api):
     body = response.json()
     assert body == {"success": True, "response_code": 120,
                     "status_message": "Your check was successfully processed.",
-                    "check_transaction_id": card["transaction_id"], "external_transaction_id": ""}
+                    "check_transaction_id": card["transaction_id"]}  # the recorded four fields [C]
     assert ACCOUNT not in response.text
 
 
@@ -114,18 +116,24 @@ def test_the_check_export_record_masks_the_account_and_keeps_the_references(api)
     assert ACCOUNT not in response.text and ACCOUNT[-8:] not in response.text
 
 
-@pytest.mark.parametrize("amount, ach_code", [("0.21", "R01"), ("0.29", "R02"), ("1.12", "R03")])
-def test_trigger_amounts_are_not_processed_but_keep_their_id(api, amount, ach_code):
+@pytest.mark.parametrize("amount", ["0.21", "0.29", "1.12"])
+def test_trigger_amounts_are_not_processed_but_keep_their_id(api, amount):
+    # Given a trigger amount, when the check is submitted, then the answer is the recorded refusal
+    # field for field [C] (AM fixture): 125, "NOT" in capitals, ach_code the number 0, ach_message "".
     response = api.check_sale(amount=amount)
     assert response.status_code == 400
     body = response.json()
-    assert body["success"] is False and body["response_code"] == 125
-    assert body["ach_code"] == ach_code and body["ach_message"]
+    assert set(body) == {"success", "response_code", "status_message", "check_transaction_id", "ach_code",
+                         "ach_message"}
+    assert (body["success"], body["response_code"], body["status_message"]) == (
+        False, 125, "Your check was NOT successfully processed.")
+    assert body["ach_code"] == 0 and type(body["ach_code"]) is int and body["ach_message"] == ""
     record = api.record(body["check_transaction_id"])
     assert (record["status_code"], record["status_message"]) == ("X", "Not Processed")
-    assert record["ach_code"] == ach_code
-    assert_error(api.post("checks/manage/void", {"check_transaction_id": record["check_transaction_id"]}),
-                 "995")
+    assert record["ach_code"] == 0
+    assert_error(api.post("checks/manage/void", {"check_transaction_id": record["check_transaction_id"]}), "80",
+                 "The Check ID that you have provided was not found in the PayTrace records. "
+                 "It may already be voided or settled.")
 
 
 @pytest.mark.parametrize("check, code", [
@@ -156,9 +164,9 @@ def test_a_hold_is_funded_then_pending_and_a_second_fund_is_refused(api):
     assert funded.status_code == 200
     assert funded.json() == {"success": True, "response_code": 124,
                              "status_message": "Your check was successfully managed.",
-                             "check_transaction_id": held, "external_transaction_id": ""}
+                             "check_transaction_id": held}
     assert api.record(held)["status_code"] == "Y"
-    assert_error(api.post("checks/manage/fund", {"check_transaction_id": held}), "994")
+    assert_error(api.post("checks/manage/fund", {"check_transaction_id": held}), "80")
 
 
 def test_void_takes_held_or_pending_checks_only(api):
@@ -172,7 +180,7 @@ def test_void_takes_held_or_pending_checks_only(api):
         assert (record["transaction_type"], record["status_code"], record["status_message"]) == (
             "VOID", "V", "Voided")
     for check_id in (settled, pending):  # settled, or already voided
-        assert_error(api.post("checks/manage/void", {"check_transaction_id": check_id}), "995")
+        assert_error(api.post("checks/manage/void", {"check_transaction_id": check_id}), "80")
 
 
 @pytest.mark.parametrize("path", ["checks/manage/fund", "checks/manage/void", "checks/refund/by_transaction",
@@ -227,7 +235,7 @@ def test_a_settled_check_comes_back_returned_days_later(api):
     api.token = Api(api.url).token  # three days on, the first token has expired
     record = api.record(sale)
     assert (record["status_code"], record["status_message"]) == ("R", "Returned")
-    assert (record["ach_code"], record["ach_message"]) == ("R01", "Insufficient Funds")
+    assert (record["ach_code"], record["ach_message"]) == (1, "R01 Insufficient Funds")
     assert record["returned"] == "3/17/2025 11:00:00 AM" and record["settled"] == "3/14/2025 11:00:00 AM"
     assert_error(api.post("checks/refund/by_transaction", {"check_transaction_id": sale}), "996")
     again = api.admin("checks/return", {"check_transaction_id": sale})
@@ -239,7 +247,7 @@ def test_a_held_check_cannot_be_returned(api):
     assert api.admin("checks/return", {"check_transaction_id": held}).status_code == 400
     assert api.admin("checks/return", {"check_transaction_id": "1"}).status_code == 400
     assert api.admin("checks/return", {"check_transaction_id": 999}).json()["errors"] == {
-        "80": ["The Check ID that you provided was not found."]}
+        "80": ["The Check ID that you provided was not found in the PayTrace record."]}
 
 
 # ----- by customer and the date-range export ------------------------------------------------

@@ -22,7 +22,7 @@ def _memo(cid: str, ref: str, invoice_key: str, amount: str) -> dict[str, Any]:
 
 
 def _refund(cid: str, ref: str, memo_key: str, amount: str, account: str = "1200") -> dict[str, Any]:
-    return {"CustomerID": cid, "ReferenceNumber": ref, "Date": "2024-03-21", "CashAccount": account,
+    return {"CustomerID": cid, "ReferenceNumber": ref, "Date": "2024-03-21", "AccountReference": account,
             "PaymentMethod": "Visa", "CreditMemoKey": memo_key, "Amount": amount}
 
 
@@ -86,7 +86,7 @@ def test_credit_memo_refuses_another_customers_invoice_and_unknown_keys(sage: Sa
                  "ValidationException", "CreditMemoKey")
     memo = sage.post("/v1/credit_memos", _memo("C100", "CM-1", invoice["Key"], "5.00")).json()
     assert_error(sage.post("/v1/customer_refunds", _refund("C100", "RF-1", memo["Key"], "1.00", "9999")), 422,
-                 "ValidationException", "CashAccount")
+                 "ValidationException", "AccountReference")
     assert_error(sage.post("/v1/customer_refunds", _refund("C100", "RF-1", memo["Key"], 1)), 422,
                  "ValidationException", "Amount")
 

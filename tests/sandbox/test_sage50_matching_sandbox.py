@@ -1,5 +1,5 @@
 """HTTP tests of the Sage 50 bridge simulator's matching queries: invoice filters, receipts on
-account, customers by zip and by LastModified, and cursor paging (docs/sage50-bridge-api.md)."""
+account, customers by zip and by LastSavedAt, and cursor paging (docs/sage50-bridge-api.md)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,19 +34,19 @@ def _every_page(sage: Sage50, path: str, between_pages=lambda: None, **params: A
 # ---- invoices: due date, customer PO, filters ------------------------------------------------
 def test_an_invoice_keeps_its_due_date_and_po_and_is_found_by_the_po(sage: Sage50) -> None:
     sage.customer("C1")
-    given = _invoice(sage, "C1", "INV-1", DueDate="2024-04-30", CustomerPurchaseOrderNumber="PO-77")
+    given = _invoice(sage, "C1", "INV-1", DateDue="2024-04-30", CustomerPurchaseOrderNumber="PO-77")
     by_terms = _invoice(sage, "C1", "INV-2")
-    assert (given["DueDate"], given["CustomerPurchaseOrderNumber"]) == ("2024-04-30", "PO-77")
-    # no DueDate: the terms decide (Net 30 from 2024-03-15)
-    assert (by_terms["DueDate"], by_terms["CustomerPurchaseOrderNumber"]) == ("2024-04-14", "")
+    assert (given["DateDue"], given["CustomerPurchaseOrderNumber"]) == ("2024-04-30", "PO-77")
+    # no DateDue: the terms decide (Net 30 from 2024-03-15)
+    assert (by_terms["DateDue"], by_terms["CustomerPurchaseOrderNumber"]) == ("2024-04-14", "")
     assert [i["Key"] for i in _items(sage, "/v1/invoices", customer_purchase_order_number="PO-77")] == [given["Key"]]
     assert _items(sage, "/v1/invoices", customer_purchase_order_number="po-77") == []  # exact
 
 
 def test_a_bad_due_date_or_a_long_po_is_refused(sage: Sage50) -> None:
     sage.customer("C1")
-    early = sage.post("/v1/invoices", {**invoice_body("C1", "INV-1"), "DueDate": "2024-03-14"})
-    assert_error(early, 422, "ValidationException", "DueDate")
+    early = sage.post("/v1/invoices", {**invoice_body("C1", "INV-1"), "DateDue": "2024-03-14"})
+    assert_error(early, 422, "ValidationException", "DateDue")
     long_po = sage.post("/v1/invoices", {**invoice_body("C1", "INV-1"), "CustomerPurchaseOrderNumber": "P" * 21})
     assert_error(long_po, 422, "ValidationException", "CustomerPurchaseOrderNumber")
     assert sage.state()["invoices"] == []
@@ -55,8 +55,8 @@ def test_a_bad_due_date_or_a_long_po_is_refused(sage: Sage50) -> None:
 def test_open_invoices_narrow_by_customer_amount_dates_and_due_date(sage: Sage50) -> None:
     sage.customer("C1")
     sage.customer("C2")
-    early = _invoice(sage, "C1", "E", DueDate="2024-03-20")
-    late = _invoice(sage, "C1", "L", DueDate="2024-05-01")
+    early = _invoice(sage, "C1", "E", DateDue="2024-03-20")
+    late = _invoice(sage, "C1", "L", DateDue="2024-05-01")
     paid = _invoice(sage, "C1", "P")
     assert sage.post("/v1/payments", payment_body("C1", "R-P", paid["Key"], "70.00")).status_code == 201
     _invoice(sage, "C2", "O")
@@ -107,16 +107,16 @@ def test_lists_page_with_a_cursor_and_a_record_that_stops_matching_skips_nothing
 def test_a_receipt_on_account_applies_to_nothing_and_lowers_the_balance(sage: Sage50) -> None:
     sage.customer("C1")
     invoice = _invoice(sage, "C1", "INV-1", price="80.00")
-    body = {**payment_body("C1", "OA-1", invoice["Key"], "80.00"), "InvoiceLines": [], "Amount": "80.00"}
+    body = {**payment_body("C1", "OA-1", invoice["Key"], "80.00"), "ApplyToInvoiceLines": [], "Amount": "80.00"}
     created = sage.post("/v1/payments", body)
     assert created.status_code == 201, created.text
     receipt = created.json()
-    assert (receipt["Amount"], receipt["UnappliedAmount"], receipt["InvoiceLines"]) == ("80.00", "80.00", [])
+    assert (receipt["Amount"], receipt["UnappliedAmount"], receipt["ApplyToInvoiceLines"]) == ("80.00", "80.00", [])
     assert sage.get(f"/v1/invoices/{invoice['Key']}").json()["AmountDue"] == "80.00"
     assert sage.get("/v1/customers/C1").json()["Balance"] == "0.00"
     assert [r["Key"] for r in _items(sage, "/v1/payments", reference_number="OA-1")] == [receipt["Key"]]
 
-    no_amount = {k: v for k, v in body.items() if k not in ("Amount", "InvoiceLines")}
+    no_amount = {k: v for k, v in body.items() if k not in ("Amount", "ApplyToInvoiceLines")}
     assert_error(sage.post("/v1/payments", no_amount), 422, "ValidationException", "Amount")
 
 
@@ -135,10 +135,10 @@ def test_a_receipt_may_apply_part_and_hold_the_rest_on_account_but_not_less(sage
     assert sage.get("/v1/customers/C1").json()["Balance"] == "100.00"
 
 
-# ---- customers: zip, LastModified, changed since --------------------------------------------
+# ---- customers: zip, LastSavedAt, changed since --------------------------------------------
 def test_customers_are_found_by_name_and_zip_ignoring_case_and_spaces(sage: Sage50) -> None:
-    sage.customer("C1", Name="Grace Hopper", BillToAddress={"Zip": "SW1A 1AA"})
-    sage.customer("C2", Name="Grace Hopper", BillToAddress={"Zip": "98402"})
+    sage.customer("C1", Name="Grace Hopper", BillToContact={"Address": {"Zip": "SW1A 1AA"}})
+    sage.customer("C2", Name="Grace Hopper", BillToContact={"Address": {"Zip": "98402"}})
     found = _items(sage, "/v1/customers", name="grace hopper", zip="sw1a1aa")
     assert [c["ID"] for c in found] == ["C1"]
     assert _items(sage, "/v1/customers", name="Grace Hopper", zip="00000") == []
@@ -147,22 +147,22 @@ def test_customers_are_found_by_name_and_zip_ignoring_case_and_spaces(sage: Sage
 def test_last_modified_is_stamped_on_every_save_and_lists_changes_strictly_after(sage: Sage50) -> None:
     first = sage.customer("C1")
     second = sage.customer("C2")
-    assert first["LastModified"].endswith("Z") and first["LastModified"] < second["LastModified"]
+    assert first["LastSavedAt"].endswith("Z") and first["LastSavedAt"] < second["LastSavedAt"]
     updated = sage.call("PUT", "/v1/customers/C1", json={"Email": "c1@example.com"}).json()
-    assert updated["LastModified"] > second["LastModified"]
+    assert updated["LastSavedAt"] > second["LastSavedAt"]
 
     # oldest change first, and strictly after the time given
     assert [c["ID"] for c in _items(sage, "/v1/customers")] == ["C2", "C1"]
-    assert [c["ID"] for c in _items(sage, "/v1/customers", modified_since=second["LastModified"])] == ["C1"]
-    assert _items(sage, "/v1/customers", modified_since=updated["LastModified"]) == []
-    offset = datetime.fromisoformat(second["LastModified"].replace("Z", "+00:00")).astimezone().isoformat()
+    assert [c["ID"] for c in _items(sage, "/v1/customers", modified_since=second["LastSavedAt"])] == ["C1"]
+    assert _items(sage, "/v1/customers", modified_since=updated["LastSavedAt"]) == []
+    offset = datetime.fromisoformat(second["LastSavedAt"].replace("Z", "+00:00")).astimezone().isoformat()
     assert [c["ID"] for c in _items(sage, "/v1/customers", modified_since=offset)] == ["C1"]
 
-    # an invoice moves the Balance, not LastModified; and LastModified cannot be written
+    # an invoice moves the Balance, not LastSavedAt; and LastSavedAt cannot be written
     _invoice(sage, "C1", "INV-1")
-    assert sage.get("/v1/customers/C1").json()["LastModified"] == updated["LastModified"]
-    assert_error(sage.call("PUT", "/v1/customers/C1", json={"LastModified": "2030-01-01T00:00:00Z"}),
-                 400, "BadRequest", "LastModified")
+    assert sage.get("/v1/customers/C1").json()["LastSavedAt"] == updated["LastSavedAt"]
+    assert_error(sage.call("PUT", "/v1/customers/C1", json={"LastSavedAt": "2030-01-01T00:00:00Z"}),
+                 400, "BadRequest", "LastSavedAt")
 
 
 def test_a_customer_changed_while_a_client_pages_is_answered_again_as_it_is_now(sage: Sage50) -> None:
@@ -170,9 +170,10 @@ def test_a_customer_changed_while_a_client_pages_is_answered_again_as_it_is_now(
         sage.customer(f"C{n}")
 
     def change_c0() -> None:
-        if sage.get("/v1/customers/C0").json()["Phone"] == "":
-            assert sage.call("PUT", "/v1/customers/C0", json={"Phone": "555-0100"}).status_code == 200
+        if sage.get("/v1/customers/C0").json()["PhoneNumbers"] == []:
+            assert sage.call("PUT", "/v1/customers/C0", json={
+                "PhoneNumbers": [{"Key": "Phone1", "Number": "555-0100"}]}).status_code == 200
 
     seen = _every_page(sage, "/v1/customers", change_c0, limit=2)
     assert [c["ID"] for c in seen] == ["C0", "C1", "C2", "C3", "C0"]
-    assert seen[-1]["Phone"] == "555-0100"
+    assert seen[-1]["PhoneNumbers"] == [{"Key": "Phone1", "Number": "555-0100"}]

@@ -72,9 +72,9 @@ def payment_body(customer_id: str, ref: str, invoice_key: str, paid: Any) -> dic
         "CustomerID": customer_id,
         "ReferenceNumber": ref,
         "Date": "2024-03-16",
-        "CashAccount": "1205",
+        "AccountReference": "1205",
         "PaymentMethod": "Visa",
-        "InvoiceLines": [{"InvoiceKey": invoice_key, "AmountPaid": paid}],
+        "ApplyToInvoiceLines": [{"InvoiceReference": invoice_key, "AmountPaid": paid}],
     }
 
 
@@ -131,27 +131,34 @@ def test_malformed_json_missing_field_and_unknown_filter_are_400(sage: Sage50) -
 # ---- customers -----------------------------------------------------------------------------
 def test_customer_create_duplicate_get_put_and_list(sage: Sage50) -> None:
     created = sage.customer(
-        "C100", Email="Ann@Example.com", Phone="555-0100",
-        BillToAddress={"Address1": "1 Main St", "City": "Spokane", "State": "WA", "Zip": "99201"},
+        "C100", Email="Ann@Example.com", PhoneNumbers=[{"Key": "Phone1", "Number": "555-0100"}],
+        BillToContact={"Address": {"Address1": "1 Main St", "City": "Spokane", "State": "WA", "Zip": "99201"}},
         CustomFields={"PayTraceID": "pt-1"},
     )
     assert created["Balance"] == "0.00" and created["IsInactive"] is False
-    assert created["BillToAddress"]["City"] == "Spokane"
+    assert created["BillToContact"]["Address"]["City"] == "Spokane"
 
     duplicate = sage.post("/v1/customers", {"ID": "C100", "Name": "Someone else"})
     assert_error(duplicate, 409, "DuplicateID", "ID")
     assert sage.get("/v1/customers/C100").json()["Name"] == "Customer C100"
 
     updated = sage.call("PUT", "/v1/customers/C100",
-                        json={"Phone": "555-0199", "BillToAddress": {"City": "Seattle"},
+                        json={"PhoneNumbers": [{"Key": "Phone1", "Number": "555-0199"}],
+                              "BillToContact": {"Address": {"City": "Seattle"}},
                               "CustomFields": {"Origin": "paysync"}})
     assert updated.status_code == 200, updated.text
     body = updated.json()
-    assert body["Phone"] == "555-0199" and body["Name"] == "Customer C100"  # partial update
-    assert body["BillToAddress"]["City"] == "Seattle"
-    assert body["BillToAddress"]["Address1"] == "1 Main St"
+    assert body["PhoneNumbers"] == [{"Key": "Phone1", "Number": "555-0199"}]
+    assert body["Name"] == "Customer C100"  # partial update
+    assert body["BillToContact"]["Address"]["City"] == "Seattle"
+    assert body["BillToContact"]["Address"]["Address1"] == "1 Main St"
     assert body["CustomFields"] == {"PayTraceID": "pt-1", "Origin": "paysync"}
-    assert sage.get("/v1/customers/C100").json()["Phone"] == "555-0199"
+    assert sage.get("/v1/customers/C100").json()["PhoneNumbers"][0]["Number"] == "555-0199"
+    # the old flat names are refused by name, never silently dropped
+    assert_error(sage.call("PUT", "/v1/customers/C100", json={"Phone": "1"}), 400, "BadRequest", "Phone")
+    assert_error(sage.call("PUT", "/v1/customers/C100", json={"BillToAddress": {}}), 400, "BadRequest",
+                 "BillToAddress")
+    assert_error(sage.post("/v1/customers", {"ID": "LONG", "Name": "N" * 40}), 422, "ValidationException", "Name")
 
     sage.customer("C200", Email="bob@example.com")
     found = sage.get("/v1/customers", params={"email": "ann@example.com"}).json()["items"]
@@ -160,7 +167,7 @@ def test_customer_create_duplicate_get_put_and_list(sage: Sage50) -> None:
     assert [c["ID"] for c in by_name] == ["C200"]
     assert sage.get("/v1/customers", params={"email": "zed@example.com"}).json() == {"items": []}
     assert_error(sage.get("/v1/customers/NOBODY"), 404, "NotFound")
-    assert_error(sage.call("PUT", "/v1/customers/NOBODY", json={"Phone": "1"}), 404, "NotFound")
+    assert_error(sage.call("PUT", "/v1/customers/NOBODY", json={"Email": "x@y.z"}), 404, "NotFound")
 
 
 def test_customer_id_longer_than_20_is_422(sage: Sage50) -> None:
@@ -283,10 +290,10 @@ def test_payment_lowers_amount_due_and_balance_and_refuses_overpayment(sage: Sag
     other = sage.post("/v1/payments", payment_body("C200", "PAY-3", inv["Key"], "1.00"))
     assert_error(other, 422, "ValidationException")
     assert_error(sage.post("/v1/payments", payment_body("C100", "PAY-4", "no-such-key", "1.00")),
-                 422, "ValidationException", "InvoiceKey")
+                 422, "ValidationException", "InvoiceReference")
     body = payment_body("C100", "PAY-5", inv["Key"], "1.00")
-    body["CashAccount"] = "9999"
-    assert_error(sage.post("/v1/payments", body), 422, "ValidationException", "CashAccount")
+    body["AccountReference"] = "9999"
+    assert_error(sage.post("/v1/payments", body), 422, "ValidationException", "AccountReference")
 
     assert sage.get(f"/v1/invoices/{inv['Key']}").json()["AmountDue"] == "60.00"
     assert sage.get("/v1/customers/C100").json()["Balance"] == "60.00"
@@ -411,7 +418,7 @@ def test_record_in_use_is_423_only_for_that_customer(sage: Sage50) -> None:
                  "RecordInUseException")
     assert_error(sage.post("/v1/payments", payment_body("LOCKED", "PAY-L", inv["Key"], "5.00")),
                  423, "RecordInUseException")
-    assert_error(sage.call("PUT", "/v1/customers/LOCKED", json={"Phone": "1"}), 423,
+    assert_error(sage.call("PUT", "/v1/customers/LOCKED", json={"Email": "x@y.z"}), 423,
                  "RecordInUseException")
     assert sage.get("/v1/customers/LOCKED").status_code == 200  # reads are not blocked
     assert sage.post("/v1/invoices", invoice_body("FREE", "INV-F")).status_code == 201
@@ -419,7 +426,7 @@ def test_record_in_use_is_423_only_for_that_customer(sage: Sage50) -> None:
     state = sage.state()
     assert [i["ReferenceNumber"] for i in state["invoices"]] == ["INV-L", "INV-F"]
     assert state["payments"] == [] and state["invoices"][0]["AmountDue"] == "100.00"
-    assert sage.get("/v1/customers/LOCKED").json()["Phone"] == ""
+    assert sage.get("/v1/customers/LOCKED").json()["Email"] == ""
 
     sage.faults(record_in_use=[])
     assert sage.post("/v1/payments",

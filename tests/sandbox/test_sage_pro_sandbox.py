@@ -43,7 +43,7 @@ def test_document_numbers_are_right_justified_and_text_is_padded_to_width(url):
     sage_pro.install(url)
     state = sage_pro.state(url)
     assert state["somast"][0]["SONO"] == "      1000" and state["armast"][0]["INVNO"] == "    5000"
-    assert state["armast"][0]["ORNUM"] == "      1000" and state["sotran"][0]["TRANLINE"] == "   1"
+    assert state["armast"][0]["ORNUM"] == "      1000" and state["sotran"][0]["LINENO"] == "   1"
     assert state["arcust"][0]["COMPANY"] == "Cascade Outfitters".ljust(35)
     icitem = state["icitem"][0]
     assert len(icitem["ITEM"]) == 20 and icitem["ITEM"] == icitem["ITEM"].strip().ljust(20)

@@ -9,7 +9,7 @@ import pytest
 from sandbox.sage_x3 import create_app
 from sandbox.server import SandboxServer
 from sandbox.summary import summarize
-from tests.sandbox.test_sage_x3_sandbox import AUTH, X3
+from tests.sandbox.test_sage_x3_sandbox import AUTH, X3, pay_entry
 
 
 @pytest.fixture
@@ -21,15 +21,12 @@ def x3() -> Iterator[X3]:
 def _credit(x3: X3, invoice: str, amount: str, ref: str = "CRN-1", bpc: str = "NA001", **head):
     return x3.soap("save", "WSSIH", obj={
         "SIH0_1": {"SALFCY": "NA011", "SIVTYP": "CRN", "INVREF": ref, "INVDAT": "20261121", "BPCINV": bpc,
-                   "CUR": "USD", "SIHORINUM": invoice, **head},
+                   "SIHORINUM": invoice, **head}, "SIH2_1": {"CUR": "USD"},
         "SIH4_1": [{"ITMREF": "PAYMENT", "QTY": "1", "GROPRI": amount}]})
 
 
 def _pay(x3: X3, typ: str, vcrtyp: str, vcrnum: str, amount: str, ref: str, bpr: str = "NA001"):
-    return x3.soap("save", "WSPAY", obj={
-        "PAY0_1": {"PAYTYP": typ, "BPR": bpr, "BAN": "BOA", "ACCDAT": "20261121", "CUR": "USD", "AMTCUR": amount,
-                   "REF": ref},
-        "PAY1_1": [{"VCRTYP": vcrtyp, "VCRNUM": vcrnum, "AMTLIN": amount}]})
+    return x3.soap("save", "WSPAY", obj=pay_entry(typ, bpr, amount, ref, [(vcrtyp, vcrnum, amount)], day="20261121"))
 
 
 def _paid(x3: X3, amount: str = "100.00") -> tuple[str, str]:
@@ -78,7 +75,7 @@ def test_a_refund_settles_a_credit_note_out_of_the_bank_and_never_more_than_is_l
     assert _open(x3, crn) == Decimal("10.00")
     state = x3.state()
     assert state["bank_balances"]["BOA"] == "80.00" and state["balances"]["NA001"] == "-10.00"
-    assert [r["PAY0_1"]["REF"] for r in state["refunds"]] == ["F1"] and len(state["payments"]) == 1
+    assert [r["PAY1_2"]["REF"] for r in state["refunds"]] == ["F1"] and len(state["payments"]) == 1
 
 
 def test_a_reversal_reopens_the_invoices_its_receipt_paid_once_and_in_full(x3: X3) -> None:
@@ -107,7 +104,7 @@ def test_orders_and_invoices_carry_a_free_text_status_in_their_user_field(x3: X3
                                                           obj={"SOH0_1": {"ORDSTA": 2}}).text()
     assert "Record does not exist" in x3.soap("modify", "WSSIH", keys={"NUM": "NOPE"},
                                               obj={"SIH0_1": {"YPAYSTA": "x"}}).text()
-    got = x3.api1(f"SINVOICE('{inv}')", representation="SINVOICE.$details").json()
+    got = x3.api1(f"SINVOICEV('{inv}')", representation="SINVOICEV.$details").json()
     assert got["YPAYSTA"] == "Disputed"
     rows = x3.api1("SORDER", representation="SORDER.$query", where="YPAYSTA eq 'Payment Failed'").json()
     assert [r["SOHNUM"] for r in rows["$resources"]] == [soh]

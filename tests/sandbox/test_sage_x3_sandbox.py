@@ -101,19 +101,32 @@ class X3:
     def invoice(self, bpc: str = "NA001", amount: str = "10.00", sohnum: str = "", ref: str = "INV-1") -> Answer:
         line = {"ITMREF": "PAYMENT", "QTY": "1", "GROPRI": amount, **({"SOHNUM": sohnum} if sohnum else {})}
         return self.soap("save", "WSSIH", obj={
-            "SIH0_1": {"SALFCY": "NA011", "SIVTYP": "INV", "INVREF": ref, "INVDAT": "20261120", "BPCINV": bpc,
-                       "CUR": "USD"}, "SIH4_1": [line]})
+            "SIH0_1": {"SALFCY": "NA011", "SIVTYP": "INV", "INVREF": ref, "INVDAT": "20261120", "BPCINV": bpc},
+            "SIH2_1": {"CUR": "USD"}, "SIH4_1": [line]})
 
-    def payment(self, invoice_num: str, amount: str, bpr: str = "NA001", ref: str = "RCP-1", **head: Any) -> Answer:
-        return self.soap("save", "WSPAY", obj={
-            "PAY0_1": {"PAYTYP": "RCPCB", "BPR": bpr, "BAN": "BOA", "ACCDAT": "20261120", "CUR": "USD",
-                       "AMTCUR": amount, "REF": ref, **head},
-            "PAY1_1": [{"VCRTYP": "INV", "VCRNUM": invoice_num, "AMTLIN": amount}]})
+    def payment(self, invoice_num: str, amount: str, bpr: str = "NA001", ref: str = "RCP-1", **fields: Any) -> Answer:
+        return self.soap("save", "WSPAY", obj=pay_entry("RCPCB", bpr, amount, ref, [("INV", invoice_num, amount)],
+                                                        **fields))
 
     def journal(self, *lines: tuple[str, int, str], ref: str = "JE-1") -> Answer:
         return self.soap("save", "WSGAS", obj={
             "GAS0_1": {"TYP": "ODT", "JOU": "MISC", "ACCDAT": "20261120", "REF": ref, "CUR": "USD"},
             "GAS1_1": [{"ACC": a, "SNS": s, "AMTCUR": m} for a, s, m in lines]})
+
+
+_PARTY = ("FCY", "BPR", "ACC", "BPAINV")
+
+
+def pay_entry(typ: str, bpr: str, amount: str, ref: str, lines: list[tuple[str, str, str]] | None,
+              day: str = "20261120", code: str = "REC", **fields: Any) -> dict:
+    """A payment entry as public clients write it: NUM (and our PAYTYP) in PAY0_1, the party in PAY1_1,
+    the amounts in PAY1_2, the lines (VCRTYP, VCRNUM, AMTLIN) in table PAY1_4 with their DENCOD."""
+    party = {"BPR": bpr, **{k: v for k, v in fields.items() if k in _PARTY}}
+    money = {"BAN": "BOA", "ACCDAT": day, "CUR": "USD", "AMTCUR": amount, "REF": ref,
+             **{k: v for k, v in fields.items() if k not in _PARTY}}
+    rows = [{"DENCOD": code, "VCRTYP": t, "VCRNUM": n, "AMTLIN": a} for t, n, a in lines] if lines is not None \
+        else [{"DENCOD": code, "AMTLIN": amount}]
+    return {"PAY0_1": {"PAYTYP": typ}, "PAY1_1": party, "PAY1_2": money, "PAY1_4": rows}
 
 
 @pytest.fixture
@@ -229,7 +242,7 @@ def test_invoice_bills_an_order_opens_an_item_and_payments_settle_it(x3: X3) -> 
     over_billed = x3.invoice("NA001", "20.00", sohnum=order)
     assert over_billed.status == 0 and over_billed.text().startswith("SIH4_1 line 1 : QTY")
 
-    assert x3.payment(num, "20.01").messages[0][1].startswith("PAY1_1 line 1 : AMTLIN : 20.01")
+    assert x3.payment(num, "20.01").messages[0][1].startswith("PAY1_4 line 1 : AMTLIN : 20.01")
     assert "VCRNUM" in x3.payment(num, "5.00", bpr="NA002").text()
     assert x3.payment(num, "5.00", CUR="EUR").text().startswith("CUR : EUR")
     part = x3.payment(num, "5.00", ref="RCP-A")
@@ -237,7 +250,7 @@ def test_invoice_bills_an_order_opens_an_item_and_payments_settle_it(x3: X3) -> 
     assert part.status == rest.status == 1 and part.result["PAY0_1"]["NUM"] != rest.result["PAY0_1"]["NUM"]
     [item] = x3.state()["open_items"]
     assert (item["AMTCUR"], item["PAYCUR"]) == ("20.00", "20.00")
-    assert x3.payment(num, "0.01").text().startswith("PAY1_1 line 1 : AMTLIN")
+    assert x3.payment(num, "0.01").text().startswith("PAY1_4 line 1 : AMTLIN")
     sorder = x3.api1(f"SORDER('{order}')", representation="SORDER.$details").json()
     assert sorder["INVSTA"] == 3 and sorder["SORDERQ"][0]["INVQTY"] == 1
 
@@ -347,8 +360,10 @@ def test_api1_pages_follow_links_next_and_details_read_one(x3: X3) -> None:
     num = x3.api1("SORDER", representation="SORDER.$query", where="CUSORDREF eq 'PAGE-3'").json()["$resources"][0]
     one = x3.api1(f"SORDER('{num['SOHNUM']}')", representation="SORDER.$details").json()
     assert one["CUSORDREF"] == "PAGE-3" and one["ORDDAT"] == "2026-11-20" and one["SORDERQ"][0]["ITMREF"] == "PAYMENT"
+    # a missing key answers 200 that still says "Record does not exist", as a published guide shows [C]
     gone = x3.api1("SORDER('NOPE')", representation="SORDER.$details")
-    assert gone.status_code == 404 and gone.json()["$diagnoses"][0]["$severity"] == "error"
+    assert gone.status_code == 200 and gone.json()["$diagnoses"][0]["$severity"] == "error"
+    assert "Record does not exist" in gone.json()["$diagnoses"][0]["$message"]
 
 
 # ---- admin --------------------------------------------------------------------------------------

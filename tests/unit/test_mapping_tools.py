@@ -183,15 +183,15 @@ def test_suggest_finds_the_reference_field_of_each_erp(entity, wanted):
 
 def test_suggest_matches_customer_fields_by_synonym_and_value():
     sage50_customer = {"ID": "PTC-X", "Name": "Ada Lovelace", "Email": "ada@example.com",
-                       "BillToAddress": {"Address1": "100 Main St", "City": "Spokane", "State": "WA",
-                                         "Zip": "99201", "Country": "US"}}
+                       "BillToContact": {"Address": {"Address1": "100 Main St", "City": "Spokane", "State": "WA",
+                                                     "Zip": "99201", "Country": "US"}}}
     pairs = {(s.paytrace_field, s.erp_field) for s in suggest(SALE, sage50_customer, console())}
-    assert {("receipt_emailed_to", "Email"), ("billing_address.zip", "BillToAddress.Zip"),
-            ("billing_address.name", "Name"), ("billing_address.city", "BillToAddress.City")} <= pairs
+    assert {("receipt_emailed_to", "Email"), ("billing_address.zip", "BillToContact.Address.Zip"),
+            ("billing_address.name", "Name"), ("billing_address.city", "BillToContact.Address.City")} <= pairs
     x3_address = {"BPAC_1": [{"CODADR": "MAIN", "ADDLIG1": "100 Main St", "POSCOD": "99201", "CTY": "Spokane",
-                              "SAT": "WA", "BPACRY": "US", "WEB": "ada@example.com"}]}
+                              "SAT": "WA", "BPACRY": "US", "WEB1": "ada@example.com"}]}
     pairs = {(s.paytrace_field, s.erp_field) for s in suggest(SALE, x3_address, console())}
-    assert {("billing_address.zip", "BPAC_1.POSCOD"), ("receipt_emailed_to", "BPAC_1.WEB"),
+    assert {("billing_address.zip", "BPAC_1.POSCOD"), ("receipt_emailed_to", "BPAC_1.WEB1"),
             ("billing_address.street_address", "BPAC_1.ADDLIG1")} <= pairs
 
 

@@ -25,7 +25,7 @@ def test_credit_memo_body_applies_to_the_invoice_with_string_money() -> None:
 def test_refund_and_reversal_bodies() -> None:
     refund = Refund("RF-1", "C1", DAY, Decimal("30"), "memo-key", "1200", "Card")
     assert mapping.refund_body(refund) == {"CustomerID": "C1", "ReferenceNumber": "RF-1", "Date": "2026-11-20",
-                                           "CashAccount": "1200", "PaymentMethod": "Card",
+                                           "AccountReference": "1200", "PaymentMethod": "Card",
                                            "CreditMemoKey": "memo-key", "Amount": "30.00"}
     reversal = Reversal("V-1", "C1", DAY, Decimal("75.5"), "receipt-key")
     assert mapping.reversal_body(reversal) == {"ReceiptKey": "receipt-key", "ReferenceNumber": "V-1",

@@ -16,6 +16,7 @@ from connectors.errors import ConfigurationError, PermanentError, RetriableError
 from connectors.sage_pro import SageProConfig
 from connectors.sage_pro import mapping as m
 from connectors.sage_pro.client import SageProClient, build_tables
+from connectors.sage_pro.config import column_spec
 from schemas.domain import Address, Customer, JournalEntry, JournalLine, OrderLine, Payment, SalesOrder
 
 CONFIG = SageProConfig(database_url="sqlite:///:memory:")
@@ -87,8 +88,10 @@ def test_order_and_invoice_rows_carry_the_reference_and_numbered_lines():
     header, rows = m.order_rows(T, order, "1001", "AB12CD", "REF", {"PAYMENT": "Card"}, NOW, "PSYN")
     assert header["SONO"] == "      1001" and header["REF"].strip() == "PT7-SO" and header["PONUM"] == " " * 20
     assert header["ORDAMT"] == Decimal("11.50")
-    assert [(r["TRANLINE"], r["EXTPRICE"], r["DESCRIP"].strip()) for r in rows] == \
+    # sotran numbers its lines in `lineno` (public inserts name it so), right-justified like a key
+    assert [(r["LINENO"], r["EXTPRICE"], r["DESCRIP"].strip()) for r in rows] == \
         [("   1", Decimal("10.50"), "Card"), ("   2", Decimal("1.00"), "")]
+    assert header["ORDATE"] == DAY  # a date column by default
     invoice = SalesOrder("PT7-INV", ADA.customer_id, DAY, lines, order_ref="1001")
     header, rows = m.invoice_rows(T, invoice, "5001", "AB12CD", "1001", {}, NOW, "PSYN")
     assert (header["INVNO"], header["ORNUM"], header["PONUM"].strip()) == ("    5001", "      1001", "PT7-INV")
@@ -179,3 +182,16 @@ def test_a_row_with_lckstat_set_is_retriable_and_names_who_holds_it():
     with pytest.raises(RetriableError, match="JANE"):
         SageProClient(CONFIG).check_unlocked("arcust", row, "invoice")
     SageProClient(CONFIG).check_unlocked("arcust", {**row, "LCKSTAT": " "}, "invoice")
+
+
+def test_a_site_keeping_ordate_as_character_gets_mm_dd_yyyy_and_a_bad_column_spec_is_refused():
+    # Given SAGEPRO_COLUMNS "somast.ORDATE=ORDATE C(10)" (one public install keeps ORDATE as character)
+    cfg = SageProConfig(database_url="sqlite://", columns=(("somast.ORDATE", "ORDATE C(10)"),))
+    tables = build_tables(cfg)
+    order = SalesOrder("PT7-SO", ADA.customer_id, date(2026, 3, 4), (OrderLine("PAYMENT", Decimal("1"), Decimal("1")),))
+    header, _ = m.order_rows(tables, order, "1001", "AB12CD", "REF", {}, NOW, "PSYN")
+    # Then the order date is written 'MM/DD/YYYY', the order's own SODATE still a date
+    assert header["ORDATE"] == "03/04/2026" and header["SODATE"] == date(2026, 3, 4)
+    assert column_spec("CHKNO") == ("CHKNO", None, None) and column_spec("ORDATE D") == ("ORDATE", "D", None)
+    with pytest.raises(ConfigurationError, match="somast.ORDATE"):
+        SageProConfig(database_url="sqlite://", columns=(("somast.ORDATE", "ORDATE DATETIME"),))

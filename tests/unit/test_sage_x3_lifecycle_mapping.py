@@ -11,6 +11,7 @@ from connectors.errors import PermanentError, ValidationError
 from connectors.sage_x3 import SageX3Config, SageX3Connector, SageX3Layout, mapping
 from schemas.domain import CreditMemo, OrderLine, Refund, Reversal
 
+LAYOUT = SageX3Layout()
 CFG = SageX3Config("http://x3", "admin", Secret("pw"))
 DAY = date(2026, 11, 20)
 
@@ -19,18 +20,30 @@ def test_a_credit_memo_is_an_invoice_of_the_credit_note_type_naming_its_origin()
     memo = CreditMemo("PT1-CM", "C1", DAY, "INVNA0112600001", (OrderLine("PAYMENT", Decimal("2"), Decimal("5.5")),))
     obj = mapping.credit_memo_object(memo, CFG)
     assert obj["SIH0_1"] == {"SALFCY": "NA011", "SIVTYP": "CRN", "NUM": "", "INVREF": "PT1-CM", "INVDAT": "20261120",
-                             "BPCINV": "C1", "CUR": "USD", "SIHORINUM": "INVNA0112600001"}
+                             "BPCINV": "C1", "SIHORINUM": "INVNA0112600001"}
+    assert obj["SIH2_1"] == {"CUR": "USD"}
     assert obj["SIH4_1"] == [{"ITMREF": "PAYMENT", "ITMDES1": "", "QTY": "2", "GROPRI": "5.50"}]
 
 
 def test_refunds_and_reversals_are_payment_entries_of_their_own_transaction() -> None:
     refund = mapping.refund_object(Refund("PT1-F", "C1", DAY, Decimal("30"), "CRNNA011", "10500", "Card"), CFG)
-    assert refund["PAY0_1"]["PAYTYP"] == "RFDCB" and refund["PAY0_1"]["AMTCUR"] == "30.00"
-    assert refund["PAY0_1"]["PAM"] == "Card" and refund["PAY0_1"]["REF"] == "PT1-F"
-    assert refund["PAY1_1"] == [{"VCRTYP": "CRN", "VCRNUM": "CRNNA011", "AMTLIN": "30.00"}]
+    assert refund["PAY0_1"]["PAYTYP"] == "RFDCB" and refund["PAY1_2"]["AMTCUR"] == "30.00"
+    assert refund["PAY1_2"]["PAM"] == "Card" and refund["PAY1_2"]["REF"] == "PT1-F"
+    assert refund["PAY1_4"] == [{"DENCOD": "REC", "VCRTYP": "CRN", "VCRNUM": "CRNNA011", "AMTLIN": "30.00"}]
     reversal = mapping.reversal_object(Reversal("PT1-V", "C1", DAY, Decimal("75.00"), "PAYNA011"), CFG)
-    assert reversal["PAY0_1"]["PAYTYP"] == "RVSCB" and "PAM" not in reversal["PAY0_1"]
-    assert reversal["PAY1_1"] == [{"VCRTYP": "PAY", "VCRNUM": "PAYNA011", "AMTLIN": "75.00"}]
+    assert reversal["PAY0_1"]["PAYTYP"] == "RVSCB" and "PAM" not in reversal["PAY1_2"]
+    assert reversal["PAY1_4"] == [{"DENCOD": "REC", "VCRTYP": "PAY", "VCRNUM": "PAYNA011", "AMTLIN": "75.00"}]
+
+
+def test_a_credit_is_told_by_its_category_where_the_resource_shows_one() -> None:
+    # INVTYP 2 (credit memo) and 4 (credit note) are credits whatever the type code; 1 is an invoice
+    assert mapping.is_kind("credit_memo", {"SIVTYP": "AVX", "INVTYP": 2}, LAYOUT)
+    assert mapping.is_kind("credit_memo", {"SIVTYP": "INV", "INVTYP": "4"}, LAYOUT)
+    assert mapping.is_kind("invoice", {"SIVTYP": "CRN", "INVTYP": 1}, LAYOUT)
+    lay = SageX3Layout.from_overrides({"credit_categories": "4"})
+    assert mapping.is_kind("invoice", {"SIVTYP": "X", "INVTYP": 2}, lay)
+    with pytest.raises(Exception, match="credit_categories"):
+        SageX3Layout.from_overrides({"credit_categories": "two"})
 
 
 def test_layout_overrides_rename_every_lifecycle_assumption() -> None:

@@ -53,8 +53,13 @@ def test_customer_object_uses_the_wsbpc_groups_and_defaults_the_country():
                                                                             state="WA", postal_code="99201"))
     obj = mapping.customer_object(c, "C1", "USD")
     assert obj["BPC0_1"] == {"BPCNUM": "C1", "BPCNAM": ("Ada Lovelace" * 4)[:35]}
+    # a name longer than BPCNAM goes on in the company name's second line: the whole 48 characters kept
+    assert "".join(obj["BPRC_1"]["BPRNAM"]) == "Ada Lovelace" * 4
     assert obj["BPRC_1"]["CRY"] == "US" and obj["BPRC_1"]["CUR"] == "USD" and len(obj["BPRC_1"]["BPRSHO"]) == 10
-    assert obj["BPAC_1"][0]["CTY"] == "Spokane" and obj["BPAC_1"][0]["WEB"] == "ada@example.com"
+    # phone and e-mail in the address's TEL1 / WEB1 screen fields [C], never TEL / WEB
+    address = obj["BPAC_1"][0]
+    assert address["CTY"] == "Spokane" and (address["WEB1"], address["TEL1"]) == ("ada@example.com", "555")
+    assert "WEB" not in address and "TEL" not in address
     assert mapping.customer_object(c, "C1", "CAD")["BPRC_1"]["CRY"] == "CA"
 
 
@@ -88,10 +93,20 @@ def test_invoice_object_names_the_order_it_bills_only_when_there_is_one():
 def test_payment_object_applies_the_amount_to_the_invoice():
     obj = mapping.payment_object(Payment("PT1-RCP", "C1", date(2026, 11, 20), Decimal("12.3"), "INV9", "10500",
                                          "CB"), CFG)
-    head = obj["PAY0_1"]
-    assert (head["PAYTYP"], head["BPR"], head["BAN"], head["CUR"], head["AMTCUR"], head["REF"], head["PAM"]) == \
-        ("RCPCB", "C1", "BOA", "USD", "12.30", "PT1-RCP", "CB")
-    assert obj["PAY1_1"] == [{"VCRTYP": "INV", "VCRNUM": "INV9", "AMTLIN": "12.30"}]
+    # the groups public clients write [C]: NUM (and the transaction) in PAY0_1, the party in PAY1_1, the
+    # amounts in PAY1_2, the line in table PAY1_4 with its payment attribute DENCOD
+    assert obj["PAY0_1"] == {"NUM": "", "PAYTYP": "RCPCB"}
+    assert obj["PAY1_1"] == {"FCY": "NA011", "BPR": "C1"}
+    money = obj["PAY1_2"]
+    assert (money["ACCDAT"], money["BAN"], money["CUR"], money["AMTCUR"], money["REF"], money["CHQNUM"], money["PAM"]) \
+        == ("20261120", "BOA", "USD", "12.30", "PT1-RCP", "PT1-RCP", "CB")
+    assert obj["PAY1_4"] == [{"DENCOD": "REC", "VCRTYP": "INV", "VCRNUM": "INV9", "AMTLIN": "12.30"}]
+    # a site's control account and address go in PAY1_1 when set
+    site = SageX3Config("http://x3", "u", Secret("p"), layout=SageX3Layout.from_overrides(
+        {"payment_control_account": "41100000", "payment_address": "MAIN", "payment_line_code": "ZAREC"}))
+    obj = mapping.payment_object(Payment("R", "C1", date(2026, 11, 20), Decimal("1"), "I", "10500", "CB"), site)
+    assert obj["PAY1_1"] == {"FCY": "NA011", "BPR": "C1", "ACC": "41100000", "BPAINV": "MAIN"}
+    assert obj["PAY1_4"][0]["DENCOD"] == "ZAREC"
 
 
 def test_journal_lines_carry_positive_amounts_and_sns_for_the_side():

@@ -36,12 +36,21 @@ def test_where_clauses_combine_with_and_and_compare_text_in_lower_case():
 
 
 # ---- writes: PO, due date, payment on account -----------------------------------------------------
-def test_an_invoice_carries_its_po_and_a_due_date_only_when_given():
+def test_an_invoice_has_no_cusordref_keeps_the_merchants_id_whole_and_its_currency_in_sih2_1():
+    # Given the evidence defaults: SINVOICEV has no CUSORDREF (it is the order's), the standard screen
+    # keeps CUR in SIH2_1, and the merchant's invoice id has a field of its own
     plain = mapping.invoice_object(_invoice(), CFG)
-    assert "CUSORDREF" not in plain["SIH0_1"] and "SIH2_2" not in plain
-    full = mapping.invoice_object(_invoice(customer_po="PO-77", due_date=date(2026, 12, 20)), CFG)
-    assert full["SIH0_1"]["CUSORDREF"] == "PO-77"
+    assert "CUSORDREF" not in plain["SIH0_1"] and "SIH2_2" not in plain and "CUR" not in plain["SIH0_1"]
+    assert plain["SIH2_1"] == {"CUR": "USD"}
+    long_id = "INV-2026-000123-ACME-EAST-REGION-WHOLESALE"  # 42 characters: more than a 30-character line text
+    full = mapping.invoice_object(_invoice(customer_po="PO-77", invoice_id=long_id, due_date=date(2026, 12, 20)), CFG)
+    assert "CUSORDREF" not in full["SIH0_1"] and full["SIH0_1"]["YINVID"] == long_id
     assert full["SIH2_2"] == {"PTE": "DUEDATE", "STRDUDDAT": "20261220"}  # a 0-day term from that date [I]
+    # and a custom publication taking CUR in SIH0_1 says so in the layout
+    custom = SageX3Config("http://x3", "admin", Secret("pw"), layout=SageX3Layout.from_overrides(
+        {"invoice_currency_group": "SIH0_1", "invoice_id_field": ""}))
+    obj = mapping.invoice_object(_invoice(invoice_id=long_id), custom)
+    assert obj["SIH0_1"]["CUR"] == "USD" and "SIH2_1" not in obj and "YINVID" not in obj["SIH0_1"]
 
 
 def test_a_site_can_move_the_po_and_the_due_date_term():
@@ -54,10 +63,11 @@ def test_a_site_can_move_the_po_and_the_due_date_term():
 def test_a_payment_on_account_has_no_allocation_line():
     on_account = mapping.payment_object(Payment("PT1-OA", "C1", date(2026, 11, 20), Decimal("80.00"), None,
                                                 "10500", "Card"), CFG)
-    assert on_account["PAY1_1"] == [] and on_account["PAY0_1"]["AMTCUR"] == "80.00"
+    # one line with its payment attribute and amount, naming no document
+    assert on_account["PAY1_4"] == [{"DENCOD": "REC", "AMTLIN": "80.00"}] and on_account["PAY1_2"]["AMTCUR"] == "80.00"
     applied = mapping.payment_object(Payment("PT1-RCP", "C1", date(2026, 11, 20), Decimal("80.00"), "INV1",
                                              "10500", "Card"), CFG)
-    assert applied["PAY1_1"] == [{"VCRTYP": "INV", "VCRNUM": "INV1", "AMTLIN": "80.00"}]
+    assert applied["PAY1_4"] == [{"DENCOD": "REC", "VCRTYP": "INV", "VCRNUM": "INV1", "AMTLIN": "80.00"}]
 
 
 # ---- reads: invoices and customers ----------------------------------------------------------------
@@ -88,9 +98,9 @@ def test_x3_empty_dates_and_zoned_stamps_read_back():
 
 def test_a_customer_reads_its_contact_details_from_the_default_address():
     record = {"BPCNUM": "C1", "BPCNAM": "Grace Hopper"}
-    addresses = [{"BPAADDFLG": 1, "CTY": "Elsewhere", "WEB": "other@example.com"},
+    addresses = [{"BPAADDFLG": 1, "CTY": "Elsewhere", "WEB1": "other@example.com"},
                  {"BPAADDFLG": 2, "ADDLIG1": "7 Pine Rd", "CTY": "Tacoma", "SAT": "WA", "POSCOD": "98402",
-                  "BPACRY": "US", "TEL": "555-0199", "WEB": "grace@example.com"}]
+                  "BPACRY": "US", "TEL1": "555-0199", "WEB1": "grace@example.com"}]
     customer = mapping.customer_from(record, addresses)
     assert (customer.customer_id, customer.name, customer.email, customer.phone) == \
         ("C1", "Grace Hopper", "grace@example.com", "555-0199")

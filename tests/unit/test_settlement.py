@@ -129,3 +129,20 @@ def test_the_beat_entry_is_on_the_reconcile_queue_with_an_expiry_and_survives_pi
     copy = pickle.loads(pickle.dumps(entry["schedule"]))
     assert copy.zone == entry["schedule"].zone and copy.hour == {21} and copy.minute == {30}
     assert celery_app.conf.task_routes["paysync.reconcile_day"] == {"queue": "reconcile"}
+
+
+def test_a_batch_record_without_a_type_or_an_amount_is_unreadable_never_a_sale_of_zero():
+    # Given batch records each missing a field reconciliation reads, when read, then each is refused by name
+    from flows.settlement_rules import derived_totals, settled_from
+
+    for record, missing in (({"transaction_id": 1, "amount": 5}, "transaction_type"),
+                            ({"transaction_id": 1, "transaction_type": "SALE"}, "amount"),
+                            ({"transaction_type": "SALE", "amount": 5}, "transaction_id")):
+        with pytest.raises(KeyError, match=missing):
+            settled_from(record, 7)
+    with pytest.raises(ValueError, match="DECLINED"):
+        settled_from({"transaction_id": 1, "transaction_type": "DECLINED", "amount": 5}, 7)
+    # and a batch with any unreadable record has no totals to post from
+    assert "could not be read" in derived_totals({"unreadable": 1, "net_amount": "0.00"})
+    assert derived_totals({"unreadable": 0, "net_amount": "9.50", "sales_amount": "10.00",
+                           "transaction_count": 2}) == (Decimal("9.50"), Decimal("10.00"), 2)
