@@ -156,7 +156,8 @@ def test_a_status_goes_to_the_user_field_and_leaves_the_coded_status_alone(erp):
     assert (so["USTATUS"].strip(), so["SOSTAT"].strip(), inv["USTATUS"].strip(), inv["ARSTAT"].strip()) == \
         ("Payment Failed", "", "Disputed", "")
     summary = summarize("sage_pro", tables)
-    assert {"reference": "S-5", "amount": Decimal("5"), "status": "Payment Failed"} in summary["sales_orders"]
+    assert {"reference": "S-5", "amount": Decimal("5"), "status": "Payment Failed"} in [
+        {k: o[k] for k in ("reference", "amount", "status")} for o in summary["sales_orders"]]
     assert [i["status"] for i in summary["invoices"] if i["key"] == invoice.key] == ["Disputed"]
     assert all(i["status"] == "" for i in summary["invoices"] if i["key"] != invoice.key)
     sandbox.lock(erp.connector.config.database_url, COMPANY, "armast", invoice.key)
