@@ -122,12 +122,11 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, di
     """Sales pushed to the ingress and synced into Sage 50 per second, and what one sale cost."""
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
-    from connectors.paytrace.config import PayTraceConfig
     from db.models import SyncRun
     from db.session import session_scope
     from sqlalchemy import func, select
 
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
     worker = stack.start_worker("bench", concurrency=concurrency)
     time.sleep(2)
@@ -162,12 +161,11 @@ def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     from cli.orders_demo import hint, pay_order, place_order
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
-    from connectors.paytrace.config import PayTraceConfig
     from db.models import SyncRun
     from db.session import session_scope
     from sqlalchemy import func, select
 
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     rng = random.Random(3)
     ids = []
     for _ in range(n):  # the orders' webhooks wait in the inbox and on the queue: no worker yet

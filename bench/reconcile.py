@@ -54,7 +54,7 @@ def bench_erp(day: date, count: int):
     """An ErpConnector holding a receipt and journal per generated sale, as the rule says."""
     from connectors.base import ErpConnector
     from sandbox.paytrace.state import generated_amount
-    from schemas.domain import ErpDocument, PostingRules
+    from schemas.domain import ErpDocument
 
     pattern = re.compile(r"^PT(\d+)-(RCP|JE)$")
 
@@ -82,8 +82,6 @@ def bench_erp(day: date, count: int):
                 yield from self._doc(kind, txn_id)
             yield from (ErpDocument(kind, f"X{i}", f"PT{i}-RCP", Decimal("5.00")) for i in (7, 8, 9))
 
-        def posting_rules(self, tz: str) -> PostingRules:
-            return PostingRules("1200", "1205", "PAYMENT", "Credit Card", tz)
 
         def _create_journal(self, entry):
             doc = ErpDocument("journal", uuid.uuid4().hex, entry.reference,
@@ -230,17 +228,19 @@ def child(args) -> None:
     os.environ.pop("REDIS_URL", None)
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient, PayTraceGateway
-    from connectors.paytrace.config import PayTraceConfig
     from flows import settlement
     from workers.locks import NoLock
+
+    from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 
     settings = get_settings()
     day = date.fromisoformat(args.day)
     erp = bench_erp(day, args.size)
     sent: list[int] = []
     ctx = settlement.ReconcileContext(
-        db_url=settings.database_url, gateway=PayTraceGateway(PayTraceClient(PayTraceConfig.from_settings(settings))),
-        erp=erp, erp_kind="sage50", rules=erp.posting_rules(PACIFIC), bank_account="1020", enqueue=sent.append,
+        db_url=settings.database_url, gateway=PayTraceGateway(PayTraceClient(settings.paytrace)),
+        erp=erp, erp_kind="sage50", mapping=load_mapping(DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml"),
+        enqueue=sent.append,
         lock=NoLock, reports_dir=Path(args.home) / "reports", chunk_size=args.chunk, erp_concurrency=1)
     baseline_kb = memory_kb("VmRSS")
     started = time.perf_counter()

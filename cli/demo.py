@@ -20,7 +20,6 @@ from cli.stack import Stack
 from cli.traffic import make_sales, push_with_retry
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import DeadLetter, SyncRun
 from db.session import session_scope
 
@@ -87,7 +86,7 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
                       f"redis {'embedded' if stack.redis else 'REDIS_URL'}, PayTrace sandbox {stack.paytrace.url}, "
                       f"{ERP_NAMES[erp]} sandbox {stack.erp_server.url if stack.erp_server else stack.sage_pro_url}, "
                       f"ingress {stack.ingress_url}")
-        client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+        client = PayTraceClient(get_settings().paytrace)
         rng = random.Random(seed)
         pushed = Counter()
         made = []

@@ -27,7 +27,6 @@ from cli.demo import ERP_NAMES, TERMINAL, _progress, _safe
 from cli.stack import Stack
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import SyncRun
 from db.session import session_scope
 from db.store_models import StoreOrder, StoreOrderLine, StoreStatus
@@ -105,7 +104,7 @@ def run_orders_demo(orders: int, home: Path, console: Console, *, timeout: float
         console.print(f"[bold]paysync demo --orders[/] in {home}: database {_safe(database_url)}, store simulator "
                       f"{stack.shop.url}, PayTrace sandbox {stack.paytrace.url}, {ERP_NAMES[erp]} sandbox, "
                       f"ingress {stack.ingress_url}")
-        client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+        client = PayTraceClient(get_settings().paytrace)
         rng = random.Random(seed)
         placed, ids = [], []
         with _progress(console) as progress:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Mapping
 
 from config.settings import Secret, SettingsError
+from connectors.shopify.config import ShopifyConfig
 
 VERSIONS = ("2024-10", "2025-01", "2025-04", "2025-07", "2025-10", "2026-01")
 
@@ -93,3 +94,8 @@ def store_settings(pair: str = "default") -> StoreSettings:
     from config.settings import get_settings
 
     return load_store_settings(pair, first_pair=get_settings().pair_names[0])
+
+
+def shopify_config(store: StoreSettings, http_retries: int = 2) -> ShopifyConfig:
+    """The Shopify connector's frozen config of a pair's store settings."""
+    return ShopifyConfig(store.admin_endpoint, store.access_token, store.location_id, store.timeout, http_retries)

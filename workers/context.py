@@ -2,24 +2,41 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Callable
 
 from config.mapping import active_mapping, rates_for
 from config.settings import Settings, get_settings
 from connectors.errors import MappingError, RetriableError
 from connectors.paytrace import PayTraceClient, PayTraceGateway
-from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
 from flows.runs import FlowContext
+from schemas.mapping import Mapping
 
 _contexts: dict[str, FlowContext] = {}  # by pair, for the process `_pid`
 _pid: int | None = None
 
 
+def erp_config(settings: Settings, mapping: Mapping):
+    """The pair's ERP config with the codes its mapping file gives every document (one place for each fact)."""
+    config, codes = settings.erp_config, mapping.defaults
+    if settings.erp == "sage_x3":
+        return replace(config, sales_site=codes["sales_site"], order_type=codes["order_type"],
+                       invoice_type=codes["invoice_type"], payment_type=codes["payment_type"], bank=codes["bank"],
+                       journal_code=codes["journal_code"], currency=mapping.currency.base,
+                       layout=replace(config.layout, journal_type=codes["journal_type"]))
+    if settings.erp == "sage_pro":
+        if codes["company"] != config.company:
+            raise MappingError(mapping.source, [f"defaults.company: {codes['company']} is not the company paysync "
+                                                f"reaches (SAGEPRO_COMPANY {config.company}); make them the same"])
+        return replace(config, order_reference=codes["order_reference"], user=codes["user"])
+    return config
+
+
 def build_context(settings: Settings) -> FlowContext:
-    gateway = PayTraceGateway(PayTraceClient(PayTraceConfig.from_settings(settings)))
-    erp = build_connector(settings.erp, settings)
+    gateway = PayTraceGateway(PayTraceClient(settings.paytrace))
     mapping = active_mapping(settings)
+    erp = build_connector(settings.erp, erp_config(settings, mapping))
     if mapping.references.max_length > erp.max_reference_length:
         raise MappingError(mapping.source, [f"references.max_length {mapping.references.max_length} exceeds what "
                                             f"{settings.erp} keeps ({erp.max_reference_length})"])

@@ -10,9 +10,9 @@ import logging
 
 
 from config.celery import celery_app
-from config.store import store_settings
+from config.store import shopify_config, store_settings
 from config.settings import get_settings
-from connectors.shopify import ShopifyConfig, ShopifyConnector
+from connectors.shopify import ShopifyConnector
 from db.models import DeadLetter
 from db.session import session_scope
 from flows import orders, stock, store_status
@@ -27,7 +27,7 @@ _STORES: dict[str, ShopifyConnector] = {}
 def store_for(pair: str) -> ShopifyConnector:
     """The pair's shop connector, built once per process."""
     if pair not in _STORES:
-        _STORES[pair] = ShopifyConnector(ShopifyConfig.from_settings(store_settings(pair),
+        _STORES[pair] = ShopifyConnector(shopify_config(store_settings(pair),
                                                                      get_settings().http_retries))
     return _STORES[pair]
 

@@ -27,7 +27,7 @@ LOGIN = "PAYTRACE_USERNAME, PAYTRACE_PASSWORD, PAYTRACE_INTEGRATOR_ID"
 
 def run(settings: Settings, today: date, days: int) -> list[Check]:
     c = Checks("PayTrace")
-    cfg = PayTraceConfig.from_settings(settings)
+    cfg = settings.paytrace
     client = PayTraceClient(cfg)
     try:
         _ping(c, cfg)

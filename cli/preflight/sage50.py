@@ -1,9 +1,10 @@
 """The Sage 50 bridge agent, read-only: each route paysync uses answers, with the SDK's field names."""
 from __future__ import annotations
 
-from cli.preflight import CANNOT_TELL, FAILS, HOLDS, Check, Checks, missing
+from cli.preflight import CANNOT_TELL, FAILS, Check, Checks, missing
+from config.mapping import account_for, active_mapping, item_for
 from config.settings import Settings
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, MappingError
 from connectors.sage50 import Sage50Config
 from connectors.sage50.client import Sage50Client
 
@@ -24,7 +25,7 @@ def _routes(cfg: Sage50Config) -> list[tuple[str, list[str]]]:
 
 def run(settings: Settings) -> list[Check]:
     c = Checks("Sage 50 bridge")
-    cfg = Sage50Config.from_settings(settings)
+    cfg = settings.sage50
     client = Sage50Client(cfg)
     upgrade = "the bridge agent: upgrade it to docs/sage50-bridge-api.md"
     try:
@@ -40,10 +41,14 @@ def run(settings: Settings) -> list[Check]:
                 continue
             lacking = missing(set().union(*(set(i) for i in items)), fields)
             c.verdict(what, not lacking, f"no {', '.join(lacking)}" if lacking else "", upgrade)
-        _known(c, client, "/v1/accounts", {"SAGE50_CASH_ACCOUNT": cfg.cash_account,
-                                           "SAGE50_CLEARING_ACCOUNT": cfg.clearing_account,
-                                           "SAGE50_BANK_ACCOUNT": settings.sage50.bank_account})
-        _known(c, client, "/v1/products", {"SAGE50_DEFAULT_ITEM": cfg.default_item})
+        try:
+            mapping = active_mapping(settings)
+        except MappingError as exc:
+            c.add("the pair's mapping file", FAILS, str(exc)[:240], "the mapping file (paysync mapping check)")
+        else:  # the accounts and item the pair's mapping file posts to, by the mapping key that names each
+            _known(c, client, "/v1/accounts", {f"mapping accounts.{kind}": account_for(mapping, kind)
+                                               for kind in ("cash", "clearing", "bank")})
+            _known(c, client, "/v1/products", {"mapping items.default": item_for(mapping)})
     finally:
         client.close()
     return c.found

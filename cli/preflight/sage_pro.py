@@ -4,9 +4,8 @@ from __future__ import annotations
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.preflight import FAILS, HOLDS, Check, Checks
+from cli.preflight import FAILS, Check, Checks
 from config.settings import Settings
-from connectors.sage_pro import SageProConfig
 from connectors.sage_pro.client import build_tables
 from db.session import normalize_url
 
@@ -15,7 +14,7 @@ TABLE_SETTINGS = {"arcash": "SAGEPRO_CASH_TABLE", "gltran": "SAGEPRO_GL_TABLE"}
 
 def run(settings: Settings) -> list[Check]:
     c = Checks("Sage Pro")
-    cfg = SageProConfig.from_settings(settings)
+    cfg = settings.sage_pro
     # A plain engine of its own: the connector's SQLite engine begins every transaction IMMEDIATE (a write lock).
     engine = create_engine(normalize_url(cfg.database_url))
     try:

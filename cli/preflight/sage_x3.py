@@ -34,7 +34,7 @@ def _setting(lay: SageX3Layout, names: list[str]) -> str:
 
 def run(settings: Settings) -> list[Check]:
     c = Checks("Sage X3")
-    cfg = SageX3Config.from_settings(settings)
+    cfg = settings.sage_x3
     lay, client = cfg.layout, SageX3Client(cfg)
     samples: dict[str, list[dict]] = {}
     try:

@@ -1,12 +1,12 @@
-"""PayTrace connection settings, taken from the one validated Settings."""
+"""How to reach one PayTrace account: the one frozen config of PayTrace (config/settings_read.py fills it)."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.settings import Secret, Settings
 from connectors.errors import ConfigurationError
+from connectors.secret import Secret
 
 # Renew this long before PayTrace's 7200 s token runs out (paytrace.md §1 [C]), so a call never
 # leaves with a token that dies in flight.
@@ -52,9 +52,8 @@ class PayTraceConfig:
     timeout: float = 10.0
     retries: int = 2
     layout: PayTraceLayout = field(default_factory=PayTraceLayout)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "PayTraceConfig":
-        p = settings.paytrace
-        return cls(p.base_url, p.username, p.password, p.integrator_id, p.timeout, settings.http_retries,
-                   PayTraceLayout.from_overrides(getattr(p, "layout", None)))
+    #: Also read the account's checks (ACH) [I: the v1 check export endpoints are inferred, docs/paytrace.md].
+    ach: bool = True
+    #: The export field naming a refund's sale, if the account's records carry one [I: no public source
+    #: shows one]; "" links refunds by invoice id, customer and card only (flows/refund_links.py).
+    refund_link_field: str = "original_transaction_id"

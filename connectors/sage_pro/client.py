@@ -13,7 +13,6 @@ from sqlalchemy.exc import (DataError, IntegrityError, InterfaceError, Operation
 
 from connectors.errors import (ConfigurationError, ConnectorError, PermanentError, RetriableError)
 from connectors.sage_pro.config import SYSTEM, SageProConfig, column_spec
-from db.session import normalize_url
 
 # The fields paysync reads or writes, as VFP types: C(n) character, N(p,s) numeric, Y currency
 # (four decimals), D date, M memo. Names are [C] for the six documented tables (sage.md §3);
@@ -127,9 +126,17 @@ def _engine(url: str, lock_timeout: float, pid: int) -> Engine:
     return engine
 
 
+def _driver_url(url: str) -> str:
+    """A PostgreSQL URL pinned to psycopg2, the driver installed (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
 def engine_for(url: str, lock_timeout: float) -> Engine:
     """The engine for one URL in this process (a forked worker builds its own pool)."""
-    return _engine(normalize_url(url), lock_timeout, os.getpid())
+    return _engine(_driver_url(url), lock_timeout, os.getpid())
 
 
 class SageProClient:

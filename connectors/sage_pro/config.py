@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from config.settings import Settings
 from connectors.errors import ConfigurationError
 
 SYSTEM = "sage_pro"
@@ -44,10 +43,6 @@ class SageProConfig:
     gl_table: str = "gltran"  # [I] likewise
     columns: tuple[tuple[str, str], ...] = ()  # ("table.COLUMN", "site name") renames
     order_reference: str = "PONUM"  # [I] somast column carrying our reference (PONUM or REF)
-    cash_account: str = "1200-00"
-    clearing_account: str = "1205-00"
-    default_item: str = "PAYMENT"
-    payment_method: str = "CC"
     lock_timeout_seconds: float = 5.0
     user: str = "PSYN"  # ADDUSER is C(4): who wrote the row, as Sage Pro's own audit columns show it
     # [I] The terms a customer paysync creates gets (arcust.PTERMS / PNET [C names]), as Sage Pro gives a
@@ -98,12 +93,3 @@ class SageProConfig:
         """The physical table name: `arcust` -> `arcust01`; the cash and GL bases come from config."""
         base = {"arcash": self.cash_table, "gltran": self.gl_table}.get(base, base)
         return f"{base}{self.company}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "SageProConfig":
-        s = settings.sage_pro
-        return cls(database_url=s.database_url, company=s.company, cash_table=s.cash_table, gl_table=s.gl_table,
-                   columns=s.columns, cash_account=s.cash_account,
-                   clearing_account=s.clearing_account, default_item=s.default_item,
-                   payment_method=s.payment_method, lock_timeout_seconds=s.lock_timeout_seconds,
-                   timezone=settings.merchant_timezone)

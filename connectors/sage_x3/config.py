@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.settings import Secret, Settings
+from connectors.secret import Secret
 from connectors.errors import ConfigurationError
 
 
@@ -128,6 +128,8 @@ class SageX3Config:
     pub_invoice: str = "WSSIH"
     pub_payment: str = "WSPAY"  # [I] site-specific publication name
     pub_journal: str = "WSGAS"  # [I] likewise
+    # The codes every document carries: the mapping file's `defaults` (and currency.base), filled in
+    # where the worker context is built (workers/context.py); these are the shipped file's.
     sales_site: str = "NA011"
     order_type: str = "SON"
     invoice_type: str = "INV"
@@ -135,19 +137,6 @@ class SageX3Config:
     bank: str = "BOA"
     currency: str = "USD"
     journal_code: str = "MISC"
-    cash_account: str = "10500"
-    clearing_account: str = "10510"
-    default_item: str = "PAYMENT"
-    payment_method: str = "CB"
     timeout: float = 15.0
     retries: int = 2
     layout: SageX3Layout = field(default_factory=SageX3Layout)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "SageX3Config":
-        s = settings.sage_x3
-        return cls(s.base_url, s.username, s.password, s.pool_alias, s.code_lang, s.endpoint, s.pub_customer,
-                   s.pub_sales_order, s.pub_invoice, s.pub_payment, s.pub_journal, s.sales_site, s.order_type,
-                   s.invoice_type, s.payment_type, s.bank, s.currency, s.journal_code, s.cash_account,
-                   s.clearing_account, s.default_item, s.payment_method, s.timeout, settings.http_retries,
-                   SageX3Layout.from_overrides(s.layout))

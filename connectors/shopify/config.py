@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from config.settings import Secret
-from config.store import StoreSettings
+from connectors.secret import Secret
 
 
 @dataclass(frozen=True)
@@ -16,7 +15,3 @@ class ShopifyConfig:
     location_id: str = ""
     timeout: float = 10.0
     retries: int = 2
-
-    @classmethod
-    def from_settings(cls, store: StoreSettings, http_retries: int = 2) -> "ShopifyConfig":
-        return cls(store.admin_endpoint, store.access_token, store.location_id, store.timeout, http_retries)

@@ -19,11 +19,10 @@ from sqlalchemy import select
 
 from cli.stack import new_webhook_secret
 from config.settings import load_settings
-from config.store import load_store_settings
+from config.store import load_store_settings, shopify_config
 from connectors.errors import ConnectorError, PermanentError, RetriableError
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
-from connectors.shopify import ShopifyConfig, ShopifyConnector
+from connectors.shopify import ShopifyConnector
 from db.inbox import store_event
 from db.migrate import upgrade
 from db.models import DeadLetter
@@ -89,8 +88,8 @@ class ShopWorld:
         requests.post(f"{self.shop.url}/_sandbox/webhooks", json={
             "url": f"{self.ingress.url}/webhooks/shopify", "secret": SHOP_SECRET, "duplicates": duplicates,
             "retry_delays": [0.2, 0.5]}, timeout=5).raise_for_status()
-        self.paytrace = PayTraceClient(PayTraceConfig.from_settings(self.settings))
-        self.store = ShopifyConnector(ShopifyConfig.from_settings(self.store_settings, 0))
+        self.paytrace = PayTraceClient(self.settings.paytrace)
+        self.store = ShopifyConnector(shopify_config(self.store_settings, 0))
         self.waiting: list[tuple[int, str | None]] = []  # (run, stage; None: prepare) that asked to retry later
         self.dead: list[str] = []
 

@@ -17,7 +17,6 @@ from cli.traffic import make_sales
 from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
 from db.models import SyncRun
 from db.session import session_scope
@@ -56,8 +55,8 @@ def test_a_check_posts_as_ach_apart_from_the_card_sale_with_its_number_and_a_ret
     stack.start_worker("w1", concurrency=2)
     stack.start_beat()
     settings = get_settings()
-    client = PayTraceClient(PayTraceConfig.from_settings(settings))
-    erp = build_connector("sage50", settings)
+    client = PayTraceClient(settings.paytrace)
+    erp = build_connector("sage50", settings.sage50)
     try:
         [card] = make_sales(client, 1, seed=5, decline_every=0)
         check = _check_sale(client, "310.00")
@@ -118,10 +117,10 @@ def test_two_paytrace_accounts_reach_their_own_erps_in_one_deployment(stack_fact
         stack.start_worker("w1", concurrency=2)
         stack.start_beat()
         settings = get_settings()
-        main_client = PayTraceClient(PayTraceConfig.from_settings(settings.for_pair("main")))
-        east_client = PayTraceClient(PayTraceConfig.from_settings(settings.for_pair("east")))
-        main_erp = build_connector("sage50", settings.for_pair("main"))
-        east_erp_c = build_connector("sage50", settings.for_pair("east"))
+        main_client = PayTraceClient(settings.for_pair("main").paytrace)
+        east_client = PayTraceClient(settings.for_pair("east").paytrace)
+        main_erp = build_connector("sage50", settings.for_pair("main").sage50)
+        east_erp_c = build_connector("sage50", settings.for_pair("east").sage50)
         try:
             main_sales = make_sales(main_client, 3, seed=11, decline_every=0)
             east_sales = make_sales(east_client, 2, seed=12, decline_every=0)

@@ -11,7 +11,6 @@ from cli.traffic import TEST_CARDS, Sale, push_webhook
 from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import DeadLetter, ReviewItem, SyncRun
 from db.session import session_scope
 from tests.conftest import dump_logs
@@ -47,7 +46,7 @@ def test_far_off_amount_and_burst_are_flagged_but_posted_by_default(stack_factor
     stack = stack_factory()
     stack.start_ingress()
     stack.start_worker("w1")
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     usual = [sell(stack, client, a, card=i) for i, a in enumerate(["48.10", "52.00", "50.00", "49.99", "51.25", "47.00"])]
     assert review_items(stack) == []  # four cards in turn: neither odd amounts nor a burst
     big = sell(stack, client, "5000.00", card=0)
@@ -72,7 +71,7 @@ def test_a_mapping_that_blocks_on_flags_holds_the_payment_until_a_person_resolve
     stack = stack_factory(PAYSYNC_MAPPINGS=str(mappings))
     stack.start_ingress()
     stack.start_worker("w1")
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     usual = [sell(stack, client, a, card=i) for i, a in enumerate(["48.10", "52.00", "50.00", "49.99", "51.25"])]
     big = sell(stack, client, "4800.00", card=2)
     # then it is held: a dead letter saying why, and nothing of it in the ERP

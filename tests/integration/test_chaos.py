@@ -12,7 +12,6 @@ import pytest
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from sqlalchemy import func, select
 
 from db.models import StepLedger
@@ -30,7 +29,7 @@ def test_worker_sigkilled_mid_run_loses_and_duplicates_nothing(stack_factory):
     stack.start_ingress()
     worker = stack.start_worker("w0", concurrency=2)
     stack.start_beat()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, 120, seed=9)
     for sale in sales:
         assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202

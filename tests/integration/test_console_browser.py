@@ -13,7 +13,6 @@ from cli.traffic import make_sales, push_webhook
 from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from console.auth import add_user
 from db.models import DeadLetter, ReviewItem
 from db.session import session_scope
@@ -51,7 +50,7 @@ def test_a_newcomer_finds_a_story_replays_a_dead_letter_resolves_review_and_was_
         stack.start_worker("w1")
         stack.start_console()
         add_user(stack.database_url, "olive", "operator", PASSWORD)
-        client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+        client = PayTraceClient(get_settings().paytrace)
         [sale] = make_sales(client, 1, seed=11, decline_every=0)
         file_findings(stack.database_url, "manual", [Finding("chargeback", "CASE-77", "customer disputes a charge",
                                                              {"case": "CASE-77"})])

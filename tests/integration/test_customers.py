@@ -363,7 +363,7 @@ def test_beat_runs_the_customer_sync_task_on_a_real_worker(stack_factory):
     from tests.conftest import dump_logs
 
     stack = stack_factory(erp="sage50", CUSTOMER_SYNC_INTERVAL_SECONDS="10")
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     pid = Vault(stack.paytrace.url, client, PayTraceGateway(client)).create(_id())
     stack.start_worker("w1", concurrency=1)
     stack.start_beat()

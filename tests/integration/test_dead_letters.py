@@ -11,7 +11,6 @@ from cli.traffic import Sale, make_sales, push_webhook
 from config.mapping import DEFAULT_MAPPINGS_DIR
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import DeadLetter
 from db.session import session_scope
 from tests.conftest import dump_logs
@@ -35,7 +34,7 @@ def test_unknown_item_dead_letters_then_replay_posts_once(stack_factory, tmp_pat
     stack = stack_factory(PAYSYNC_MAPPINGS=str(mappings))
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = [s for s in make_sales(client, 4, seed=2, decline_every=0)]
 
     # when the sales arrive
@@ -80,7 +79,7 @@ def test_a_push_that_outruns_paytrace_dies_then_the_poller_revives_it(stack_fact
                           POLL_INTERVAL_SECONDS="2")
     stack.start_ingress()
     stack.start_worker("w1")
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     [first] = make_sales(client, 1, seed=5, decline_every=0)
     early = Sale(first.transaction_id + 1, first.amount, False, first.customer)
     assert push_webhook(stack.ingress_url, stack.webhook_secret, early).status_code == 202

@@ -9,7 +9,6 @@ import requests
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import SyncRun
 from db.session import session_scope
 from tests.conftest import dump_logs
@@ -25,7 +24,7 @@ def test_300_sales_each_delivered_three_times_land_exactly_once(stack_factory):
     stack.start_worker("w1", concurrency=2)
     stack.start_worker("w2", concurrency=2)
     stack.start_beat()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, 300, seed=11)
     assert sum(s.declined for s in sales) > 0, "the traffic should include declines"
 

@@ -93,7 +93,7 @@ class World:
         from config.settings import load_settings
         from connectors.registry import build_connector
 
-        return build_connector(self.erp, load_settings())
+        return build_connector(self.erp, getattr(load_settings(), self.erp))
 
     def states(self) -> dict:
         out = {"paytrace": _without_clock(requests.get(f"{self.paytrace.url}/_sandbox/state", timeout=5).json())}
@@ -183,7 +183,7 @@ def test_accounts_that_answer_the_other_way_fail_the_right_assumptions_with_the_
 
 def test_a_sage_pro_install_keeping_ordate_as_character_is_told_to_say_so(world):
     # Given a Sage Pro company whose somast.ORDATE is character 'MM/DD/YYYY' and paysync's default (a date)
-    w = world("sage_pro", pro_character_dates=("somast.ORDATE",))
+    world("sage_pro", pro_character_dates=("somast.ORDATE",))
     result = doctor()
     # Then the somast check fails, saying ORDATE is character here and which setting takes that
     assert result.exit_code == 1, result.output
@@ -191,13 +191,33 @@ def test_a_sage_pro_install_keeping_ordate_as_character_is_told_to_say_so(world)
     assert "ORDATE: character on this install" in text and "SAGEPRO_COLUMNS" in text
 
 
-def test_a_missing_sage50_account_is_named_with_its_setting(world, monkeypatch):
+def test_a_missing_sage50_account_is_named_with_its_mapping_key(world, monkeypatch, tmp_path):
+    # Given a mapping file whose cash account the Sage 50 company does not have
+    from config.mapping import DEFAULT_MAPPINGS_DIR
+
     w = world("sage50")
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    text = (DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml").read_text()
+    assert 'cash: "1200"' in text, "the demo's cash account moved"
+    (mappings / "paytrace-sage50.yaml").write_text(text.replace('cash: "1200"', 'cash: "9999"', 1))
+    monkeypatch.setenv("PAYSYNC_MAPPINGS", str(mappings))
+    # When the doctor runs
+    result = doctor()
+    # Then it fails, naming the missing account by the mapping key that holds it, and writes nothing
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "9999" in text and "mapping accounts.cash" in text
+    assert w.states()["erp"]["payments"] == []
+
+
+def test_a_retired_account_setting_is_refused_with_where_it_lives_now(world, monkeypatch):
+    world("sage50")
     monkeypatch.setenv("SAGE50_CASH_ACCOUNT", "9999")
     result = doctor()
-    assert result.exit_code == 1, result.output
-    assert "SAGE50_CASH_ACCOUNT" in " ".join(result.output.split())
-    assert w.states()["erp"]["payments"] == []
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "SAGE50_CASH_ACCOUNT" in text and "accounts.cash" in text
 
 
 def test_usage_mistakes_are_one_line_and_exit_status_2(world, monkeypatch):

@@ -18,7 +18,6 @@ import requests
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_for_runs
 from tests.integration.test_faults import RETRY_LINE
@@ -28,7 +27,7 @@ ERPS = ["sage_x3", "sage_pro"]
 
 
 def _sales(n: int, seed: int):
-    return make_sales(PayTraceClient(PayTraceConfig.from_settings(get_settings())), n, seed=seed)
+    return make_sales(PayTraceClient(get_settings().paytrace), n, seed=seed)
 
 
 @contextmanager

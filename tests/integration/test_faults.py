@@ -9,7 +9,6 @@ import requests
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_for_runs
 
@@ -27,7 +26,7 @@ def test_thirty_percent_503_and_429_everything_lands_once_with_backoff(stack_fac
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
     stack.start_beat()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, 60, seed=3)
 
     # when the sales are pushed (and polled)

@@ -201,7 +201,6 @@ def test_broker_down_at_the_ingress_still_loses_nothing(stack_factory):
     from cli.traffic import make_sales, push_webhook
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
-    from connectors.paytrace.config import PayTraceConfig
     from tests.integration.erp_checks import assert_erp_exactly, wait_for_runs
 
     stack = stack_factory(POLL_INTERVAL_SECONDS="3600")  # only the sweeper can save these events
@@ -209,7 +208,7 @@ def test_broker_down_at_the_ingress_still_loses_nothing(stack_factory):
     stack.env["REDIS_URL"] = f"redis://127.0.0.1:{runtime.free_port()}/0"
     stack.start_ingress()
     stack.env["REDIS_URL"] = good_redis
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, 6, seed=8, decline_every=0)
     # when sales are pushed: each is committed and acknowledged although nothing could be queued
     for sale in sales:

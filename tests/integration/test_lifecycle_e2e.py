@@ -15,7 +15,6 @@ from standardwebhooks import Webhook
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import SyncRun
 from db.session import session_scope
 from tests.conftest import dump_logs
@@ -56,7 +55,7 @@ def test_refunds_and_voids_reach_the_erp_once_and_in_any_order(stack_factory, er
     stack = stack_factory(erp=erp, POLL_INTERVAL_SECONDS="3600")  # pushes only: the order is ours
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     a, b, c = make_sales(client, 3, seed=41, decline_every=0)
     for sale in (a, b, c):
         assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
@@ -124,7 +123,7 @@ def test_chargebacks_by_csv_import_and_by_signed_push_post_once_and_go_for_revie
     stack = stack_factory(erp=erp, POLL_INTERVAL_SECONDS="3600")
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     e, f = make_sales(client, 2, seed=43, decline_every=0)
     for sale in (e, f):
         assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
@@ -169,7 +168,7 @@ def test_an_authorization_posts_nothing_until_it_is_captured(stack_factory):
     stack = stack_factory(POLL_INTERVAL_SECONDS="2")  # the poller alone: PayTrace's export is the feed
     stack.start_worker("w1")
     stack.start_beat()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     auth = client.transact("transactions/authorization/keyed", {
         "amount": "64.20", "csc": "999", "billing_address": {"name": "Alan Turing", "zip": "99201"},
         "credit_card": {"number": TEST_CARDS[0], "expiration_month": 12, "expiration_year": 2030}})

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from cli.traffic import TEST_CARDS
 from config.settings import load_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.migrate import upgrade
 from tests import inprocess
 from sandbox.paytrace import create_app as paytrace_app
@@ -48,7 +47,7 @@ def world(tmp_path_factory):
         s = load_settings({"PAYSYNC_ENV": "test", "DATABASE_URL": db_url, "PAYTRACE_BASE_URL": pt.url,
                            "SAGE50_BASE_URL": sage.url, "SAGE50_API_KEY": "k", "HTTP_RETRIES": "0",
                            "REFUND_LINK_WAIT_SECONDS": "0"})
-        yield s, build_context(s), PayTraceClient(PayTraceConfig.from_settings(s)), sage.url
+        yield s, build_context(s), PayTraceClient(s.paytrace), sage.url
     from db.session import get_engine
 
     get_engine(db_url).dispose()

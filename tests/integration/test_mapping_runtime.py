@@ -11,7 +11,6 @@ from cli.traffic import make_sales, push_webhook
 from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.models import StepLedger
 from db.session import session_scope
 from tests.integration.erp_checks import wait_for_runs
@@ -41,7 +40,7 @@ def test_every_posting_records_the_checksum_of_the_mapping_that_wrote_it(stack_f
     stack = stack_factory()
     stack.start_ingress()
     stack.start_worker("w1", concurrency=2)
-    sales = make_sales(PayTraceClient(PayTraceConfig.from_settings(get_settings())), 5, seed=31, decline_every=0)
+    sales = make_sales(PayTraceClient(get_settings().paytrace), 5, seed=31, decline_every=0)
     for sale in sales:
         assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
     assert wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=60) == 5

@@ -15,7 +15,6 @@ import pytest
 from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from connectors.registry import build_connector
 from db.models import ReviewItem, SyncRun
 from db.session import session_scope
@@ -91,8 +90,8 @@ def test_payments_find_their_erp_invoice_and_are_never_applied_twice(stack_facto
     stack.start_beat()  # the poller reads the sales from PayTrace's export
     settings = get_settings()
     links = load_mapping(mappings / f"paytrace-{erp_kind}.yaml").references.links
-    erp = build_connector(erp_kind, settings)
-    client = PayTraceClient(PayTraceConfig.from_settings(settings))
+    erp = build_connector(erp_kind, getattr(settings, erp_kind))
+    client = PayTraceClient(settings.paytrace)
     try:
         cid, first, _ = _native_invoice(erp, "120.00")
         po = f"PO{uuid.uuid4().hex[:6].upper()}"
@@ -139,8 +138,8 @@ def test_an_unmatched_payment_is_parked_for_a_person_when_the_mapping_says_revie
     stack.start_worker("w1", concurrency=1)
     stack.start_beat()
     settings = get_settings()
-    erp = build_connector("sage50", settings)
-    client = PayTraceClient(PayTraceConfig.from_settings(settings))
+    erp = build_connector("sage50", settings.sage50)
+    client = PayTraceClient(settings.paytrace)
     try:
         lost = _sale(client, "64.00", invoice_id=f"NOPE-{uuid.uuid4().hex[:6]}")
         _wait(stack, [lost], statuses=("skipped",))

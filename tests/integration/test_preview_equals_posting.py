@@ -15,7 +15,6 @@ from cli.mapping import preview
 from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient, PayTraceGateway
-from connectors.paytrace.config import PayTraceConfig
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import run_statuses, wait_for_runs
 
@@ -96,7 +95,7 @@ def test_the_workers_post_exactly_what_mapping_check_previews(stack_factory, tmp
     stack = stack_factory(erp=erp, PAYSYNC_MAPPINGS=str(folder), REFUND_LINK_WAIT_SECONDS="0")
     stack.start_worker(concurrency=2)
     stack.start_beat()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     gateway = PayTraceGateway(client)
     # when a VISA sale, an AMEX sale and a check are made, the day settles and the VISA sale is partly refunded
     visa = _card_sale(client, "120.50", "4012000098765439", "WEB-501")

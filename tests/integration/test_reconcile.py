@@ -20,8 +20,6 @@ from sqlalchemy import func, select
 from cli.traffic import make_sale
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
-from db.inbox import store_event
 from db.models import ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting
 from db.session import session_scope
 from flows import settlement
@@ -35,7 +33,7 @@ SAGE50_KEY = "demo-key"
 
 # -- helpers: make a day on the sandboxes ----------------------------------------------------
 def paytrace() -> PayTraceClient:
-    return PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    return PayTraceClient(get_settings().paytrace)
 
 
 def sync_now(transaction_ids) -> None:

@@ -26,7 +26,8 @@ from flows import settlement
 from sandbox.paytrace import create_app as paytrace_app
 from sandbox.sage50 import create_app as sage50_app
 from sandbox.server import SandboxServer
-from schemas.domain import Customer, OrderLine, Payment, PostingRules, SalesOrder
+from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
+from schemas.domain import Customer, OrderLine, Payment, SalesOrder
 from schemas.paytrace import load_transaction
 from workers.locks import NoLock
 
@@ -46,7 +47,7 @@ class Day:
         self.sent: list[int] = []
         self.ctx = settlement.ReconcileContext(
             db_url=self.db, gateway=PayTraceGateway(self.client), erp=self.erp, erp_kind="sage50",
-            rules=PostingRules("1200", "1205", "PAYMENT", "Credit Card"), bank_account="1020",
+            mapping=load_mapping(DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml"),
             enqueue=self.sent.append, lock=NoLock, reports_dir=tmp / "reports", erp_concurrency=1)
 
     def sale(self, amount: str) -> int:

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from cli.orders_demo import hint, pay_order, place_order
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from db.session import session_scope
 from db.store_models import StoreStatus
 from sandbox.summary import order_lines_and_stock
@@ -39,7 +38,7 @@ def test_orders_delivered_three_times_with_a_worker_killed_land_once(stack_facto
     worker = stack.start_worker("w0", concurrency=2)
     stack.start_beat()
     before = order_lines_and_stock(erp, stack.erp_state())["stock"]
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     rng = random.Random(11)
     # When three shoppers check out and pay, and a worker is killed while they sync
     orders, ids = [], []

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import jsonschema
-import pytest
 import requests
 import yaml
 
@@ -22,7 +21,6 @@ from cli.stack import wait_http
 from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from connectors.paytrace.config import PayTraceConfig
 from tests.integration.erp_checks import assert_erp_exactly, wait_for_runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +92,7 @@ def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(st
             assert requests.get(f"http://127.0.0.1:{flower_port}{path}", timeout=5).status_code == 401
             assert requests.get(f"http://127.0.0.1:{flower_port}{path}", auth=("finance", "s3cret"),
                                 timeout=5).status_code == 200
-        client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+        client = PayTraceClient(get_settings().paytrace)
         sales = make_sales(client, 5, seed=4, decline_every=0)
         pushed = push_webhook(ingress, stack.webhook_secret, sales[0])
         assert pushed.status_code == 202

@@ -16,7 +16,6 @@ import requests
 from sqlalchemy import text
 from standardwebhooks import Webhook
 
-from cli import runtime
 from db.session import get_engine
 from tests.conftest import dump_logs
 
@@ -153,7 +152,6 @@ def test_a_pool_child_killed_right_after_start_never_stops_the_worker(stack_fact
     from cli.traffic import make_sales, push_webhook
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
-    from connectors.paytrace.config import PayTraceConfig
     from tests.integration.erp_checks import wait_for_runs
 
     stack = stack_factory()
@@ -186,7 +184,7 @@ def test_a_pool_child_killed_right_after_start_never_stops_the_worker(stack_fact
             worker.stop()
     # and the last one still does its work
     stack.start_ingress()
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     [sale] = make_sales(client, 1, seed=3, decline_every=0)
     assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
     assert wait_for_runs(stack.database_url, [sale.transaction_id], timeout=60) == 1, dump_logs(stack)

@@ -17,7 +17,6 @@ import sys
 import time
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import redis
 import requests
@@ -78,9 +77,8 @@ def make_hostile_sales(stack, count: int) -> list[int]:
     """Sales whose free text carries numbers and codes, made on the PayTrace sandbox like a shop would."""
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient
-    from connectors.paytrace.config import PayTraceConfig
 
-    client = PayTraceClient(PayTraceConfig.from_settings(get_settings()))
+    client = PayTraceClient(get_settings().paytrace)
     ids = []
     for i in range(count):
         pan, phrase = PANS[i % len(PANS)], PHRASES[i % len(PHRASES)]

@@ -11,10 +11,9 @@ import pytest
 
 from config.settings import load_settings
 from connectors.errors import ConfigurationError
-from connectors.paytrace.config import PayTraceConfig, PayTraceLayout
-from connectors.sage_pro import SageProConfig
+from connectors.paytrace.config import PayTraceLayout
 from connectors.sage_pro.client import build_tables
-from connectors.sage_x3 import SageX3Config, SageX3Layout
+from connectors.sage_x3 import SageX3Layout
 
 BASE = {"PAYSYNC_ENV": "test", "PAYSYNC_PAIRS": "default,east", "DATABASE_URL": "sqlite:///x.db",
         "PAYSYNC_PAIR_EAST_PAYTRACE_USERNAME": "east-store", "PAYSYNC_PAIR_EAST_PAYSYNC_ERP": "sage_x3",
@@ -42,23 +41,23 @@ def test_a_pair_overrides_x3_and_paytrace_names_without_touching_the_other_pair(
                                                                               "check_export_by_id": "checks/export"})})
     east, default = settings.for_pair("east"), settings.for_pair("default")
     # Then east's connectors use them, and the default pair keeps the evidence defaults
-    east_x3 = SageX3Config.from_settings(east).layout
+    east_x3 = east.sage_x3.layout
     assert (east_x3.invoice_class, east_x3.invoice_currency_group, east_x3.payment_line_code) == \
         ("ZSIH", "SIH0_1", "ZAREC")
-    assert SageX3Config.from_settings(default).layout.invoice_class == "SINVOICEV"
-    east_pt = PayTraceConfig.from_settings(east).layout
+    assert default.sage_x3.layout.invoice_class == "SINVOICEV"
+    east_pt = east.paytrace.layout
     assert (east_pt.including_text, east_pt.check_export_by_id) == ("", "checks/export")
-    assert PayTraceConfig.from_settings(default).layout.including_text == "including_text"
+    assert default.paytrace.layout.including_text == "including_text"
 
 
 def test_a_pair_gives_sage_pro_its_column_names_and_types():
     settings = load_settings({**BASE, "PAYSYNC_PAIR_EAST_PAYSYNC_ERP": "sage_pro",
                               "PAYSYNC_PAIR_EAST_SAGEPRO_DATABASE_URL": "sqlite:///east.db",
                               "PAYSYNC_PAIR_EAST_SAGEPRO_COLUMNS": "somast.ORDATE=ORDATE C(10),sotran.LINENO=LINENUM"})
-    tables = build_tables(SageProConfig.from_settings(settings.for_pair("east")))
+    tables = build_tables(settings.for_pair("east").sage_pro)
     assert tables["somast"].c.ORDATE.info["kind"] == "C" and tables["somast"].c.ORDATE.name == "ORDATE"
     assert tables["sotran"].c.LINENO.name == "LINENUM"
-    assert build_tables(SageProConfig.from_settings(settings.for_pair("default")))["somast"].c.ORDATE.info["kind"] == "D"
+    assert build_tables(settings.for_pair("default").sage_pro)["somast"].c.ORDATE.info["kind"] == "D"
 
 
 @pytest.mark.parametrize("factory, overrides, bad", [

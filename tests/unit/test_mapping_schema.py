@@ -14,7 +14,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from config.mapping import (MappingError, UnmappableError, account_for, checksum, convert, erp_date, item_for,
                             load_mapping, load_mappings, normalize_address, parse_mapping_text, payment_type_for,
                             paytrace_status, reference_for, short_checksum, status_for)
-from config.settings import load_settings
+from config.settings import SettingsError, load_settings
 from flows import documents
 from schemas.domain import Address
 from schemas.mapping import DEFAULT_CODES, ROUNDING_RULES, Currency, PayTraceSide, RateSource
@@ -214,7 +214,7 @@ def test_a_directory_with_an_unknown_erp_or_no_files_is_refused(tmp_path):
 def _connector(kind: str, settings):
     from connectors.registry import build_connector
 
-    return build_connector(kind, settings)
+    return build_connector(kind, getattr(settings, kind))
 
 
 @pytest.mark.parametrize("kind", sorted(SHIPPED))
@@ -232,12 +232,23 @@ def test_the_shipped_files_keep_the_references_and_site_codes_paysync_always_wro
         assert documents.reference(m, 9_999_999_999, step, "ACH") == f"PTA9999999999-{code}"
     assert m.references.max_length == limit
     if kind == "sage_x3":
-        x3 = settings.sage_x3
-        assert {k: m.defaults[k] for k in ("sales_site", "order_type", "invoice_type", "payment_type", "bank",
-                                           "journal_code")} == \
-            {"sales_site": x3.sales_site, "order_type": x3.order_type, "invoice_type": x3.invoice_type,
-             "payment_type": x3.payment_type, "bank": x3.bank, "journal_code": x3.journal_code}
-        assert payment_type_for(m, "VISA").entry_type == x3.payment_type and m.currency.base == x3.currency
+        # the site codes every X3 document carries are the mapping file's, and reach the connector's config
+        from workers.context import erp_config
+
+        changed = replace(m, defaults={**m.defaults, "sales_site": "FR011", "bank": "BNP"},
+                          currency=replace(m.currency, base="EUR"))
+        x3 = erp_config(settings, changed)
+        assert (x3.sales_site, x3.bank, x3.currency, x3.order_type) == ("FR011", "BNP", "EUR", m.defaults["order_type"])
+        assert payment_type_for(m, "VISA").entry_type == m.defaults["payment_type"]
+
+
+def test_a_key_paysync_no_longer_reads_is_named_with_where_its_fact_lives_now(tmp_path):
+    # an account in the environment would silently do nothing: the mapping file holds it now
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PAYSYNC_ENV": "test", "PAYSYNC_HOME": str(tmp_path), "SAGE50_CASH_ACCOUNT": "1200",
+                       "SAGEX3_SALES_SITE": "NA011"})
+    assert "accounts.cash" in caught.value.errors["SAGE50_CASH_ACCOUNT"][0]
+    assert "defaults.sales_site" in caught.value.errors["SAGEX3_SALES_SITE"][0]
 
 
 # -- references ---------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_a_bad_config_is_a_configuration_error(bad):
 def test_config_from_settings_keeps_the_url_out_of_repr():
     settings = load_settings({"PAYSYNC_ENV": "test", "SAGEPRO_DATABASE_URL": "postgresql://u:hunter2@db/pro", "SAGEPRO_COMPANY": "03",
                               "SAGEPRO_COLUMNS": "arcash.REFNO=CHKNO"})
-    config = SageProConfig.from_settings(settings)
+    config = settings.sage_pro
     assert config.company == "03" and config.columns == (("arcash.REFNO", "CHKNO"),)
     assert "hunter2" not in repr(config) and config.database_url.endswith("/pro")
 

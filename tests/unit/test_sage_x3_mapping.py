@@ -155,7 +155,7 @@ def test_where_clauses_double_quotes():
 def test_config_from_settings_takes_layout_overrides_and_hides_the_password():
     settings = load_settings({"PAYSYNC_ENV": "test", "SAGEX3_PASSWORD": "x3-secret-pw", "SAGEX3_PUB_PAYMENT": "YPAY",
                               "SAGEX3_LAYOUT": '{"bpcnum_length": 10, "payment_type_field": "BPRPAY"}'})
-    cfg = SageX3Config.from_settings(settings)
+    cfg = settings.sage_x3
     assert cfg.pub_payment == "YPAY" and cfg.layout.bpcnum_length == 10 and cfg.layout.payment_type_field == "BPRPAY"
     assert "x3-secret-pw" not in repr(cfg) and cfg.password.reveal() == "x3-secret-pw"
 
