@@ -9,146 +9,35 @@ The steps run in that order (STEPS); `reconcile` runs them under the day's lock.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from itertools import islice
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from connectors.base import ErpConnector
-from connectors.errors import ConnectorError, NotFoundError
-from connectors.paytrace import PayTraceGateway
+from connectors.errors import NotFoundError
 from db.inbox import mark_enqueued, store_event
-from db.models import ReconcileItem, ReconcileRun, SettlementPosting, StepLedger, SyncRun
+from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import review
-from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLEMENT, SETTLES_LATER, STATUS, TOTALS, UNKNOWN,
-                                    BatchSums, Fees, LedgerView, Settled, classify, derived_totals, money,
-                                    settled_from, settlement_entry, settlement_reference, subject_reference,
-                                    total_differences)
-from config.mapping import account_for
-from flows import documents
+from flows.settlement_journal import check_batch_totals, post_settlements
+from flows.settlement_report import write_reports as write_report_files
+from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLES_LATER, STATUS, UNKNOWN, BatchSums,
+                                    LedgerView, Settled, classify, money, settled_from, subject_reference)
+from flows.settlement_run import (Outcome, ReconcileContext, RunHandle, chunked, item, run_row, update_run,
+                                  write_items)
 from schemas.domain import ErpDocument, is_settled_status
-from schemas.mapping import Mapping
 
 log = logging.getLogger("paysync.reconcile")
 alert_log = logging.getLogger("paysync.alert")
 
-
-
-@dataclass
-class ReconcileContext:
-    """What a reconciliation needs: the database, both systems, the accounts, and its plumbing."""
-
-    db_url: str
-    gateway: PayTraceGateway
-    erp: ErpConnector
-    erp_kind: str
-    mapping: Mapping
-    enqueue: Callable[[int], None]  # hands an inbox id to the normal sync (paysync.ingest_event)
-    lock: Callable[[str], AbstractContextManager]  # `with lock(name) as guard`: guard.held, guard.renew()
-    reports_dir: Path
-    fees: Fees = field(default_factory=Fees)
-    chunk_size: int = 500
-    erp_concurrency: int = 4
-    #: The integration pair reconciled (its PayTrace account's batches, its ERP).
-    pair: str = "default"
-
-    def reference(self, transaction_id: int, step: str) -> str:
-        """The reference of a card transaction's document under the pair's mapping."""
-        return documents.reference(self.mapping, transaction_id, step)
-
-    def transaction_of(self, reference: str) -> int | None:
-        """The card transaction one of our receipt references is for (PT123-RCP -> 123), or None."""
-        return documents.transaction_of(self.mapping, reference, "payment")
-
-    def scope(self, what: str) -> str:
-        """A name (lock, review group) that is the pair's own: pairs never share a lock or a list."""
-        return what if self.pair == "default" else f"{what}@{self.pair}"
-
-
-@dataclass
-class RunHandle:
-    """The run the steps work on, and how they report progress and keep the day's lock."""
-
-    id: int
-    day: date
-    number: int
-    renew: Callable[[], None] = lambda: None
-    progress: Callable[[int, int], None] = lambda done, total: None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What `reconcile` did: a finished run, or why it stood down."""
-
-    status: str  # done | busy (another process holds the day) | already (this tick ran)
-    run_id: int | None = None
-
-
-def chunked(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-# -- helpers that read and write the run -----------------------------------------------------
-def _run(ctx: ReconcileContext, run_id: int) -> ReconcileRun:
-    with session_scope(ctx.db_url) as s:
-        return s.get(ReconcileRun, run_id)
-
-
-def _update(ctx: ReconcileContext, run_id: int, **values: Any) -> None:
-    with session_scope(ctx.db_url) as s:
-        row = s.get(ReconcileRun, run_id)
-        for key, value in values.items():
-            setattr(row, key, value)
-
-
-def _item(run_id: int, subject: str, item_class: str, *, batch: int | None = None, txn: Settled | None = None,
-          transaction_id: int | None = None, expected: Decimal | None = None, found: Decimal | None = None,
-          action: str = "", detail: str = "") -> dict:
-    return {"run_id": run_id, "subject": subject, "batch_number": batch,
-            "transaction_id": txn.transaction_id if txn else transaction_id,
-            "transaction_type": txn.kind[:20] if txn else None, "item_class": item_class,
-            "is_exception": item_class in EXCEPTIONS, "expected_amount": expected, "found_amount": found,
-            "action": action[:200], "detail": detail}
-
-
-NULL = "\\N"
-ITEM_COLUMNS = ("run_id", "subject", "batch_number", "transaction_id", "transaction_type", "item_class",
-                "is_exception", "expected_amount", "found_amount", "action", "detail")
-
-
-def _write_items(ctx: ReconcileContext, rows: list[dict]) -> None:
-    """Append a chunk of items; on PostgreSQL with COPY, measured 5x faster than a multi-row INSERT."""
-    if not rows:
-        return
-    with session_scope(ctx.db_url) as s:
-        conn = s.connection()
-        if conn.dialect.name != "postgresql":
-            conn.execute(insert(ReconcileItem.__table__), rows)
-            return
-        buffer = io.StringIO()
-        # None goes out as NULL's marker (backslash N); an empty text stays an empty text.
-        csv.writer(buffer).writerows([tuple(NULL if r[c] is None else r[c] for c in ITEM_COLUMNS) for r in rows])
-        buffer.seek(0)
-        cursor = conn.connection.dbapi_connection.cursor()
-        columns = ", ".join(ITEM_COLUMNS)
-        cursor.copy_expert(f"COPY reconcile_item ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')", buffer)
 
 
 def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
@@ -255,13 +144,13 @@ def fetch_batches(ctx: ReconcileContext, run: RunHandle) -> None:
                               f"nothing can be reconciled until it does (keys seen: {sorted(unnumbered[0])})")
     totals = {str(b["number"]): {"paytrace": {k: (str(money(v)) if "amount" in k and v is not None else v)
                                               for k, v in b.items()}} for b in batches}
-    _update(ctx, run.id, totals=totals)
+    update_run(ctx, run.id, totals=totals)
 
 
 def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
     """Stream every batch's transactions in chunks; match, repair and record each as it comes, and add
     up each batch's totals from them (its settlement journal is posted from these sums)."""
-    totals = _run(ctx, run.id).totals
+    totals = run_row(ctx, run.id).totals
     # Only a progress estimate: an account whose batch export says how many it holds shows a total.
     expected = sum(int(b["paytrace"].get("transaction_count") or 0) for b in totals.values())
     done = 0
@@ -277,7 +166,7 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
                         settled.append(settled_from(record, int(number)))
                     except (KeyError, TypeError, ValueError) as exc:
                         sums.unreadable += 1
-                        rows.append(_item(run.id, f"R{number}:{done + position}", STATUS, batch=int(number),
+                        rows.append(item(run.id, f"R{number}:{done + position}", STATUS, batch=int(number),
                                           action=ACTIONS["review"], detail=f"unreadable batch record: {exc}"))
                 ledger = _ledger(ctx, [t.transaction_id for t in settled])
                 docs = _erp_documents(ctx, pool, settled)
@@ -285,9 +174,9 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
                     sums.add(t)
                     verdict = classify(t, ledger.get(t.transaction_id), docs.get(t.transaction_id, {}), ctx.reference)
                     action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
-                    rows.append(_item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
+                    rows.append(item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
                                       expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
-                _write_items(ctx, rows)
+                write_items(ctx, rows)
                 done += len(chunk)
                 run.progress(done, expected)
                 run.renew()
@@ -295,7 +184,7 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
     finally:
         if pool is not None:
             pool.shutdown()
-    _update(ctx, run.id, totals=totals)
+    update_run(ctx, run.id, totals=totals)
     _refresh_statistics(ctx)
 
 
@@ -333,7 +222,7 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
                 continue
             seen.add(subject)
             rows.append(_outside_batches(ctx, run, txn_id, doc, source))
-        _write_items(ctx, rows)
+        write_items(ctx, rows)
         run.renew()
 
 
@@ -342,7 +231,7 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
     try:
         record = ctx.gateway.transaction(txn_id)
     except NotFoundError:
-        return _item(run.id, subject, UNKNOWN, transaction_id=txn_id, found=doc.amount, action="on the review list",
+        return item(run.id, subject, UNKNOWN, transaction_id=txn_id, found=doc.amount, action="on the review list",
                      detail=f"receipt {doc.reference} ({doc.key}) in the ERP; PayTrace has no transaction {txn_id}")
     status = str(record.get("status_code") or "")
     kind = str(record.get("transaction_type") or "")
@@ -350,9 +239,9 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
     if status == "Y" or is_settled_status(status):
         where = "pending settlement" if status == "Y" else \
             f"settled in batch {status[2:]}" if status.startswith("GB") else f"settled ({status})"
-        return _item(run.id, subject, SETTLES_LATER, transaction_id=txn_id, expected=amount, found=doc.amount,
+        return item(run.id, subject, SETTLES_LATER, transaction_id=txn_id, expected=amount, found=doc.amount,
                      detail=f"receipt {doc.reference} dated {run.day}; PayTrace: {where} (seen via {source})")
-    return _item(run.id, subject, STATUS, transaction_id=txn_id, expected=amount, found=doc.amount,
+    return item(run.id, subject, STATUS, transaction_id=txn_id, expected=amount, found=doc.amount,
                  action="on the review list",
                  detail=f"receipt {doc.reference} in the ERP, but PayTrace reports {kind or 'it'} as "
                         f"{record.get('status_message') or status}")
@@ -375,87 +264,6 @@ def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[Erp
         last_id = rows[-1].id
         for _, txn_id in rows:
             yield from ctx.erp.find("payment", ctx.reference(txn_id, "payment"))
-
-
-def check_batch_totals(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Each batch's derived totals: readable, and agreeing with any totals PayTrace gave itself."""
-    rows = []
-    for number, batch in _run(ctx, run.id).totals.items():
-        items = batch.get("items") or BatchSums().as_dict()
-        problems = total_differences(batch["paytrace"], items)
-        if int(items.get("unreadable") or 0):
-            problems.insert(0, f"{items['unreadable']} transaction record(s) unreadable: the batch's totals are unknown")
-        if problems:
-            said = batch["paytrace"].get("net_amount")
-            rows.append(_item(run.id, f"B{number}", TOTALS, batch=int(number),
-                              expected=money(said) if said is not None else None,
-                              found=money(items["net_amount"]), action="on the review list",
-                              detail="; ".join(problems)))
-    _write_items(ctx, rows)
-
-
-def post_settlements(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Each batch's settlement journal, once however often the day is reconciled."""
-    totals = _run(ctx, run.id).totals
-    rows = []
-    for number, batch in totals.items():
-        outcome = _post_settlement(ctx, run, int(number), batch)
-        batch["settlement"] = outcome
-        if outcome["status"] == "failed":
-            derived = derived_totals(batch.get("items"))
-            rows.append(_item(run.id, f"J{number}", SETTLEMENT, batch=int(number),
-                              expected=None if isinstance(derived, str) else derived[0], action="on the review list",
-                              detail=outcome["detail"]))
-        run.renew()
-    _write_items(ctx, rows)
-    _update(ctx, run.id, totals=totals)
-
-
-def _post_settlement(ctx: ReconcileContext, run: RunHandle, number: int, batch: dict) -> dict:
-    """Post the batch's journal from the totals its transactions add up to; nothing when they are unknown
-    or PayTrace's own totals (if its export gives any) disagree with them."""
-    ref = settlement_reference(number)
-    with session_scope(ctx.db_url) as s:
-        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
-                                                            SettlementPosting.erp == ctx.erp_kind,
-                                                            SettlementPosting.batch_number == number)).one_or_none()
-        if posting is not None and posting.status in ("posted", "nothing"):
-            return {"status": "already", "reference": ref, "key": posting.erp_key, "amount": str(posting.amount),
-                    "run_id": posting.run_id}
-    derived = derived_totals(batch.get("items"))
-    disagree = total_differences(batch["paytrace"], batch.get("items") or {}) if not isinstance(derived, str) else []
-    if isinstance(derived, str) or disagree:
-        why = derived if isinstance(derived, str) else "PayTrace's own totals disagree: " + "; ".join(disagree)
-        return {"status": "failed", "reference": ref, "detail": f"settlement journal {ref} not posted: {why}"}
-    net, sales_amount, count = derived
-    fees = ctx.fees.of(sales_amount, count)
-    with session_scope(ctx.db_url) as s:
-        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
-                                                            SettlementPosting.erp == ctx.erp_kind,
-                                                            SettlementPosting.batch_number == number)).one_or_none()
-        if posting is None:
-            s.add(SettlementPosting(pair=ctx.pair, batch_number=number, erp=ctx.erp_kind, journal_ref=ref, amount=net,
-                                    status="pending", run_id=run.id, created_at=utcnow()))
-    if net == 0:
-        _mark_posting(ctx, number, "nothing", None, run.id)
-        return {"status": "nothing", "reference": ref, "detail": "net amount 0: nothing deposited"}
-    entry = settlement_entry(number, run.day, net, fees, bank=account_for(ctx.mapping, "bank"),
-                             clearing=account_for(ctx.mapping, "clearing"), fee_account=ctx.fees.account)
-    try:
-        doc = ctx.erp.ensure_journal(entry)  # looks the reference up first: never twice in the ERP
-    except ConnectorError as exc:
-        return {"status": "failed", "reference": ref, "detail": f"settlement journal {ref} not posted: {exc}"}
-    _mark_posting(ctx, number, "posted", doc.key, run.id)
-    return {"status": "posted", "reference": ref, "key": doc.key, "amount": str(net), "fees": str(fees),
-            "run_id": run.id}
-
-
-def _mark_posting(ctx: ReconcileContext, number: int, status: str, key: str | None, run_id: int) -> None:
-    with session_scope(ctx.db_url) as s:
-        posting = s.scalars(select(SettlementPosting).where(SettlementPosting.pair == ctx.pair,
-                                                            SettlementPosting.erp == ctx.erp_kind,
-                                                            SettlementPosting.batch_number == number)).one()
-        posting.status, posting.erp_key, posting.run_id, posting.posted_at = status, key, run_id, utcnow()
 
 
 def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
@@ -523,7 +331,7 @@ def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
                                 .group_by(ReconcileItem.item_class)).all())
     exceptions = sum(n for cls, n in counts.items() if cls in EXCEPTIONS)
     open_items = review.open_count(ctx.db_url, ctx.scope(f"reconcile:{run.day.isoformat()}"))
-    _update(ctx, run.id, counts=counts, exceptions=exceptions, status="done", finished_at=utcnow())
+    update_run(ctx, run.id, counts=counts, exceptions=exceptions, status="done", finished_at=utcnow())
     if open_items:
         alert_log.error("ALERT reconciliation of %s (run %d): %d exceptions, %d open on the review list: %s",
                         run.day, run.number, exceptions, open_items,
@@ -533,10 +341,8 @@ def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
 
 
 def write_reports(ctx: ReconcileContext, run: RunHandle) -> None:
-    from flows.settlement_report import write_reports as write
-
-    csv_path, html_path = write(ctx.db_url, run.id, ctx.reports_dir)
-    _update(ctx, run.id, report_csv=str(csv_path), report_html=str(html_path))
+    csv_path, html_path = write_report_files(ctx.db_url, run.id, ctx.reports_dir)
+    update_run(ctx, run.id, report_csv=str(csv_path), report_html=str(html_path))
 
 
 STEPS = (fetch_batches, match_transactions, find_unsettled_receipts, check_batch_totals, post_settlements,
@@ -560,6 +366,6 @@ def reconcile(ctx: ReconcileContext, day: date, *, trigger: str = "cli", run_key
             for step in STEPS:
                 step(ctx, run)
         except BaseException as exc:
-            _update(ctx, run.id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
+            update_run(ctx, run.id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
         return Outcome("done", run.id)

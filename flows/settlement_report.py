@@ -15,6 +15,7 @@ from jinja2 import Environment
 
 from db.models import ReconcileItem, ReconcileRun
 from db.session import session_scope
+from flows.settlement_rules import subject_reference
 from sqlalchemy import select
 
 CSV_COLUMNS = ("record", "batch", "reference", "transaction_id", "class", "expected", "found", "action", "detail")
@@ -77,8 +78,6 @@ def _same(a, b) -> bool:
 
 def write_reports(db_url: str, run_id: int, directory: Path) -> tuple[Path, Path]:
     """Write `reconcile-<day>[-runN].csv` and `.html` under `directory`; return both paths."""
-    from flows.settlement import subject_reference
-
     with session_scope(db_url) as s:
         run = s.get(ReconcileRun, run_id)
     directory.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,14 @@ No I/O here (like flows/documents.py for the sale): flows/settlement.py runs the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from schemas.domain import ErpDocument, JournalEntry, JournalLine
-from schemas.paytrace import TRANSACTION_TYPES
+from schemas.paytrace import TRANSACTION_TYPES, record_brand
 
 CENT = Decimal("0.01")
 
@@ -54,6 +54,7 @@ class Settled:
     amount: Decimal
     batch: int
     original_id: int | None = None
+    brand: str = "UNKNOWN"  # VISA, ..., ACH: whose clearing account the money passed through
 
 
 def money(value: Any) -> Decimal:
@@ -80,8 +81,8 @@ def settled_from(record: dict, batch: int) -> Settled:
     if kind not in SETTLED_TYPES:
         raise ValueError(f"transaction_type {kind!r} is not one a settled batch holds")
     original = record.get("original_transaction_id")
-    return Settled(int(record["transaction_id"]), kind,
-                   money(record["amount"]), batch, int(original) if str(original or "").isdigit() else None)
+    return Settled(int(record["transaction_id"]), kind, money(record["amount"]), batch,
+                   int(original) if str(original or "").isdigit() else None, record_brand(record))
 
 
 @dataclass
@@ -97,15 +98,19 @@ class BatchSums:
     refund_count: int = 0
     refund_amount: Decimal = Decimal("0.00")
     unreadable: int = 0
+    #: Net by brand (sales - refunds): what the settlement takes out of each brand's clearing account.
+    by_brand: dict[str, Decimal] = field(default_factory=dict)
 
     def add(self, t: Settled) -> None:
         self.count += 1
         if t.kind == "REFUND":
             self.refund_count += 1
             self.refund_amount += t.amount
+            self.by_brand[t.brand] = self.by_brand.get(t.brand, Decimal("0.00")) - t.amount
         elif t.kind != "VOID":  # a void moves no money (and is an exception of its own)
             self.sales_count += 1
             self.sales_amount += t.amount
+            self.by_brand[t.brand] = self.by_brand.get(t.brand, Decimal("0.00")) + t.amount
 
     @property
     def net(self) -> Decimal:
@@ -115,7 +120,7 @@ class BatchSums:
         return {"transaction_count": self.count, "sales_count": self.sales_count,
                 "sales_amount": str(self.sales_amount), "refund_count": self.refund_count,
                 "refund_amount": str(self.refund_amount), "net_amount": str(self.net),
-                "unreadable": self.unreadable}
+                "unreadable": self.unreadable, "by_brand": {b: str(v) for b, v in sorted(self.by_brand.items())}}
 
 
 def derived_totals(items: dict | None) -> tuple[Decimal, Decimal, int] | str:
@@ -225,14 +230,20 @@ def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocu
                                    f"({keys}): removed in the ERP?", "review")
 
 
-def settlement_entry(batch: int, day: date, net: Decimal, fees: Decimal, *, bank: str, clearing: str,
-                     fee_account: str = "") -> JournalEntry:
-    """Dr bank (the deposit) and fees, Cr card clearing (what the batch's sales put there)."""
+def settlement_entry(batch: int, day: date, net: Decimal, fees: Decimal, *, bank: str,
+                     clearing: dict[str, Decimal], fee_account: str = "") -> JournalEntry:
+    """Dr bank (the deposit) and fees, Cr each clearing account what the batch's sales put there.
+
+    `clearing` is account -> net amount that passed through it (flows/settlement_journal.py sums the
+    brands that share an account); the credits add up to `net`, so the journal balances."""
+    if sum(clearing.values(), Decimal("0")) != net:
+        raise ValueError(f"batch {batch}: clearing amounts {clearing} do not add up to the net {net}")
     text = f"PayTrace batch {batch} settlement"
     lines = [JournalLine(bank, net - fees, f"{text}: deposit")]
     if fees:
         lines.append(JournalLine(fee_account, fees, f"{text}: processing fees"))
-    lines.append(JournalLine(clearing, -net, f"{text}: card clearing"))
+    lines.extend(JournalLine(account, -amount, f"{text}: card clearing")
+                 for account, amount in sorted(clearing.items()) if amount)
     return JournalEntry(settlement_reference(batch), day, text, tuple(lines))
 
 

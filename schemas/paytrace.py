@@ -29,6 +29,16 @@ def card_brand(masked: str) -> str:
     return {"4": "VISA", "5": "MASTERCARD", "2": "MASTERCARD", "3": "AMEX", "6": "DISCOVER"}.get(first, "UNKNOWN")
 
 
+def record_brand(record: dict) -> str:
+    """A raw transaction record's brand, as the sale's documents take it: ACH for a check, else the
+    card's brand from its masked number (UNKNOWN when the record carries none)."""
+    if isinstance(record.get("check"), dict) and record["check"]:
+        return "ACH"
+    card = record.get("credit_card")
+    masked = str(card.get("masked_number") or "") if isinstance(card, dict) else ""
+    return card_brand(masked) if masked[:1].isdigit() else "UNKNOWN"
+
+
 class MoneyField(fields.Field):
     """Dollars as PayTrace sends them (number or string) into a Decimal, never through float."""
 

@@ -90,7 +90,8 @@ def reconcile_context(settings: Settings, enqueue=enqueue_ingest):
     """What flows.settlement needs, from Settings: a fresh one per run (it is not kept)."""
     from functools import partial
 
-    from flows.settlement import Fees, ReconcileContext
+    from flows.settlement_rules import Fees
+    from flows.settlement_run import ReconcileContext
     from workers.locks import DayLock, NoLock
 
     flow = build_context(settings)

@@ -37,7 +37,7 @@ CARD = {"number": "4012000098765439", "expiration_month": 12, "expiration_year":
 class Day:
     """Both sandboxes, the gateway, the ERP connector and a reconcile context on a fresh SQLite file."""
 
-    def __init__(self, tmp: Path, answers: dict | None = None) -> None:
+    def __init__(self, tmp: Path, answers: dict | None = None, mapping_text: str | None = None) -> None:
         self.paytrace = SandboxServer(paytrace_app(answers=answers)).start()
         self.sage50 = SandboxServer(sage50_app()).start()
         self.client = PayTraceClient(PayTraceConfig(self.paytrace.url, "demo", Secret("demo"), "PAYSYNC1", retries=0))
@@ -45,13 +45,17 @@ class Day:
         self.db = f"sqlite:///{tmp / 'paysync.sqlite3'}"
         upgrade(self.db)
         self.sent: list[int] = []
+        path = DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml"
+        if mapping_text is not None:
+            path = tmp / path.name
+            path.write_text(mapping_text)
         self.ctx = settlement.ReconcileContext(
             db_url=self.db, gateway=PayTraceGateway(self.client), erp=self.erp, erp_kind="sage50",
-            mapping=load_mapping(DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml"),
+            mapping=load_mapping(path),
             enqueue=self.sent.append, lock=NoLock, reports_dir=tmp / "reports", erp_concurrency=1)
 
-    def sale(self, amount: str) -> int:
-        answer = self.client.call("transactions/sale/keyed", {"amount": amount, "credit_card": CARD, "csc": "999",
+    def sale(self, amount: str, card: dict = CARD) -> int:
+        answer = self.client.call("transactions/sale/keyed", {"amount": amount, "credit_card": card, "csc": "999",
                                                               "billing_address": {"name": "Ada", "zip": "98402"}})
         return int(answer["transaction_id"])
 
@@ -86,10 +90,10 @@ class Day:
 def make_day(tmp_path):
     made = []
 
-    def make(**answers) -> Day:
+    def make(mapping_text: str | None = None, **answers) -> Day:
         home = tmp_path / str(len(made))
         home.mkdir()
-        made.append(Day(home, answers or None))
+        made.append(Day(home, answers or None, mapping_text))
         return made[-1]
 
     yield make
@@ -121,6 +125,29 @@ def test_a_batch_export_with_only_its_number_still_posts_the_settlement_journal_
     with session_scope(day.db) as s:
         assert {p.batch_number: p.status for p in s.scalars(select(SettlementPosting))} == {
             batch: "posted", refunds: "posted"}
+
+
+def test_each_brand_leaves_its_own_clearing_account_when_the_batch_settles(make_day):
+    # Given a mapping clearing AMEX through 1215 and every other card through 1205, and a batch of a
+    # Visa sale, an Amex sale and the refund of an Amex sale settled the batch before
+    shipped = (DEFAULT_MAPPINGS_DIR / "paytrace-sage50.yaml").read_text()
+    assert 'clearing: "1205"' in shipped
+    day = make_day(mapping_text=shipped.replace('clearing: "1205"', 'clearing: {default: "1205", by_brand: {AMEX: "1215"}}'))
+    amex_card = {"number": "378282246310005", "expiration_month": 12, "expiration_year": 2030}
+    earlier = day.sale("50.00", amex_card)
+    first = day.settle()
+    day.sale("20.00")
+    day.sale("30.00", amex_card)
+    day.client.call("transactions/refund/for_transaction", {"transaction_id": earlier, "amount": "8.00"})
+    batch = day.settle()
+    # When the day is reconciled
+    run, _ = day.reconcile(day.today())
+    # Then each settlement journal deposits the net and credits each brand's clearing what passed through it
+    assert run.totals[str(batch)]["items"]["by_brand"] == {"AMEX": "22.00", "VISA": "20.00"}
+    journals = day.journals()
+    assert _lines(journals[f"PTB{batch}-SET"]) == {"1020": Decimal("42.00"), "1205": Decimal("-20.00"),
+                                                   "1215": Decimal("-22.00")}
+    assert _lines(journals[f"PTB{first}-SET"]) == {"1020": Decimal("50.00"), "1215": Decimal("-50.00")}
 
 
 def test_a_record_missing_its_amount_makes_the_totals_unknown_never_zero(make_day):

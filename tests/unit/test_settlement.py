@@ -11,7 +11,7 @@ import pytest
 from config.celery import MerchantCrontab, celery_app
 from config.mapping import load_mapping
 from flows import documents, settlement_rules
-from flows.settlement_rules import (BatchSums, Fees, LedgerView, Settled, day_for, settlement_entry,
+from flows.settlement_rules import (BatchSums, Fees, LedgerView, Settled, day_for, settled_from, settlement_entry,
                                     subject_reference, total_differences)
 from schemas.domain import ErpDocument
 
@@ -83,18 +83,46 @@ def test_batch_totals_are_held_against_the_sum_of_items():
     assert total_differences({"number": 7}, sums.as_dict()) == []  # keys PayTrace did not send
 
 
+def test_a_batch_is_summed_by_brand_from_its_records():
+    visa = {"transaction_id": 1, "transaction_type": "SALE", "amount": 20,
+            "credit_card": {"masked_number": "411111******1111"}}
+    amex = {"transaction_id": 2, "transaction_type": "SALE", "amount": "15.00",
+            "credit_card": {"masked_number": "378282*****0005"}}
+    amex_back = {"transaction_id": 3, "transaction_type": "REFUND", "amount": "5.00",
+                 "credit_card": {"masked_number": "378282*****0005"}}
+    check = {"transaction_id": 4, "transaction_type": "SALE", "amount": "7.00", "check": {"account_number": "***6789"}}
+    bare = {"transaction_id": 5, "transaction_type": "SALE", "amount": "1.00"}
+    sums = BatchSums()
+    for record in (visa, amex, amex_back, check, bare):
+        sums.add(settled_from(record, 7))
+    assert sums.as_dict()["by_brand"] == {"ACH": "7.00", "AMEX": "10.00", "UNKNOWN": "1.00", "VISA": "20.00"}
+    assert sum(sums.by_brand.values()) == sums.net == Decimal("38.00")
+
+
 def test_the_settlement_journal_moves_clearing_to_the_bank_and_balances():
-    entry = settlement_entry(7, date(2026, 11, 21), Decimal("30.00"), Decimal("0"), bank="1020", clearing="1205")
+    day = date(2026, 11, 21)
+    entry = settlement_entry(7, day, Decimal("30.00"), Decimal("0"), bank="1020", clearing={"1205": Decimal("30.00")})
     assert entry.reference == "PTB7-SET" and entry.is_balanced
     assert [(l.account, l.amount) for l in entry.lines] == [("1020", Decimal("30.00")), ("1205", Decimal("-30.00"))]
     fees = Fees(Decimal("0.029"), Decimal("0.30"), "6100").of(Decimal("35.00"), 3)
     assert fees == Decimal("1.92")
-    entry = settlement_entry(7, date(2026, 11, 21), Decimal("30.00"), fees, bank="1020", clearing="1205",
+    entry = settlement_entry(7, day, Decimal("30.00"), fees, bank="1020", clearing={"1205": Decimal("30.00")},
                              fee_account="6100")
     assert entry.is_balanced and ("6100", Decimal("1.92")) in [(l.account, l.amount) for l in entry.lines]
-    refunds_only = settlement_entry(8, date(2026, 11, 21), Decimal("-5.00"), Decimal("0"), bank="1020",
-                                    clearing="1205")
+    refunds_only = settlement_entry(8, day, Decimal("-5.00"), Decimal("0"), bank="1020",
+                                    clearing={"1205": Decimal("-5.00")})
     assert refunds_only.is_balanced and refunds_only.lines[0].amount == Decimal("-5.00")
+
+
+def test_each_clearing_account_is_credited_what_passed_through_it():
+    entry = settlement_entry(9, date(2026, 11, 21), Decimal("45.00"), Decimal("0"), bank="1020",
+                             clearing={"1205": Decimal("30.00"), "1215": Decimal("20.00"), "1230": Decimal("-5.00")})
+    assert entry.is_balanced
+    assert [(l.account, l.amount) for l in entry.lines] == [
+        ("1020", Decimal("45.00")), ("1205", Decimal("-30.00")), ("1215", Decimal("-20.00")), ("1230", Decimal("5.00"))]
+    with pytest.raises(ValueError, match="do not add up"):
+        settlement_entry(9, date(2026, 11, 21), Decimal("45.00"), Decimal("0"), bank="1020",
+                         clearing={"1205": Decimal("30.00")})
 
 
 def test_references_a_person_searches_for():
