@@ -131,6 +131,13 @@ class ErpConnector(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot list changed customers")
 
     # -- may be overridden ----------------------------------------------------------------
+    def find_many(self, kind: str, references: Iterable[str]) -> dict[str, list[ErpDocument]]:
+        """`find` for many references at once: reference -> its documents (every reference asked is a key).
+
+        One lookup per reference here; an ERP that can ask for many in one query overrides it.
+        """
+        return {reference: self.find(kind, reference) for reference in dict.fromkeys(references)}
+
     def list_documents(self, kind: str, day: date) -> Iterable[ErpDocument]:
         """Every document of `kind` dated `day`, for the nightly check of what PayTrace never had.
 
