@@ -4,13 +4,19 @@ A subclass says how to read and write its ERP (the `_create_*` methods and `find
 overridden); this base class makes every create idempotent on the deterministic reference by
 looking the reference up on the ERP side first, so a crash between the ERP's answer and our own
 commit can never duplicate a document, even when our ledger row is gone.
+
+The one exception is `absent=True`: the caller has proof the reference cannot be in the ERP yet
+(flows/runs.py: the run wrote the document this one always follows into an ERP that held none of
+it, and no earlier attempt of this one ever started), so the lookup would only cost a round trip.
+A document written, not found, comes back with `created=True`.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Iterable
+from typing import Callable, Iterable
 
 from connectors.errors import PermanentError
 from schemas.domain import (CreditMemo, Customer, CustomerChange, ErpDocument, InvoiceInfo, JournalEntry, Payment,
@@ -77,17 +83,17 @@ class ErpConnector(ABC):
         """The status a sales order or invoice carries now. Must be overridden."""
         raise NotImplementedError(f"{type(self).__name__} cannot read a {kind}'s status")
 
-    def ensure_credit_memo(self, memo: CreditMemo) -> ErpDocument:
-        return self._existing("credit_memo", memo.reference, memo.customer_id, memo.amount) \
-            or self._create_credit_memo(memo)
+    def ensure_credit_memo(self, memo: CreditMemo, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("credit_memo", memo.reference, memo.customer_id, memo.amount, absent,
+                            lambda: self._create_credit_memo(memo))
 
-    def ensure_refund(self, refund: Refund) -> ErpDocument:
-        return self._existing("refund", refund.reference, refund.customer_id, refund.amount) \
-            or self._create_refund(refund)
+    def ensure_refund(self, refund: Refund, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("refund", refund.reference, refund.customer_id, refund.amount, absent,
+                            lambda: self._create_refund(refund))
 
-    def ensure_reversal(self, reversal: Reversal) -> ErpDocument:
-        return self._existing("reversal", reversal.reference, reversal.customer_id, reversal.amount) \
-            or self._create_reversal(reversal)
+    def ensure_reversal(self, reversal: Reversal, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("reversal", reversal.reference, reversal.customer_id, reversal.amount, absent,
+                            lambda: self._create_reversal(reversal))
 
     # -- finding the invoice a payment pays, and the invoices falling due (docs/connectors.md) --
     # A payment with `invoice_ref=None` is a receipt on account (unapplied cash): `_create_payment`
@@ -147,31 +153,37 @@ class ErpConnector(ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot list {kind} documents by date")
 
     # -- idempotent creates ---------------------------------------------------------------
-    def ensure_sales_order(self, order: SalesOrder) -> ErpDocument:
-        return self._existing("sales_order", order.reference, order.customer_id, order.amount) \
-            or self._create_sales_order(order)
+    def ensure_sales_order(self, order: SalesOrder, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("sales_order", order.reference, order.customer_id, order.amount, absent,
+                            lambda: self._create_sales_order(order))
 
-    def ensure_invoice(self, invoice: SalesOrder) -> ErpDocument:
-        return self._existing("invoice", invoice.reference, invoice.customer_id, invoice.amount) \
-            or self._create_invoice(invoice)
+    def ensure_invoice(self, invoice: SalesOrder, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("invoice", invoice.reference, invoice.customer_id, invoice.amount, absent,
+                            lambda: self._create_invoice(invoice))
 
-    def ensure_payment(self, payment: Payment) -> ErpDocument:
-        return self._existing("payment", payment.reference, payment.customer_id, payment.amount) \
-            or self._create_payment(payment)
+    def ensure_payment(self, payment: Payment, *, absent: bool = False) -> ErpDocument:
+        return self._ensure("payment", payment.reference, payment.customer_id, payment.amount, absent,
+                            lambda: self._create_payment(payment))
 
-    def ensure_journal(self, entry: JournalEntry) -> ErpDocument:
+    def ensure_journal(self, entry: JournalEntry, *, absent: bool = False) -> ErpDocument:
         if not entry.is_balanced:
             raise PermanentError(f"journal {entry.reference} does not balance", system=self.kind,
                                  operation="journal_entries")
         debit = sum((l.amount for l in entry.lines if l.amount > 0), Decimal("0"))
-        return self._existing("journal", entry.reference, None, debit) or self._create_journal(entry)
+        return self._ensure("journal", entry.reference, None, debit, absent, lambda: self._create_journal(entry))
+
+    def _ensure(self, kind: str, reference: str, customer_id: str | None, amount: Decimal, absent: bool,
+                create: Callable[[], ErpDocument]) -> ErpDocument:
+        """The document of `reference`: the one the ERP holds, or written now (created=True)."""
+        if len(reference) > self.max_reference_length:
+            raise PermanentError(f"reference {reference!r} is longer than {self.max_reference_length}",
+                                 system=self.kind, operation=kind)
+        found = None if absent else self._existing(kind, reference, customer_id, amount)
+        return found or replace(create(), created=True)
 
     def _existing(self, kind: str, reference: str, customer_id: str | None,
                   amount: Decimal) -> ErpDocument | None:
         """The document already written for `reference`, or None; a clash is a person's problem."""
-        if len(reference) > self.max_reference_length:
-            raise PermanentError(f"reference {reference!r} is longer than {self.max_reference_length}",
-                                 system=self.kind, operation=kind)
         found = self.find(kind, reference)
         mine = [d for d in found if (customer_id is None or d.customer_id == customer_id)
                 and (d.amount is None or d.amount == amount)]

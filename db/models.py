@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import BigId, JsonDoc, UTCDateTime, utcnow
@@ -120,6 +120,9 @@ class StepLedger(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     erp_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     erp_reference_number: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: Written into an ERP that held no document of its reference (not found and kept): what the
+    #: run writes after it cannot exist yet (flows/runs.py Post.after).
+    created: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # host:pid of the process that claimed the step; a dead claimer's step can be taken over.

@@ -43,21 +43,29 @@ def claimer_dead(claimed_by: str | None) -> bool:
 
 def done_keys(s: Session, run_id: int) -> dict[str, str]:
     """The ERP keys of the run's finished documents, by document."""
-    return dict(s.execute(select(StepLedger.step, StepLedger.erp_ref).where(
-        StepLedger.run_id == run_id, StepLedger.status == "done")).all())
+    return dict(done_rows(s, run_id)[0])
+
+
+def done_rows(s: Session, run_id: int) -> tuple[dict[str, str], frozenset[str]]:
+    """The ERP keys of the run's finished documents, and which of them it wrote into an ERP holding none."""
+    rows = s.execute(select(StepLedger.step, StepLedger.erp_ref, StepLedger.created).where(
+        StepLedger.run_id == run_id, StepLedger.status == "done")).all()
+    return {step: key for step, key, _ in rows}, frozenset(step for step, _, created in rows if created)
 
 
 def claim(s: Session, run_id: int, stage: str, documents: dict[str, str], me: str, lease_seconds: float,
-          now: datetime) -> None:
-    """Claim the rows of `documents` (document -> idempotency key) for `me`, in the caller's transaction.
+          now: datetime) -> dict[str, int]:
+    """Claim the rows of `documents` (document -> idempotency key) for `me`, in the caller's transaction;
+    return each claimed document's attempt number (1: no earlier attempt can have reached the ERP).
 
     A missing row is inserted claimed; a failed or released one, or one whose claimer died or
     whose lease ran out, is taken over with a compare-and-set on `attempts` (the row's version).
     A row a live worker holds raises StepBusy (retriable, bounded by that lease), and the caller's
     transaction rolls back every claim it made.
     """
+    attempts: dict[str, int] = {}
     if not documents:
-        return
+        return attempts
     rows = {row.step: row for row in s.scalars(select(StepLedger).where(
         StepLedger.run_id == run_id, StepLedger.step.in_(list(documents))))}
     stale = now - timedelta(seconds=lease_seconds)
@@ -66,6 +74,7 @@ def claim(s: Session, run_id: int, stage: str, documents: dict[str, str], me: st
         if row is None:
             s.add(StepLedger(run_id=run_id, step=document, stage=stage, idempotency_key=key, status="running",
                              claimed_by=me, attempts=1, started_at=now))
+            attempts[document] = 1
             continue
         if row.status == "done":
             continue
@@ -74,6 +83,7 @@ def claim(s: Session, run_id: int, stage: str, documents: dict[str, str], me: st
         if free and s.execute(update(StepLedger).where(StepLedger.id == row.id, StepLedger.attempts == row.attempts)
                               .values(status="running", claimed_by=me, started_at=now, stage=stage,
                                       attempts=row.attempts + 1)).rowcount == 1:
+            attempts[document] = row.attempts + 1
             continue
         expires = row.started_at + timedelta(seconds=lease_seconds)
         # Come back when the other claim's lease runs out (at the latest): if its holder died on
@@ -82,15 +92,17 @@ def claim(s: Session, run_id: int, stage: str, documents: dict[str, str], me: st
         raise StepBusy(f"{document} of run {run_id} is being written by another worker",
                        retry_after=max(2.0, (expires - now).total_seconds()), system="paysync", operation=stage)
     s.flush()
+    return attempts
 
 
-def record(s: Session, run_id: int, written: dict[str, tuple[str, str | None]], checksum: str | None,
+def record(s: Session, run_id: int, written: dict[str, tuple[str, str | None, bool]], checksum: str | None,
            now: datetime) -> None:
-    """Mark documents written: their ERP key and reference, and the mapping they were written with."""
-    for document, (key, number) in written.items():
+    """Mark documents written: their ERP key and reference, whether the ERP held none before (created),
+    and the mapping they were written with."""
+    for document, (key, number, created) in written.items():
         s.execute(update(StepLedger).where(StepLedger.run_id == run_id, StepLedger.step == document)
-                  .values(status="done", erp_ref=key, erp_reference_number=number, completed_at=now,
-                          last_error=None, mapping_checksum=checksum))
+                  .values(status="done", erp_ref=key, erp_reference_number=number, created=created,
+                          completed_at=now, last_error=None, mapping_checksum=checksum))
 
 
 def release(s: Session, run_id: int, documents: list[str], me: str, error: str) -> None:

@@ -126,12 +126,15 @@ def order(ctx: FlowContext, run: Run) -> Plan:
         return Plan()
     if _store_order(ctx, run) is not None:
         # A store order's real lines (flows/orders.py), its stock reserved with the sales order.
-        return Plan((Post("sales_order", lambda keys: store_orders.ensure_order(ctx, run, run.txn, store_orders.sales_order_for(
-                         ctx, run, run.txn, _documents(ctx, run, keys).sales_order))),
+        return Plan((Post("sales_order", lambda keys: store_orders.ensure_order(
+                         ctx, run, run.txn, store_orders.sales_order_for(ctx, run, run.txn,
+                                                                         _documents(ctx, run, keys).sales_order))),
                      Post("invoice", lambda keys: ctx.erp.ensure_invoice(store_orders.invoice_for(
-                         ctx, run, run.txn, _documents(ctx, run, keys).invoice)))))
+                         ctx, run, run.txn, _documents(ctx, run, keys).invoice), absent=keys.absent),
+                          after=("sales_order",))))
     return Plan((Post("sales_order", lambda keys: ctx.erp.ensure_sales_order(_documents(ctx, run, keys).sales_order)),
-                 Post("invoice", lambda keys: ctx.erp.ensure_invoice(_documents(ctx, run, keys).invoice))))
+                 Post("invoice", lambda keys: ctx.erp.ensure_invoice(_documents(ctx, run, keys).invoice,
+                                                                     absent=keys.absent), after=("sales_order",))))
 
 
 def payment(ctx: FlowContext, run: Run) -> Plan:
@@ -139,16 +142,18 @@ def payment(ctx: FlowContext, run: Run) -> Plan:
     docs = _documents(ctx, run, dict(run.done))
     posts = []
     if docs.receipt is not None:
-        posts.append(Post("payment", lambda keys: _apply(ctx, run, _documents(ctx, run, keys).receipt)))
+        posts.append(Post("payment", lambda keys: _apply(ctx, run, _documents(ctx, run, keys).receipt, keys.absent),
+                          after=("invoice",)))
     if docs.on_account is not None:
-        posts.append(Post("on_account", lambda keys: ctx.erp.ensure_payment(_documents(ctx, run, keys).on_account)))
+        posts.append(Post("on_account", lambda keys: ctx.erp.ensure_payment(_documents(ctx, run, keys).on_account,
+                                                                            absent=keys.absent), after=("payment",)))
     return Plan(tuple(posts), then=lambda keys: _flag_rest(ctx, run, keys))
 
 
-def _apply(ctx: FlowContext, run: Run, receipt) -> ErpDocument | dict[str, ErpDocument]:
+def _apply(ctx: FlowContext, run: Run, receipt, absent: bool) -> ErpDocument | dict[str, ErpDocument]:
     """The receipt to its invoice; if the ERP says less is due now (a payment raced ours), decide again."""
     try:
-        return ctx.erp.ensure_payment(receipt)
+        return ctx.erp.ensure_payment(receipt, absent=absent)
     except ValidationError:
         if run.decision is None or not run.decision.matched:
             raise
@@ -200,7 +205,9 @@ def _finding(ctx: FlowContext, txn: GatewayTransaction, decision: Decision, acti
 
 def gl(ctx: FlowContext, run: Run) -> Plan:
     """The journal moving the receipt from undeposited funds to card clearing until the batch settles."""
-    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal)),),
+    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal,
+                                                                     absent=keys.absent),
+                      after=("payment", "on_account")),),
                 then=lambda keys: store_orders.sale_posted(ctx, run.id))  # the store is told its order is paid
 
 

@@ -89,7 +89,8 @@ def order(ctx: FlowContext, run: Run) -> Plan:
 
 def payment(ctx: FlowContext, run: Run) -> Plan:
     """The money paid back to the customer, settling the credit memo."""
-    return Plan((Post("refund", lambda keys: ctx.erp.ensure_refund(_documents(ctx, run, keys).refund)),))
+    return Plan((Post("refund", lambda keys: ctx.erp.ensure_refund(_documents(ctx, run, keys).refund,
+                                                                   absent=keys.absent), after=("credit_memo",)),))
 
 
 def gl(ctx: FlowContext, run: Run) -> Plan:
@@ -102,7 +103,8 @@ def gl(ctx: FlowContext, run: Run) -> Plan:
             mark(ctx, "invoice", sale.invoice_key, "refunded" if whole else "partially_refunded")
             store_orders.payment_event(ctx, run.txn, "refunded", sale_id=sale.transaction_id)
 
-    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal)),),
+    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal,
+                                                                     absent=keys.absent), after=("refund",)),),
                 then=status)
 
 

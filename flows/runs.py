@@ -96,6 +96,8 @@ class Run:
     #: For a refund: what the sale's other refunds (posted or posting) took back already.
     sale_refunded: Decimal = Decimal("0.00")
     amount: Decimal | None = None
+    #: The done documents the run wrote into an ERP that held none of them (not found).
+    created: frozenset[str] = frozenset()
 
     @property
     def invoice_key(self) -> str | None:
@@ -122,10 +124,11 @@ def _decision(row: SyncRun) -> Decision | None:
 
 
 def _view(s: Session, row: SyncRun, sale: "Run | None" = None, refunded: Decimal = Decimal("0.00")) -> Run:
+    done, created = ledger.done_rows(s, row.id)
     return Run(row.id, row.pair, row.gateway, row.transaction_id, row.erp, row.kind, row.status, row.hold,
                GatewayTransaction.from_facts(row.facts) if row.facts else None, row.transaction,
-               row.fx_rate, _decision(row), row.parent_transaction_id, row.erp_customer, ledger.done_keys(s, row.id),
-               sale, refunded, row.amount)
+               row.fx_rate, _decision(row), row.parent_transaction_id, row.erp_customer, done,
+               sale, refunded, row.amount, created)
 
 
 def load(s: Session, run_id: int) -> Run:
@@ -169,16 +172,33 @@ def park(s: Session, run: Run, finding: Finding, group: str) -> None:
 
 
 # -- a stage ----------------------------------------------------------------------------------------
+class Keys(dict):
+    """The ERP keys of the run's documents so far (document -> key), as a stage's writes read them.
+
+    `absent` is True while a write may skip looking its reference up (Post.after): pass it on to
+    the connector's ensure_* as `absent=`.
+    """
+
+    absent: bool = False
+
+
 @dataclass(frozen=True)
 class Post:
     """One ERP document a stage writes: its ledger name, and how to write it given the keys so far.
 
     `write` may return several documents by name when the ERP's answer made it write another
     (the rest of a payment the invoice could no longer take, claimed with claim_more).
+
+    `after` names the documents of this run this one is only ever written after. When the run
+    wrote one of them into an ERP holding none of its reference, and this is the first attempt at
+    this document (no earlier one can have reached the ERP), this reference cannot be in the ERP
+    yet: the write skips the lookup (`keys.absent`). The proof rests on the ERP's own answer,
+    so it holds even when the ledger was restored from an older backup.
     """
 
     document: str
-    write: Callable[[dict[str, str]], ErpDocument | dict[str, ErpDocument]]
+    write: Callable[[Keys], ErpDocument | dict[str, ErpDocument]]
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,19 +230,23 @@ def run_stage(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, 
     """Run one stage of a run: claim, write, record; finish the run after its last stage."""
     me = ledger.claimer()
     try:
-        run, kind, plan = _begin(ctx, run_id, stage, kinds, me)
+        run, kind, plan, attempts = _begin(ctx, run_id, stage, kinds, me)
     except IntegrityError:
         # A concurrent delivery inserted a ledger row between our look and our insert: look again.
-        run, kind, plan = _begin(ctx, run_id, stage, kinds, me)
-    keys, written = dict(run.done), {}
+        run, kind, plan, attempts = _begin(ctx, run_id, stage, kinds, me)
+    keys, written, created = Keys(run.done), {}, set(run.created)
     try:
         for post in plan.posts:
             if post.document in keys:
                 continue
+            keys.absent = attempts.get(post.document) == 1 and not created.isdisjoint(post.after)
             result = post.write(keys)
+            keys.absent = False
             for document, doc in (result.items() if isinstance(result, dict) else ((post.document, result),)):
                 keys[document] = doc.key
-                written[document] = (doc.key, doc.reference or None)
+                written[document] = (doc.key, doc.reference or None, doc.created)
+                if doc.created:
+                    created.add(document)
         if plan.then is not None:
             plan.then(keys)
     except BaseException as exc:
@@ -246,8 +270,10 @@ def run_stage(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, 
                 {"current_step": stage, "updated_at": utcnow(), "last_error": None}, synchronize_session=False)
 
 
-def _begin(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, Kind], me: str) -> tuple[Run, Kind, Plan]:
-    """The first transaction of a stage: load the run, plan its documents, claim their ledger rows (or park)."""
+def _begin(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, Kind],
+           me: str) -> tuple[Run, Kind, Plan, dict[str, int]]:
+    """The first transaction of a stage: load the run, plan its documents, claim their ledger rows (or park);
+    the attempt number of each document claimed."""
     with session_scope(ctx.db_url) as s:
         run = load(s, run_id)
         if run.status in TERMINAL:
@@ -258,12 +284,12 @@ def _begin(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, Kin
             park(s, run, *plan.park)
         else:
             todo = {p.document: f"{run.transaction_id}:{p.document}" for p in plan.posts if p.document not in run.done}
-            ledger.claim(s, run.id, stage, todo, me, ctx.lease_seconds, utcnow())
+            attempts = ledger.claim(s, run.id, stage, todo, me, ctx.lease_seconds, utcnow())
             s.query(SyncRun).filter(SyncRun.id == run.id).update(
                 {"status": "running", "current_step": stage, "updated_at": utcnow()}, synchronize_session=False)
     if plan.park is not None:
         raise RunFinished("skipped")
-    return run, kind, plan
+    return run, kind, plan, attempts
 
 
 def claim_more(ctx: FlowContext, run: Run, stage: str, document: str) -> None:

@@ -61,7 +61,8 @@ def gl(ctx: FlowContext, run: Run) -> Plan:
         mark(ctx, "invoice", sale.invoice_key, "voided")
         store_orders.payment_event(ctx, run.txn, "cancelled", sale_id=sale.transaction_id)
 
-    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run).journal)),), then=after)
+    return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run).journal, absent=keys.absent),
+                      after=("reversal",)),), then=after)
 
 
 STAGES = {"payment": payment, "gl": gl}

@@ -180,6 +180,9 @@ class ErpDocument:
     amount: Decimal | None = None
     amount_due: Decimal | None = None
     customer_id: str | None = None
+    #: Written just now into an ERP that held none of its reference (ErpConnector.ensure_*): not part
+    #: of what the ERP holds, so two answers for one document compare equal either way.
+    created: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
