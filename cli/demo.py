@@ -78,7 +78,7 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
             os.environ.update(stack.env)
             get_settings.cache_clear()
             stack.start_ingress()
-            stack.start_worker(concurrency=2)
+            stack.start_workers(processes=1, threads=8)
             stack.start_beat()
             stack.start_console()
             login = _console_login(database_url)

@@ -99,7 +99,7 @@ def run_orders_demo(orders: int, home: Path, console: Console, *, timeout: float
             get_settings.cache_clear()
             stack.start_ingress()
             stack.subscribe_shop()
-            stack.start_worker(concurrency=2)
+            stack.start_workers(processes=1, threads=8)
             stack.start_beat()
         console.print(f"[bold]paysync demo --orders[/] in {home}: database {_safe(database_url)}, store simulator "
                       f"{stack.shop.url}, PayTrace sandbox {stack.paytrace.url}, {ERP_NAMES[erp]} sandbox, "

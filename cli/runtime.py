@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from config.queues import all_queues
+from config.queues import DEAD_LETTER_QUEUE, RECONCILE_QUEUE, all_queues
 
 QUEUES = ",".join(all_queues())
 
@@ -134,10 +134,16 @@ def celery_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "config.celery:celery_app", *args]
 
 
+#: The Procfile's two worker roles: long jobs in processes, steps that wait on PayTrace or the ERP in threads.
+PROCESS_QUEUES = f"{DEAD_LETTER_QUEUE},{RECONCILE_QUEUE}"
+IO_QUEUES = ",".join(q for q in all_queues() if q not in (DEAD_LETTER_QUEUE, RECONCILE_QUEUE))
+
+
 def worker(env: dict[str, str], logdir: Path, name: str = "worker", concurrency: int = 2,
-           queues: str = QUEUES) -> Child:
+           queues: str = QUEUES, pool: str | None = None) -> Child:
+    """A Celery worker; `pool` "threads" for the io role (None: the app's prefork pool)."""
     argv = celery_argv("worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO",
-                       "--without-gossip", "--without-mingle")
+                       "--without-gossip", "--without-mingle", *(("-P", pool) if pool else ()))
     return Child(name, argv, env, logdir / f"{name}.log")
 
 

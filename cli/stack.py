@@ -152,12 +152,20 @@ class Stack:
         wait_http(f"{self.ingress_url}/healthz", proc=self.ingress)
         return self
 
-    def start_worker(self, name: str = "worker", concurrency: int = 2) -> runtime.Child:
+    def start_worker(self, name: str = "worker", concurrency: int = 2, *, queues: str = runtime.QUEUES,
+                     pool: str | None = None) -> runtime.Child:
         port = runtime.free_port()
         self.worker_metrics[name] = f"http://127.0.0.1:{port}/metrics"
         env = {**self.env, "WORKER_METRICS_PORT": str(port), "WORKER_METRICS_HOST": "127.0.0.1",
                "PROMETHEUS_MULTIPROC_DIR": str(self.home / "metrics" / name)}
-        return self.processes.add(runtime.worker(env, self.home, name=name, concurrency=concurrency))
+        return self.processes.add(runtime.worker(env, self.home, name=name, concurrency=concurrency, queues=queues,
+                                                 pool=pool))
+
+    def start_workers(self, processes: int = 2, threads: int = 32) -> "Stack":
+        """Both worker roles as the Procfile runs them: `worker` (processes) and `io` (threads)."""
+        self.start_worker("worker", processes, queues=runtime.PROCESS_QUEUES)
+        self.start_worker("io", threads, queues=runtime.IO_QUEUES, pool="threads")
+        return self
 
     def start_console(self, workers: int = 1) -> "Stack":
         """The operator's console under gunicorn, at `console_url`."""

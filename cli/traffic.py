@@ -61,10 +61,11 @@ def make_sales(client: PayTraceClient, count: int, *, seed: int = 7, decline_eve
 
 
 def push_webhook(ingress_url: str, secret: str, sale: Sale, *, event_id: str | None = None,
-                 session: requests.Session | None = None, timeout: float = 10.0) -> requests.Response:
-    """POST a Standard Webhooks-signed `transaction.sale` hint, signed by the reference library."""
+                 session: requests.Session | None = None, timeout: float = 10.0,
+                 event_type: str | None = None) -> requests.Response:
+    """POST a Standard Webhooks-signed `transaction.sale` hint (or `event_type`), signed by the reference library."""
     event_id = event_id or f"evt_{sale.transaction_id}"
-    body = json.dumps({"type": "transaction.declined" if sale.declined else "transaction.sale",
+    body = json.dumps({"type": event_type or ("transaction.declined" if sale.declined else "transaction.sale"),
                        "data": {"transaction_id": sale.transaction_id, "amount": str(sale.amount)}})
     now = datetime.now(timezone.utc)
     signature = Webhook(secret).sign(event_id, now, body)

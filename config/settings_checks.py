@@ -34,6 +34,12 @@ def cross_checks(s: Settings) -> dict[str, list[str]]:
         parse_rate(s.silent_post_rate_limit)
     except ValueError as exc:
         errors["SILENT_POST_RATE_LIMIT"] = [str(exc)]
+    for key, rate in (("ERP_RATE_LIMIT", s.erp_rate_limit), ("PAYTRACE_RATE_LIMIT", s.paytrace_rate_limit)):
+        if rate.strip() != "0":
+            try:
+                parse_rate(rate)
+            except ValueError as exc:
+                errors[key] = [f"{exc}, or 0 for no limit"]
     return errors | _address_checks(s)
 
 

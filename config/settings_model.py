@@ -25,6 +25,9 @@ MODES = ("production", "demo", "test")
 #: The id-hash key of the demo and the tests: published here, so it protects nothing (docs: README).
 DEMO_ID_HASH_KEY = "paysync-demo-id-hash-key-not-a-secret"
 DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
+#: Each ERP's share when nothing is set [I: no public figure; docs/scaling.md]: calls at once, calls per time
+#: ("0": no rate limit). A Sage 50 bridge serves one company file; X3's web-service pool is sized by the site.
+ERP_GATE_DEFAULTS = {"sage50": (2, "10/second"), "sage_x3": (8, "20/second"), "sage_pro": (8, "0")}
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,14 @@ class Settings:
     silent_post_token: Secret = field(default=Secret(""), repr=False)
     silent_post_allow: tuple[str, ...] = ()
     silent_post_confirm_seconds: float = 120.0
+    # -- scale: the gate every worker shares through Redis (workers/gate.py, docs/scaling.md) ---------
+    #: Calls to the ERP at once and per time ("20/second"; "0": none), from every worker on every host.
+    erp_max_concurrent: int = 4
+    erp_rate_limit: str = "0"
+    paytrace_max_concurrent: int = 8
+    paytrace_rate_limit: str = "0"
+    #: How long a call waits for its slot before its task gives the step back and retries later.
+    gate_max_wait_seconds: float = 30.0
 
     @property
     def pair_names(self) -> tuple[str, ...]:

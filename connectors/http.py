@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from connectors import gate
 from connectors.backoff import compute_backoff
 from connectors.errors import RetriableError
 from metrics.registry import EXTERNAL_ERRORS, EXTERNAL_SECONDS
@@ -62,17 +63,23 @@ class HttpClient:
             return response
 
     def _send(self, method: str, url: str, operation: str, **kwargs: Any) -> requests.Response:
-        """One request, timed and counted for /metrics (latency by system and operation, failures by kind)."""
-        started = time.monotonic()
-        try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            EXTERNAL_ERRORS.labels(self.system, type(exc).__name__).inc()
-            raise
-        finally:
-            EXTERNAL_SECONDS.labels(self.system, operation).observe(time.monotonic() - started)
+        """One request in a slot of the system's shared cap (connectors/gate.py), timed and counted for
+        /metrics (latency by system and operation, failures by kind)."""
+        shared = gate.current()
+        with shared.slot(self.system):
+            started = time.monotonic()
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                EXTERNAL_ERRORS.labels(self.system, type(exc).__name__).inc()
+                raise
+            finally:
+                EXTERNAL_SECONDS.labels(self.system, operation).observe(time.monotonic() - started)
         if response.status_code >= 500 or response.status_code == 429:
             EXTERNAL_ERRORS.labels(self.system, f"http_{response.status_code}").inc()
+        wait = retry_after_seconds(response)
+        if response.status_code == 429 or (response.status_code == 503 and wait):
+            shared.pause(self.system, wait if wait else 1.0)  # every worker slows down, not only this one
         return response
 
     @staticmethod

@@ -8,13 +8,12 @@ from __future__ import annotations
 import logging
 
 from connectors.errors import PermanentError
-from flows import documents, names
+from flows import documents
 from flows import orders as store_orders
 from flows.after_sale import mark
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding, file_findings
-from flows.runs import FlowContext, Plan, Post, Run
-from schemas.domain import ErpDocument
+from flows.runs import FlowContext, Plan, Post, Run, customer_plan
 
 alert_log = logging.getLogger("paysync.alert")
 
@@ -32,9 +31,7 @@ def chain(ctx: FlowContext, run: Run) -> tuple[str, ...]:
 
 
 def customer(ctx: FlowContext, run: Run) -> Plan:
-    payer = documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length)
-    return Plan((Post("customer", lambda keys: ErpDocument(
-        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
+    return customer_plan(ctx, documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length))
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:

@@ -22,14 +22,14 @@ from decimal import Decimal
 
 from connectors.errors import PermanentError, RunFinished, ValidationError
 from db.session import session_scope
-from flows import anomalies, documents, matching, names
+from flows import anomalies, documents, matching
 from flows import orders as store_orders
 from flows.customers import linked_erp_customer
 from flows.decision import FLAG, REVIEW, Decision, decide
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding, file_findings
 from flows.runs import AUTHORIZED, DECLINED, FlowContext, Plan, Post, Run, claim_more, other_runs_pending_on, park, \
-    record_decision
+    customer_plan, invoice_hold, record_decision
 from schemas.domain import ErpDocument, GatewayTransaction
 
 log = logging.getLogger("paysync.flows")
@@ -116,8 +116,7 @@ def _store_order(ctx: FlowContext, run: Run) -> int | None:
 def customer(ctx: FlowContext, run: Run) -> Plan:
     """The payer as an ERP customer: created, or its contact details brought up to date."""
     payer = store_orders.customer_for(ctx, _store_order(ctx, run), _documents(ctx, run, dict(run.done)).customer)
-    return Plan((Post("customer", lambda keys: ErpDocument(
-        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
+    return customer_plan(ctx, payer)
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:
@@ -147,7 +146,7 @@ def payment(ctx: FlowContext, run: Run) -> Plan:
     if docs.on_account is not None:
         posts.append(Post("on_account", lambda keys: ctx.erp.ensure_payment(_documents(ctx, run, keys).on_account,
                                                                             absent=keys.absent), after=("payment",)))
-    return Plan(tuple(posts), then=lambda keys: _flag_rest(ctx, run, keys))
+    return Plan(tuple(posts), then=lambda keys: _flag_rest(ctx, run, keys), holds=invoice_hold(run.invoice_key))
 
 
 def _apply(ctx: FlowContext, run: Run, receipt, absent: bool) -> ErpDocument | dict[str, ErpDocument]:

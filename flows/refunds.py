@@ -16,13 +16,12 @@ from connectors.errors import PermanentError, RetriableError
 from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import documents, names, refund_links, store_refunds
+from flows import documents, refund_links, store_refunds
 from flows import orders as store_orders
 from flows.after_sale import for_a_person, mark, wait_for_sale
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding
-from flows.runs import FlowContext, Plan, Post, Run
-from schemas.domain import ErpDocument
+from flows.runs import FlowContext, Plan, Post, Run, customer_plan, invoice_hold
 
 
 def prepare(ctx: FlowContext, run: Run) -> Prepared:
@@ -65,9 +64,7 @@ def _documents(ctx: FlowContext, run: Run, keys: dict[str, str]) -> documents.Re
 
 def customer(ctx: FlowContext, run: Run) -> Plan:
     """The payer as an ERP customer, for a refund no sale links to (its credit memo is on their account)."""
-    payer = documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length)
-    return Plan((Post("customer", lambda keys: ErpDocument(
-        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),))
+    return customer_plan(ctx, documents.customer(ctx.mapping, run.txn, ctx.erp.max_reference_length))
 
 
 def order(ctx: FlowContext, run: Run) -> Plan:
@@ -83,7 +80,8 @@ def order(ctx: FlowContext, run: Run) -> Plan:
                                  f"{sale.amount}", system="paysync", operation="refund")
     if run.sale is not None:  # a store refund of the same money may have written its credit memo already
         return Plan((Post("credit_memo", lambda keys: store_refunds.ensure_memo(
-            ctx, run.sale.transaction_id, run.txn, _documents(ctx, run, keys).credit_memo)),))
+            ctx, run.sale.transaction_id, run.txn, _documents(ctx, run, keys).credit_memo)),),
+            holds=invoice_hold(run.sale.invoice_key))
     return Plan((Post("credit_memo", lambda keys: ctx.erp.ensure_credit_memo(_documents(ctx, run, keys).credit_memo)),))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from contextlib import AbstractContextManager
 from typing import Callable, Mapping as AbcMapping
 
 from sqlalchemy import select
@@ -28,10 +29,10 @@ from connectors.paytrace import PayTraceGateway
 from db.models import SyncRun
 from db.session import session_scope
 from db.types import utcnow
-from flows import ledger
+from flows import holds, ledger, names
 from flows.decision import Decision
 from flows.review import Finding, file_in
-from schemas.domain import ErpDocument, GatewayTransaction
+from schemas.domain import Customer, ErpDocument, GatewayTransaction
 from schemas.mapping import Mapping
 
 log = logging.getLogger("paysync.flows")
@@ -63,6 +64,9 @@ class FlowContext:
     refund_link_field: str = "original_transaction_id"
     #: How long a refund nothing links waits for its sale to reach paysync before it is posted on account.
     refund_link_wait_seconds: float = 900.0
+    #: What a stage holds while it writes (Plan.holds): one writer per customer and per invoice
+    #: (flows/holds.py in one process; the workers' is shared through Redis).
+    hold: Callable[[tuple[str, ...]], AbstractContextManager] = field(default_factory=lambda: holds.PROCESS)
 
     @property
     def checksum(self) -> str:
@@ -207,11 +211,26 @@ class Plan:
 
     posts: tuple[Post, ...] = ()
     then: Callable[[dict[str, str]], None] | None = None
+    #: What the writes change that another run may be changing too ("customer:<id>", "invoice:<key>"):
+    #: held while they run, so two runs of one customer or one invoice take turns in the ERP.
+    holds: tuple[str, ...] = ()
     park: tuple[Finding, str] | None = None  # (what a person must look at, its review group): post nothing
     note: str | None = None  # what a person reads when the stage finishes the run
 
 
 Planner = Callable[[FlowContext, Run], Plan]
+
+
+def invoice_hold(invoice_key: str | None) -> tuple[str, ...]:
+    """What a stage changing an invoice's open amount holds (a receipt, a credit memo, a reversal)."""
+    return (f"invoice:{invoice_key}",) if invoice_key else ()
+
+
+def customer_plan(ctx: FlowContext, payer: Customer) -> Plan:
+    """Every kind's customer stage: the payer created in the ERP or brought up to date, one run at a time
+    per customer (two first sales of a new customer never both create it)."""
+    return Plan((Post("customer", lambda keys: ErpDocument(
+        "customer", names.upsert(ctx.db_url, ctx.pair, ctx.erp, payer), "")),), holds=(f"customer:{payer.customer_id}",))
 
 
 @dataclass(frozen=True)
@@ -236,17 +255,18 @@ def run_stage(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, 
         run, kind, plan, attempts = _begin(ctx, run_id, stage, kinds, me)
     keys, written, created = Keys(run.done), {}, set(run.created)
     try:
-        for post in plan.posts:
-            if post.document in keys:
-                continue
-            keys.absent = attempts.get(post.document) == 1 and not created.isdisjoint(post.after)
-            result = post.write(keys)
-            keys.absent = False
-            for document, doc in (result.items() if isinstance(result, dict) else ((post.document, result),)):
-                keys[document] = doc.key
-                written[document] = (doc.key, doc.reference or None, doc.created)
-                if doc.created:
-                    created.add(document)
+        with ctx.hold(plan.holds if any(p.document not in keys for p in plan.posts) else ()):
+            for post in plan.posts:
+                if post.document in keys:
+                    continue
+                keys.absent = attempts.get(post.document) == 1 and not created.isdisjoint(post.after)
+                result = post.write(keys)
+                keys.absent = False
+                for document, doc in (result.items() if isinstance(result, dict) else ((post.document, result),)):
+                    keys[document] = doc.key
+                    written[document] = (doc.key, doc.reference or None, doc.created)
+                    if doc.created:
+                        created.add(document)
         if plan.then is not None:
             plan.then(keys)
     except BaseException as exc:

@@ -15,7 +15,7 @@ from flows import documents
 from flows import orders as store_orders
 from flows.after_sale import for_a_person, mark, wait_for_sale
 from flows.intake import Prepared, authoritative, fx_rate
-from flows.runs import FlowContext, Plan, Post, Run
+from flows.runs import FlowContext, Plan, Post, Run, invoice_hold
 
 
 def prepare(ctx: FlowContext, run: Run) -> Prepared:
@@ -51,7 +51,8 @@ def payment(ctx: FlowContext, run: Run) -> Plan:
     parked = for_a_person(ctx, run, sale, "void")
     if parked is not None:
         return parked
-    return Plan((Post("reversal", lambda keys: ctx.erp.ensure_reversal(_documents(ctx, run).reversal)),))
+    return Plan((Post("reversal", lambda keys: ctx.erp.ensure_reversal(_documents(ctx, run).reversal)),),
+                holds=invoice_hold(sale.invoice_key))
 
 
 def gl(ctx: FlowContext, run: Run) -> Plan:

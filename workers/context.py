@@ -1,20 +1,28 @@
-"""One FlowContext per integration pair per worker process, built on first use (a forked child builds its own)."""
+"""One FlowContext per integration pair per worker thread, built on first use (a forked child builds its own).
+
+A thread pool runs many stages per process: each thread keeps its own connectors (sessions are
+not shared between threads), and they all wait at one gate (workers/gate.py) and take the same
+holds (workers/locks.RedisHolds) as every other process on every host.
+"""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 from typing import Callable
 
 from config.mapping import active_mapping, rates_for
 from config.settings import Settings, get_settings
+from connectors import gate
 from connectors.errors import MappingError, RetriableError
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.registry import build_connector
 from flows.runs import FlowContext
 from schemas.mapping import Mapping
 
-_contexts: dict[str, FlowContext] = {}  # by pair, for the process `_pid`
-_pid: int | None = None
+_local = threading.local()  # .contexts: by pair, for the process .pid
+_gate_pid: int | None = None
+_gate_lock = threading.Lock()
 
 
 def erp_config(settings: Settings, mapping: Mapping):
@@ -40,10 +48,31 @@ def build_context(settings: Settings) -> FlowContext:
     if mapping.references.max_length > erp.max_reference_length:
         raise MappingError(mapping.source, [f"references.max_length {mapping.references.max_length} exceeds what "
                                             f"{settings.erp} keeps ({erp.max_reference_length})"])
+    lease = settings.task_time_limit + 30
+    extra = {}
+    if settings.redis_url:
+        from workers.locks import RedisHolds
+
+        extra["hold"] = RedisHolds(settings.redis_url, prefix=f"paysync:hold:{settings.pair}", ttl=lease)
     return FlowContext(db_url=settings.database_url, gateway=gateway, erp=erp, mapping=mapping,
-                       lease_seconds=settings.task_time_limit + 30, pair=settings.pair, rates=rates_for(mapping),
+                       lease_seconds=lease, pair=settings.pair, rates=rates_for(mapping),
                        refund_link_field=settings.paytrace.refund_link_field,
-                       refund_link_wait_seconds=settings.refund_link_wait_seconds)
+                       refund_link_wait_seconds=settings.refund_link_wait_seconds, **extra)
+
+
+def install_gate(settings: Settings) -> None:
+    """This process's connectors wait at the gate every worker shares (once per process; none without Redis)."""
+    global _gate_pid
+    with _gate_lock:
+        if _gate_pid == os.getpid() or not settings.redis_url:
+            return
+        from workers.gate import Limit, RedisGate
+
+        erp = Limit.of(settings.erp_max_concurrent, settings.erp_rate_limit)
+        limits = {kind: erp for kind in {s.erp for s in settings.pairs()}}
+        limits["paytrace"] = Limit.of(settings.paytrace_max_concurrent, settings.paytrace_rate_limit)
+        gate.install(RedisGate(settings.redis_url, limits, max_wait=settings.gate_max_wait_seconds))
+        _gate_pid = os.getpid()
 
 
 def for_each_pair(pair: str | None, work: Callable[[str], dict]) -> dict[str, dict]:
@@ -61,17 +90,23 @@ def for_each_pair(pair: str | None, work: Callable[[str], dict]) -> dict[str, di
     return results
 
 
+def forget_contexts() -> None:
+    """Build this thread's contexts again on next use (after the settings changed, in a test)."""
+    _local.contexts = {}
+    _local.pid = os.getpid()
+
+
 def flow_context(pair: str | None = None) -> FlowContext:
-    """The context of integration pair `pair` (the default pair when None), built once per process."""
-    global _pid
-    if _pid != os.getpid():
-        _contexts.clear()  # a fork's inherited sockets belong to the parent
-        _pid = os.getpid()
+    """The context of integration pair `pair` (the default pair when None), built once per thread."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.contexts = {}  # a fork's inherited sockets belong to the parent
+        _local.pid = os.getpid()
     settings = get_settings()
+    install_gate(settings)
     name = pair or settings.pair
-    if name not in _contexts:
-        _contexts[name] = build_context(settings.for_pair(name))
-    return _contexts[name]
+    if name not in _local.contexts:
+        _local.contexts[name] = build_context(settings.for_pair(name))
+    return _local.contexts[name]
 
 
 # -- nightly reconciliation ------------------------------------------------------------------

@@ -1,16 +1,21 @@
-"""A named lock in Redis that expires unless its holder keeps renewing it.
+"""Named locks in Redis that expire unless their holder keeps renewing them.
 
 One nightly reconciliation per day even with two beat processes: the holder renews the TTL as it
 makes progress, so a holder that crashed or hangs loses the lock within `ttl` seconds and the
-next attempt takes over. redis-py's own Lock does the atomic parts (SET NX PX, token-checked
-extend and release in Lua).
+next attempt takes over. And one writer per customer and per invoice across every worker
+(RedisHolds, flows/holds.py's promise on every host). redis-py's own Lock does the atomic parts
+(SET NX PX, token-checked extend and release in Lua).
 """
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack, contextmanager
+from typing import Iterator
 
 import redis
 from redis.exceptions import LockError, LockNotOwnedError
+
+from connectors.errors import StepBusy
 
 log = logging.getLogger("paysync.locks")
 
@@ -69,3 +74,35 @@ class NoLock:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+class RedisHolds:
+    """flows/holds.py's holds for every process on every host: `with holds(("customer:C1",)):`.
+
+    A hold lasts at most `ttl` seconds (the stage's lease), so one whose holder died frees itself;
+    one not had within `wait` seconds raises StepBusy, and the stage comes back later.
+    """
+
+    def __init__(self, redis_url: str, *, prefix: str, ttl: float, wait: float = 10.0) -> None:
+        self.client = redis.Redis.from_url(redis_url)
+        self.prefix, self.ttl, self.wait = prefix, ttl, wait
+
+    @contextmanager
+    def __call__(self, names: tuple[str, ...]) -> Iterator[None]:
+        with ExitStack() as held:
+            for name in sorted(set(names)):  # one order everywhere: two stages never wait on each other
+                lock = self.client.lock(f"{self.prefix}:{name}", timeout=self.ttl, blocking=True,
+                                        blocking_timeout=self.wait, thread_local=False)
+                if not lock.acquire():
+                    raise StepBusy(f"{name} is being written by another run", retry_after=2.0,
+                                   system="paysync", operation="hold")
+                held.callback(_let_go, lock)
+            yield
+
+
+def _let_go(lock) -> None:
+    try:
+        lock.release()
+    except LockError:
+        log.warning("hold %s had expired before its stage finished", lock.name)
+

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (DataError, IntegrityError, InterfaceError, OperationalError, ProgrammingError,
                             SQLAlchemyError)
 
+from connectors import gate
 from connectors.errors import (ConfigurationError, ConnectorError, PermanentError, RetriableError)
 from connectors.sage_pro.config import SYSTEM, SageProConfig, column_spec
 
@@ -150,9 +151,10 @@ class SageProClient:
 
     @contextmanager
     def transaction(self, operation: str) -> Iterator[Connection]:
-        """One short transaction with a lock timeout; commits on success, rolls back on any error."""
+        """One short transaction with a lock timeout, in a slot of the database's shared cap
+        (connectors/gate.py); commits on success, rolls back on any error."""
         try:
-            with self.engine.begin() as conn:
+            with gate.current().slot(SYSTEM), self.engine.begin() as conn:
                 millis = int(self.config.lock_timeout_seconds * 1000)
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")

@@ -16,6 +16,7 @@ import zeep
 import zeep.exceptions
 from zeep.transports import Transport
 
+from connectors import gate
 from connectors.errors import (ConfigurationError, ConnectorError, NotFoundError, PermanentError, RateLimitedError,
                                RetriableError, SkippableError, ValidationError)
 from connectors.http import HttpClient, retry_after_seconds
@@ -123,7 +124,8 @@ class SageX3Client:
         label = f"{operation} {public_name}"
         service = self._soap()
         try:
-            answer = getattr(service, operation)(self.context(), public_name, *args)
+            with gate.current().slot(SYSTEM):
+                answer = getattr(service, operation)(self.context(), public_name, *args)
         except (requests.RequestException, zeep.exceptions.Error) as exc:
             raise failure(exc, operation=label) from exc
         return validate(answer, operation=label, fields=fields)

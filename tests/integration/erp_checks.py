@@ -27,6 +27,14 @@ def wait_for_runs(database_url: str, transaction_ids, timeout: float, statuses=T
     return done
 
 
+def dead_reasons(database_url: str) -> list[str]:
+    """Why each dead-lettered run died: for a failing assertion's message."""
+    from db.models import DeadLetter
+
+    with session_scope(database_url) as s:
+        return [f"{d.task_name} {d.reason}"[:300] for d in s.scalars(select(DeadLetter).limit(20))]
+
+
 def run_statuses(database_url: str) -> Counter:
     with session_scope(database_url) as s:
         return Counter(dict(s.execute(select(SyncRun.status, func.count()).group_by(SyncRun.status)).all()))

@@ -91,12 +91,12 @@ def test_a_poll_while_paytrace_is_down_alerts_and_leaves_the_cursor_for_the_next
     monkeypatch.setenv("PAYTRACE_BASE_URL", f"http://127.0.0.1:{runtime.free_port()}")
     monkeypatch.setenv("HTTP_RETRIES", "0")
     get_settings.cache_clear()
-    context._contexts.clear()
+    context.forget_contexts()
     try:
         assert tasks.poll_paytrace.run() == 0  # the task's own body, called directly (no broker involved)
     finally:
         get_settings.cache_clear()
-        context._contexts.clear()
+        context.forget_contexts()
     assert "ALERT poll of PayTrace (pair default) failed" in caplog.text
     with session_scope(pg_url) as s:
         assert s.query(DeadLetter).count() == 0 and s.query(PollerCursor).count() == 0

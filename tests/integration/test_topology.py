@@ -38,8 +38,17 @@ def test_compose_file_is_valid_compose_with_the_procfile_topology():
     jsonschema.Draft7Validator(json.loads(SCHEMA.read_text())).validate(compose)
     assert set(procfile()) <= set(compose["services"])
     assert {"redis", "postgres"} <= set(compose["services"])
-    worker_cmd = " ".join(compose["services"]["worker"]["command"])
-    assert "ingest,erp.sage50,erp.sage_x3,erp.sage_pro,dead_letter,reconcile" in worker_cmd and "ingest,erp.sage50,erp.sage_x3,erp.sage_pro,dead_letter,reconcile" in procfile()["worker"]
+    # every queue is read, by the same role in both: long jobs in processes, waiting steps in threads
+    from config.queues import all_queues
+
+    roles = {}
+    for role in ("worker", "io"):
+        compose_cmd, proc_cmd = " ".join(compose["services"][role]["command"]), procfile()[role]
+        queues = compose_cmd.split("-Q ", 1)[1].split()[0]
+        assert f"-Q {queues} " in proc_cmd, (role, queues)
+        assert ("-P threads" in compose_cmd) == ("-P threads" in proc_cmd) == (role == "io")
+        roles[role] = set(queues.split(","))
+    assert roles["worker"] | roles["io"] == set(all_queues()) and not roles["worker"] & roles["io"]
     assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
 
 
@@ -108,5 +117,5 @@ def test_procfile_under_honcho_runs_ingress_worker_beat_and_flower_end_to_end(st
             os.killpg(honcho.pid, signal.SIGKILL)
         log.close()
     text = (tmp_path / "honcho.log").read_text()
-    for name in ("ingress", "worker", "beat", "flower", "console"):
+    for name in ("ingress", "worker", "io", "beat", "flower", "console"):
         assert f"{name}.1" in text, f"{name} never started under honcho"

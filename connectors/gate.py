@@ -1,0 +1,37 @@
+"""Every outbound call waits its turn: a slot of its system's shared concurrency cap and rate limit.
+
+The connectors call `current().slot(system)` around each request to an ERP or PayTrace, and
+`current().pause(system, seconds)` when the far side says "too many" (429, Retry-After), so that
+every worker slows down, not only the one that was told. What the slot means is installed by the
+worker (workers/gate.py: shared through Redis by every process on every host); without one, as
+in a command or a test, every call goes straight through.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class Gate:
+    """No cap, no limit: the default outside a worker."""
+
+    @contextmanager
+    def slot(self, system: str) -> Iterator[None]:
+        yield
+
+    def pause(self, system: str, seconds: float) -> None:
+        """The far side asked every caller to wait `seconds`."""
+
+
+_installed: Gate = Gate()
+
+
+def install(gate: Gate) -> Gate:
+    """Make `gate` the one every connector in this process waits at; return the one it replaces."""
+    global _installed
+    previous, _installed = _installed, gate
+    return previous
+
+
+def current() -> Gate:
+    return _installed

@@ -1,0 +1,116 @@
+"""The gate every worker shares through Redis: a cap on calls at once, a rate never exceeded, a pause for all.
+
+Real Redis; many threads (as the io worker's pool runs them) and two gate objects standing for two
+processes. Judged by what the callers saw happen: how many were inside at once, when each went in.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from connectors.errors import RateLimitedError
+from workers.gate import Limit, RedisGate
+
+
+class Inside:
+    """Counts the callers inside a slot at once, and when each went in."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+        self.entered: list[float] = []
+        self.spans: list[tuple[float, float]] = []  # (asked, went in): the gate let it in between the two
+
+    def call(self, gate: RedisGate, system: str, seconds: float) -> None:
+        asked = time.monotonic()
+        with gate.slot(system):
+            went_in = time.monotonic()
+            with self.lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+                self.entered.append(went_in)
+                self.spans.append((asked, went_in))
+            time.sleep(seconds)
+            with self.lock:
+                self.now -= 1
+
+
+def gates(redis_url: str, limit: Limit, n: int = 2, **kw) -> list[RedisGate]:
+    prefix = f"paysync:test-gate:{time.monotonic_ns()}"
+    return [RedisGate(redis_url, {"sage50": limit}, prefix=prefix, **kw) for _ in range(n)]
+
+
+def test_no_more_calls_at_once_than_the_cap_across_processes(redis_url):
+    # Given two workers' gates capping Sage 50 at 3 calls at once, and 24 threads each wanting a call
+    one, two = gates(redis_url, Limit(concurrency=3))
+    inside = Inside()
+    # When they all call at once
+    with ThreadPoolExecutor(24) as pool:
+        list(pool.map(lambda i: inside.call(one if i % 2 else two, "sage50", 0.05), range(24)))
+    # Then never more than 3 were inside, and all 24 got through
+    assert inside.most == 3 and len(inside.entered) == 24
+
+
+def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
+    # Given a rate limit of 10 calls a second shared by two workers, and 25 calls wanted at once
+    one, two = gates(redis_url, Limit(rate=Limit.of(0, "10/second").rate))
+    inside = Inside()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: inside.call(one if i % 2 else two, "sage50", 0), range(25)))
+    # Then no 11 calls surely went in within one second: a call went in somewhere between asking and
+    # its caller seeing it (a busy machine may wake the caller late), so 11 are surely too many only
+    # if all of them asked after the first asked and were in before a second had passed since
+    assert len(inside.spans) == 25
+    surely = max(sum(1 for asked, went_in in inside.spans if asked >= start and went_in < start + 1.0)
+                 for start, _ in inside.spans)
+    assert surely <= 10
+    entered = sorted(inside.entered)
+    assert entered[-1] - entered[0] >= 1.4  # 25 calls at 10 a second: the last ones waited their window
+
+
+def test_a_pause_one_worker_was_asked_for_holds_every_worker(redis_url):
+    # Given one worker told by the ERP to wait 0.6 s (a 429 with Retry-After)
+    one, two = gates(redis_url, Limit(concurrency=5))
+    one.pause("sage50", 0.6)
+    started = time.monotonic()
+    # When the other worker calls
+    inside = Inside()
+    inside.call(two, "sage50", 0)
+    # Then it went in only after the pause
+    assert inside.entered[0] - started >= 0.5
+
+
+def test_a_call_that_cannot_get_a_slot_in_time_gives_up_to_be_retried(redis_url):
+    # Given a cap of one held by a long call, and a gate that waits at most 0.3 s
+    one, two = gates(redis_url, Limit(concurrency=1), max_wait=0.3)
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with one.slot("sage50"):
+            holding.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    try:
+        # When another call wants the ERP, Then it raises a retriable error instead of waiting forever
+        with pytest.raises(RateLimitedError, match="no call slot"):
+            with two.slot("sage50"):
+                pass
+    finally:
+        release.set()
+        holder.join()
+    # And the slot is free again once its holder is done
+    with two.slot("sage50"):
+        pass
+
+
+def test_a_system_without_a_limit_goes_straight_through(redis_url):
+    (gate,) = gates(redis_url, Limit(), n=1)
+    with gate.slot("sage50"), gate.slot("paytrace"):
+        pass
