@@ -362,7 +362,7 @@ def customers_sync(pair: str | None) -> None:
 @click.option("--who", default=lambda: os.environ.get("USER", "someone"), show_default="$USER")
 def customers_resolve(profile_id: str, link_to: str | None, separate: bool, pair: str | None, who: str) -> None:
     """Settle a duplicate the customer sync put on the review list."""
-    from flows.customers import settle_duplicate
+    from flows.customer_links import settle_duplicate
 
     if bool(link_to) == separate:
         raise click.UsageError("give exactly one of --link ERP_ID or --separate")
