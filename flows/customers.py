@@ -22,133 +22,36 @@ every write, so a change is acted on once and our own write coming back is not t
 When both sides changed between two runs, the profile wins and the overwrite is put on the review
 list. The profile id is the token; a masked number (first 6 / last 4 at most) is all a link keeps.
 A failure of one customer goes on the report and the review list and does not stop the others.
+
+The contact's normalization and fingerprint are in flows/customer_contact.py; the links, the cursor
+and the review references in flows/customer_links.py.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
-import pycountry
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from connectors.errors import ConnectorError, RetriableError
-from db.models import CustomerLink, PollerCursor, ReviewItem
-from db.session import session_scope
-from db.types import utcnow
+from db.models import CustomerLink
 from flows import names
-from flows.review import Finding, close_unseen, file_findings
+from flows.customer_contact import billing_address_for, fill_blanks, fingerprint, masked_number, profile_customer, \
+    profile_id_of
+from flows.customer_links import (CONFLICT_KIND, DUPLICATE_KIND, FAILED_KIND, LINKED, REVIEW, SEPARATE,
+                                  advance_cursor, cursor_name, cursor_position, load_links, review_group,
+                                  review_reference, save_link)
 from flows.documents import erp_customer_id_for_profile
-from schemas.domain import Address, Customer
+from flows.review import Finding, close_unseen, file_findings
+from schemas.domain import Customer
 from schemas.mapping import Customers
-from schemas.masking import REDACTED, mask_account_number
 
 if TYPE_CHECKING:
     from flows.runs import FlowContext
 
 log = logging.getLogger("paysync.customers")
 alert_log = logging.getLogger("paysync.alert")
-
-LINKED, REVIEW = "linked", "review"
-#: A person decided a profile on the review list is not the customer it looked like: the next sync
-#: creates its own ERP customer for it.
-SEPARATE = "separate"
-DUPLICATE_KIND, CONFLICT_KIND, FAILED_KIND = "customer_duplicate", "customer_conflict", "customer_sync_failed"
-#: Bumped when the normalization changes, so every link is compared afresh once (not silently equal).
-FINGERPRINT_VERSION = "contact-v1"
-_SPACES = re.compile(r"\s+")
-_DOTS = re.compile(r"[.,]")
-
-
-# -- normalized contact and fingerprints (pure; tests/unit/test_customer_fingerprint.py) ----------
-def _words(value: Any) -> str:
-    """Text compared the way people read it: any case, any spacing, dots and commas ignored."""
-    return _SPACES.sub(" ", _DOTS.sub(" ", str(value or ""))).strip().casefold()
-
-
-def _code(value: Any) -> str:
-    return _SPACES.sub("", str(value or "")).upper()
-
-
-def _country(value: Any) -> str:
-    code = _code(value)
-    if len(code) == 3 and code.isalpha():
-        found = pycountry.countries.get(alpha_3=code)
-        return found.alpha_2 if found else code
-    return code
-
-
-def normalized_contact(customer: Customer) -> tuple[str, ...]:
-    """Name, email, phone digits and address, each normalized; the customer id and payment data are not in it."""
-    a = customer.address
-    return (_words(customer.name or a.name), str(customer.email or "").strip().casefold(),
-            re.sub(r"\D", "", str(customer.phone or "")), _words(a.line1), _words(a.line2), _words(a.city),
-            _code(a.state), _code(a.postal_code), _country(a.country))
-
-
-def fingerprint(customer: Customer) -> str:
-    """sha256 of the normalized contact: equal for the same person however either side spells it."""
-    payload = json.dumps([FINGERPRINT_VERSION, *normalized_contact(customer)], ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def profile_id_of(record: dict) -> str:
-    return str(record.get("customer_id") or "").strip()
-
-
-def _text(record: dict, key: str) -> str:
-    value = record.get(key)
-    return "" if value is None else str(value).strip()
-
-
-def profile_customer(record: dict, customer_id: str) -> Customer:
-    """A vault profile's contact details as the ERP customer `customer_id`; its payment data is never read."""
-    b = record.get("billing_address") or {}
-    name = _text(b, "name")
-    address = Address(name, _text(b, "street_address"), _text(b, "street_address2"), _text(b, "city"),
-                      _text(b, "state"), _text(b, "zip"), _text(b, "country"))
-    return Customer(customer_id, name or f"PayTrace customer {profile_id_of(record)}", _text(record, "email"),
-                    _text(record, "phone"), address)
-
-
-def billing_address_for(address: Address) -> dict[str, str] | None:
-    """An ERP address as a PayTrace billing_address (sent whole; the cardholder name is left as it is)."""
-    parts = {"street_address": address.line1, "street_address2": address.line2, "city": address.city,
-             "state": address.state, "zip": address.postal_code, "country": address.country}
-    parts = {k: str(v or "").strip() for k, v in parts.items()}
-    return parts if any(parts.values()) else None
-
-
-def masked_number(record: dict) -> str | None:
-    """The profile's masked card or account number, reduced to first 6 / last 4 at most whatever came in."""
-    card = record.get("credit_card")
-    if isinstance(card, dict) and card.get("masked_number"):
-        value = str(card["masked_number"]).strip()
-        digits = re.sub(r"\D", "", value)
-        if len(digits) > 10:  # more than a BIN and last four showing: keep the last four only
-            return "x" * 12 + digits[-4:]
-        return value[-32:]
-    check = record.get("check")
-    if isinstance(check, dict):
-        for key in ("masked_account_number", "masked_number", "account_number"):
-            if check.get(key):
-                value = mask_account_number(check[key])
-                return None if value == REDACTED else str(value)[-32:]
-    return None
-
-
-def fill_blanks(erp_customer: Customer, profile: Customer) -> Customer:
-    """The ERP's customer with only its blank email, phone or (wholly blank) address taken from the profile."""
-    a = erp_customer.address
-    has_address = any((a.line1, a.line2, a.city, a.state, a.postal_code, a.country))
-    address = a if has_address else replace(profile.address, name=a.name or profile.address.name)
-    return replace(erp_customer, email=erp_customer.email or profile.email, phone=erp_customer.phone or profile.phone,
-                   address=address)
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -181,94 +84,10 @@ class CustomerSyncReport:
                                  retry_after=first.retry_after)
 
 
-# -- links and the cursor -------------------------------------------------------------------------
-def _links(db_url: str, pair: str) -> dict[str, CustomerLink]:
-    with session_scope(db_url) as s:
-        rows = s.scalars(select(CustomerLink).where(CustomerLink.pair == pair))
-        return {row.paytrace_customer_id: row for row in rows}
-
-
-def _save_link(ctx: FlowContext, pair: str, profile_id: str, **values: Any) -> None:
-    with session_scope(ctx.db_url) as s:
-        row = s.scalars(select(CustomerLink).where(CustomerLink.pair == pair,
-                                                   CustomerLink.paytrace_customer_id == profile_id)).one_or_none()
-        if row is None:
-            s.add(CustomerLink(pair=pair, erp=ctx.erp.kind, paytrace_customer_id=profile_id, **values))
-            return
-        for key, value in values.items():
-            setattr(row, key, value)
-
-
-def settle_duplicate(db_url: str, pair: str, profile_id: str, *, link_to: str | None, who: str) -> str:
-    """A person's answer to a duplicate on the review list: link the profile to `link_to`, or keep it apart.
-
-    Linking writes nothing to the ERP now (the next sync brings the customer up to date only if the
-    profile changes); keeping apart makes the next sync create the profile's own ERP customer.
-    Returns what was recorded; raises LookupError if the profile is not waiting for a decision.
-    """
-    with session_scope(db_url) as s:
-        link = s.scalars(select(CustomerLink).where(CustomerLink.pair == pair,
-                                                    CustomerLink.paytrace_customer_id == profile_id)).one_or_none()
-        if link is None or link.status != REVIEW:
-            raise LookupError(f"PayTrace profile {profile_id} of pair {pair} is not waiting for a decision")
-        if link_to:
-            link.erp_customer_id, link.status = link_to, LINKED
-            outcome = f"linked to ERP customer {link_to}"
-        else:
-            link.status = SEPARATE
-            outcome = "kept apart: the next sync creates its own ERP customer"
-        items = s.scalars(select(ReviewItem).where(ReviewItem.kind == DUPLICATE_KIND,
-                                                   ReviewItem.reference == _reference(pair, profile_id),
-                                                   ReviewItem.status == "open")).all()
-        for item in items:
-            item.status, item.resolved_at, item.resolved_by, item.note = "resolved", utcnow(), who[:80], outcome
-    return outcome
-
-
-def linked_erp_customer(db_url: str, pair: str, profile_id: str) -> str | None:
-    """The ERP customer a vault profile is linked to (merged ones included), or None: for the sale flow."""
-    with session_scope(db_url) as s:
-        return s.scalars(select(CustomerLink.erp_customer_id).where(
-            CustomerLink.pair == pair, CustomerLink.paytrace_customer_id == profile_id,
-            CustomerLink.status == LINKED)).one_or_none()
-
-
-def cursor_name(pair: str) -> str:
-    name = f"customers:{pair}"
-    return name if len(name) <= 40 else "customers:" + hashlib.sha1(pair.encode()).hexdigest()[:30]
-
-
-def _cursor(db_url: str, name: str) -> datetime | None:
-    with session_scope(db_url) as s:
-        row = s.get(PollerCursor, name)
-        return row.position if row else None
-
-
-def _advance(db_url: str, name: str, position: datetime) -> None:
-    with session_scope(db_url) as s:
-        row = s.get(PollerCursor, name)
-        if row is None:
-            s.add(PollerCursor(name=name, position=position, updated_at=utcnow()))
-        elif position > row.position:
-            row.position = position
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 # -- the review list --------------------------------------------------------------------------------
-def _group(pair: str, what: str) -> str:
-    return f"customers:{pair}:{what}"[:80]
-
-
-def _reference(pair: str, profile_id: str) -> str:
-    return f"{pair}:{profile_id}"[:80]
-
-
 def _file(ctx: FlowContext, pair: str, what: str, finding: Finding) -> None:
     alert_log.warning("REVIEW %s", finding.reason)
-    file_findings(ctx.db_url, _group(pair, what), [finding])
+    file_findings(ctx.db_url, review_group(pair, what), [finding])
 
 
 def _failed(ctx: FlowContext, pair: str, report: CustomerSyncReport, side: str, key: str,
@@ -280,7 +99,7 @@ def _failed(ctx: FlowContext, pair: str, report: CustomerSyncReport, side: str, 
     report.errors.append(f"{what}: {exc}")
     if retriable:
         report.retriable.append(exc)
-    reference = _reference(pair, f"{side}:{key}")
+    reference = review_reference(pair, f"{side}:{key}")
     report.failed.add((FAILED_KIND, reference))
     _file(ctx, pair, "failed", Finding(FAILED_KIND, reference, reason,
                                        {"pair": pair, "side": side, "id": key, **exc.context()}))
@@ -321,13 +140,13 @@ def _link_new(ctx: FlowContext, pair: str, profile_id: str, profile: Customer, f
     if ctx.erp.customer(profile.customer_id) is not None:
         # The customer a sale by this profile created (the same id rule): ours, so it takes the profile's details.
         erp_id = names.upsert(ctx.db_url, pair, ctx.erp, profile)
-        _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
+        save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
         return "linked"
     duplicate = find_duplicates(ctx, profile_id, profile)
     if duplicate is None:
         erp_id = names.upsert(ctx.db_url, pair, ctx.erp, profile)
-        _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
+        save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
         return "created"
     rule, found = duplicate
@@ -335,16 +154,16 @@ def _link_new(ctx: FlowContext, pair: str, profile_id: str, profile: Customer, f
         target = found[0]
         filled = fill_blanks(target, profile)
         erp_id = names.upsert(ctx.db_url, pair, ctx.erp, filled) if filled != target else target.customer_id
-        _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
+        save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                    erp_fingerprint=_read_back(ctx, erp_id, filled), masked_number=masked)
         log.info("customer sync %s: profile %s merged into ERP customer %s (%s)", pair, profile_id, erp_id, rule)
         return "linked"
     ids = ", ".join(c.customer_id for c in found)
     why = "several ERP customers match" if len(found) > 1 else "the mapping says a person decides"
-    _save_link(ctx, pair, profile_id, erp_customer_id=found[0].customer_id, status=REVIEW, paytrace_fingerprint=fp,
+    save_link(ctx, pair, profile_id, erp_customer_id=found[0].customer_id, status=REVIEW, paytrace_fingerprint=fp,
                erp_fingerprint=fingerprint(found[0]), masked_number=masked)
     _file(ctx, pair, "duplicates", Finding(
-        DUPLICATE_KIND, _reference(pair, profile_id),
+        DUPLICATE_KIND, review_reference(pair, profile_id),
         f"PayTrace profile {profile_id} matches ERP customer {ids} by {rule} ({why}); nothing written to the ERP: "
         f"link it to one of them or keep it apart",
         {"pair": pair, "rule": rule, "paytrace_customer_id": profile_id,
@@ -358,7 +177,7 @@ def _update_linked(ctx: FlowContext, pair: str, link: CustomerLink, profile: Cus
     profile_id = link.paytrace_customer_id
     if link.paytrace_fingerprint == fp:
         if link.masked_number != masked:
-            _save_link(ctx, pair, profile_id, masked_number=masked)
+            save_link(ctx, pair, profile_id, masked_number=masked)
         return "unchanged"
     erp_id = link.erp_customer_id
     current = ctx.erp.customer(erp_id)
@@ -369,19 +188,19 @@ def _update_linked(ctx: FlowContext, pair: str, link: CustomerLink, profile: Cus
     if current is not None and link.erp_fingerprint and \
             fingerprint(current) not in (link.erp_fingerprint, link.paytrace_fingerprint):
         _file(ctx, pair, "conflicts", Finding(
-            CONFLICT_KIND, _reference(pair, profile_id),
+            CONFLICT_KIND, review_reference(pair, profile_id),
             f"PayTrace profile {profile_id} and ERP customer {erp_id} both changed since the last sync; the "
             f"profile's details were written to the ERP: check the ERP customer's own recent edit",
             {"pair": pair, "paytrace_customer_id": profile_id, "erp_customer_id": erp_id}))
     written = names.upsert(ctx.db_url, pair, ctx.erp, wanted)
-    _save_link(ctx, pair, profile_id, erp_customer_id=written, paytrace_fingerprint=fp,
+    save_link(ctx, pair, profile_id, erp_customer_id=written, paytrace_fingerprint=fp,
                erp_fingerprint=_read_back(ctx, written, wanted), masked_number=masked)
     return "updated"
 
 
 def pull_profiles(ctx: FlowContext, pair: str, report: CustomerSyncReport) -> None:
     """PayTrace -> ERP: every vault profile created, updated, linked or put on the review list."""
-    links = _links(ctx.db_url, pair)
+    links = load_links(ctx.db_url, pair)
     for record in ctx.gateway.customers():
         profile_id = profile_id_of(record)
         if not profile_id:
@@ -400,7 +219,7 @@ def pull_profiles(ctx: FlowContext, pair: str, report: CustomerSyncReport) -> No
             except ConnectorError as exc:
                 _failed(ctx, pair, report, "paytrace", profile_id, exc)
                 continue
-            _save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
+            save_link(ctx, pair, profile_id, erp_customer_id=erp_id, status=LINKED, paytrace_fingerprint=fp,
                        erp_fingerprint=_read_back(ctx, erp_id, profile), masked_number=masked)
             report.created += 1
             continue
@@ -423,17 +242,21 @@ def _push_one(ctx: FlowContext, pair: str, link: CustomerLink, customer: Custome
     address = billing_address_for(customer.address)
     if email is None and phone is None and address is None:
         # A blank never erases the profile's details (as the ERP connectors treat our blanks).
-        _save_link(ctx, pair, link.paytrace_customer_id, erp_fingerprint=fp)
+        save_link(ctx, pair, link.paytrace_customer_id, erp_fingerprint=fp)
         link.erp_fingerprint = fp
         return False
     ctx.gateway.update_customer(link.paytrace_customer_id, email=email, phone=phone, billing_address=address)
     records = ctx.gateway.customers(link.paytrace_customer_id)
     paytrace_fp = fingerprint(profile_customer(records[0], link.erp_customer_id)) if records else None
     masked = masked_number(records[0]) if records else link.masked_number
-    _save_link(ctx, pair, link.paytrace_customer_id, erp_fingerprint=fp, paytrace_fingerprint=paytrace_fp,
+    save_link(ctx, pair, link.paytrace_customer_id, erp_fingerprint=fp, paytrace_fingerprint=paytrace_fp,
                masked_number=masked)
     link.erp_fingerprint, link.paytrace_fingerprint = fp, paytrace_fp
     return True
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def push_erp_changes(ctx: FlowContext, pair: str, report: CustomerSyncReport) -> None:
@@ -441,9 +264,9 @@ def push_erp_changes(ctx: FlowContext, pair: str, report: CustomerSyncReport) ->
     if not _policy(ctx).erp_to_paytrace:
         return
     name = cursor_name(pair)
-    since = _cursor(ctx.db_url, name)
+    since = cursor_position(ctx.db_url, name)
     by_erp: dict[str, list[CustomerLink]] = defaultdict(list)
-    for link in _links(ctx.db_url, pair).values():
+    for link in load_links(ctx.db_url, pair).values():
         if link.status == LINKED:
             by_erp[link.erp_customer_id].append(link)
     reached, blocked = since, None
@@ -461,7 +284,7 @@ def push_erp_changes(ctx: FlowContext, pair: str, report: CustomerSyncReport) ->
         elif (blocked is None or at < blocked) and (reached is None or at > reached):
             reached = at  # never past a failed change, so the next run lists it again
     if reached is not None and reached != since:
-        _advance(ctx.db_url, name, reached)
+        advance_cursor(ctx.db_url, name, reached)
 
 
 STEPS = (pull_profiles, push_erp_changes)
@@ -474,11 +297,9 @@ def sync_customers(ctx: FlowContext, *, pair: str | None = None) -> CustomerSync
     for step in STEPS:
         step(ctx, pair, report)
     # A customer that failed before and went through this time is no longer a person's problem.
-    close_unseen(ctx.db_url, _group(pair, "failed"), report.failed, "synced without error by a later run")
+    close_unseen(ctx.db_url, review_group(pair, "failed"), report.failed, "synced without error by a later run")
     log.info("customer sync %s: %s", pair, report.counts())
     return report
 
 
-__all__ = ["CustomerSyncReport", "STEPS", "sync_customers", "pull_profiles", "push_erp_changes", "fingerprint",
-           "normalized_contact", "profile_customer", "masked_number", "fill_blanks", "find_duplicates",
-           "linked_erp_customer", "cursor_name"]
+__all__ = ["CustomerSyncReport", "STEPS", "sync_customers", "pull_profiles", "push_erp_changes", "find_duplicates"]

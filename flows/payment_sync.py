@@ -24,7 +24,7 @@ from connectors.errors import PermanentError, RunFinished, ValidationError
 from db.session import session_scope
 from flows import anomalies, documents, matching
 from flows import orders as store_orders
-from flows.customers import linked_erp_customer
+from flows.customer_links import linked_erp_customer
 from flows.decision import FLAG, REVIEW, Decision, decide
 from flows.intake import Prepared, authoritative, fx_rate
 from flows.review import Finding, file_findings

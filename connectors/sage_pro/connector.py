@@ -2,12 +2,12 @@
 
 Sage Pro's application enforces its rules (known items, open balances, balanced journals, LCKSTAT
 row locks); its tables do not, so this connector does, inside the same transaction as the write.
-The matching reads (invoices by link field, open invoices, customers) are in lookups.py.
+The matching reads (invoices by link field, open invoices, customers) are in lookups.py; credit memos,
+refunds, reversals and statuses in lifecycle.py; stock in stock.py.
 """
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
@@ -17,23 +17,21 @@ from connectors.base import ErpConnector
 from connectors.errors import NotFoundError, PermanentError, RetriableError, ValidationError
 from connectors.sage_pro import mapping
 from connectors.sage_pro.client import SageProClient
-from connectors.stock import StockKeeper, StockLevel
 from connectors.sage_pro.config import SYSTEM, SageProConfig
+from connectors.sage_pro.lifecycle import SageProLifecycle
 from connectors.sage_pro.lookups import SageProLookups
-from schemas.domain import (CreditMemo, Customer, ErpDocument, JournalEntry, Payment, Refund, Reversal,
-                            SalesOrder)
+from connectors.sage_pro.stock import SageProStock
+from connectors.stock import StockKeeper
+from schemas.domain import CreditMemo, Customer, ErpDocument, JournalEntry, Payment, SalesOrder
 
 #: The date column of each kind's rows, for list_documents.
 _DATES = {"sales_order": "SODATE", "invoice": "INVDTE", "payment": "DTEPAID", "journal": "TRANDATE",
           "credit_memo": "INVDTE", "refund": "DTEPAID", "reversal": "DTEPAID"}
-#: The documents set_status / status_of mark: kind -> (table, key column). Both tables' own status
-#: fields (SOSTAT, ARSTAT) are coded C(1), so the free-text word goes to the [I] user field USTATUS.
-_STATUS_TABLES = {"sales_order": ("somast", "SONO"), "invoice": ("armast", "INVNO")}
 #: Tries at a free CUSTNO when the hash of a customer id clashes with another customer's.
 _CUSTNO_ATTEMPTS = 50
 
 
-class SageProConnector(SageProLookups, ErpConnector, StockKeeper):
+class SageProConnector(SageProLookups, SageProLifecycle, SageProStock, ErpConnector, StockKeeper):
     """Writes one Sage Pro company's tables in short SQL transactions, and reads them for matching."""
 
     kind = SYSTEM
@@ -164,6 +162,9 @@ class SageProConnector(SageProLookups, ErpConnector, StockKeeper):
                                       field=f"lines[{n}].item_id", system=SYSTEM, operation=operation)
         return found
 
+    def _is_memo(self, row: dict) -> bool:
+        return row["ARTYPE"] == mapping.fit(self.tables["armast"].c.ARTYPE, self.config.credit_memo_type)
+
     # -- creates: header and lines in one transaction, numbered under a table lock ----------------
     def _create_sales_order(self, order: SalesOrder) -> ErpDocument:
         op, somast, arcust = "sales_order", self.tables["somast"], self.tables["arcust"]
@@ -273,213 +274,6 @@ class SageProConnector(SageProLookups, ErpConnector, StockKeeper):
             rows = mapping.gl_rows(gltran, entry, tranno, self._now(), self.config.user)
             conn.execute(insert(gltran), rows)
         return mapping.journal_documents(rows)[0]
-
-    # -- the payment lifecycle (docs/sage-pro.md "Credit memos, refunds, reversals, statuses") ------
-    def _document(self, conn: Connection, base: str, key_column: str, key: str, customer: dict, field: str,
-                  what: str, operation: str, wanted=None) -> dict:
-        """The row `key` of `base`, locked: missing is NotFoundError; another customer's, or not of the
-        `wanted` type, is a ValidationError on `field`; a row a user has open is retriable."""
-        table = self.tables[base]
-        row = self.client.one(conn, base, for_update=True, **{key_column: mapping.fit(table.c[key_column], key)})
-        if row is None:
-            raise NotFoundError(f"{what} {key} is not in {self.config.table(base)}", system=SYSTEM, operation=operation)
-        if wanted is not None and not wanted(row):
-            raise ValidationError(f"{self.config.table(base)} {key_column} {key} is not a {what}", field=field,
-                                  system=SYSTEM, operation=operation)
-        if row["CUSTNO"] != customer["CUSTNO"]:
-            raise ValidationError(f"{what} {key} is not customer {customer['CUSTGEN'].strip()}'s", field=field,
-                                  system=SYSTEM, operation=operation)
-        if "LCKSTAT" in row:
-            self.client.check_unlocked(base, row, operation)
-        return row
-
-    def _is_memo(self, row: dict) -> bool:
-        return row["ARTYPE"] == mapping.fit(self.tables["armast"].c.ARTYPE, self.config.credit_memo_type)
-
-    def _is_receipt(self, row: dict) -> bool:
-        return row["TRANTYPE"].strip() not in (self.config.refund_type, self.config.reversal_type)
-
-    def _create_credit_memo(self, memo: CreditMemo) -> ErpDocument:
-        """armast/artran rows of the credit memo ARTYPE against an invoice, never crediting more than the
-        invoice less its earlier credit memos; the customer's balance drops by the credit."""
-        op, armast, arcust = "credit_memo", self.tables["armast"], self.tables["arcust"]
-        amount = mapping.money(memo.amount)
-        if amount <= 0:
-            raise ValidationError(f"credit memo amount {amount} must be positive", field="amount", system=SYSTEM,
-                                  operation=op)
-        with self.client.transaction(op) as conn:
-            customer = self._customer(conn, memo.customer_id, op)
-            # no invoice: an open credit on the customer's account (APPLYTO blank)
-            invoice = self._document(conn, "armast", "INVNO", memo.invoice_ref, customer, "invoice_ref", "invoice",
-                                     op, wanted=lambda row: not self._is_memo(row)) if memo.invoice_ref else None
-            descriptions = self._items(conn, memo, op)
-            self.client.lock_table(conn, "armast")  # numbering, and no other memo against this invoice meanwhile
-            self._recheck(conn, op, memo.reference)
-            if invoice is not None:
-                earlier = conn.execute(select(armast.c.INVAMT).where(
-                    self.types["credit_memo"], armast.c.APPLYTO == invoice["INVNO"])).mappings()
-                room = mapping.credit_room(invoice, earlier)
-                if amount > room:
-                    raise ValidationError(f"credit memo {amount} exceeds what invoice {memo.invoice_ref} can still "
-                                          f"be credited ({room})", field="amount", system=SYSTEM, operation=op)
-            invno = self.client.next_number(conn, "armast", "INVNO")
-            applyto = invoice["INVNO"] if invoice is not None else ""
-            header, lines = mapping.credit_memo_rows(self.tables, memo, invno, customer["CUSTNO"], applyto,
-                                                     self.config.credit_memo_type, descriptions, self._now(),
-                                                     self.config.user)
-            conn.execute(insert(armast), [header])
-            conn.execute(insert(self.tables["artran"]), lines)
-            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"])
-                         .values(BALANCE=mapping.money(customer["BALANCE"]) - amount))
-        return mapping.document(op, header, "PONUM", customer["CUSTGEN"])
-
-    def _create_refund(self, refund: Refund) -> ErpDocument:
-        """An arcash row of the refund TRANTYPE paying the credit memo's open credit out of the cash account."""
-        op, armast, arcust, arcash = "refund", self.tables["armast"], self.tables["arcust"], self.tables["arcash"]
-        amount = mapping.money(refund.amount)
-        if amount <= 0:
-            raise ValidationError(f"refund amount {amount} must be positive", field="amount", system=SYSTEM,
-                                  operation=op)
-        with self.client.transaction(op) as conn:
-            customer = self._customer(conn, refund.customer_id, op)
-            memo = self._document(conn, "armast", "INVNO", refund.credit_memo_ref, customer, "credit_memo_ref",
-                                  "credit memo", op, wanted=self._is_memo)
-            remaining = -mapping.money(memo["BALANCE"])
-            if amount > remaining:
-                raise ValidationError(f"refund {amount} exceeds the {remaining} left on credit memo "
-                                      f"{refund.credit_memo_ref}", field="amount", system=SYSTEM, operation=op)
-            self.client.lock_table(conn, "arcash")
-            self._recheck(conn, op, refund.reference)
-            cashno = self.client.next_number(conn, "arcash", "CASHNO")
-            row = mapping.refund_row(arcash, refund, cashno, customer["CUSTNO"], memo["INVNO"], self.config.refund_type,
-                                     self._now(), self.config.user)
-            conn.execute(insert(arcash), [row])
-            on_memo, on_customer = mapping.settled(memo, customer, row["PAIDAMT"])
-            conn.execute(update(armast).where(armast.c.INVNO == memo["INVNO"]).values(**on_memo))
-            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
-        return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
-
-    def _create_reversal(self, reversal: Reversal) -> ErpDocument:
-        """An arcash row of the reversal TRANTYPE negating a receipt: its invoice and the customer owe it again."""
-        op, armast, arcust, arcash = "reversal", self.tables["armast"], self.tables["arcust"], self.tables["arcash"]
-        with self.client.transaction(op) as conn:
-            customer = self._customer(conn, reversal.customer_id, op)
-            receipt = self._document(conn, "arcash", "CASHNO", reversal.payment_ref, customer, "payment_ref",
-                                     "receipt", op, wanted=self._is_receipt)
-            if mapping.money(reversal.amount) != mapping.money(receipt["PAIDAMT"]):
-                raise ValidationError(f"reversal {mapping.money(reversal.amount)} is not the receipt's "
-                                      f"{mapping.money(receipt['PAIDAMT'])}", field="amount", system=SYSTEM, operation=op)
-            invoice = None  # a receipt on account (blank INVNO) paid no invoice: only the customer owes it again
-            if receipt["INVNO"].strip():
-                invoice = self.client.one(conn, "armast", for_update=True, INVNO=receipt["INVNO"])
-                if invoice is None:
-                    raise NotFoundError(f"invoice {receipt['INVNO'].strip()} of receipt {reversal.payment_ref} is "
-                                        f"gone", system=SYSTEM, operation=op)
-                self.client.check_unlocked("armast", invoice, op)
-            self.client.lock_table(conn, "arcash")
-            self._recheck(conn, op, reversal.reference)
-            done = conn.execute(select(arcash.c.REFNO).where(self.types["reversal"],
-                                                             arcash.c.REVCASH == receipt["CASHNO"])).first()
-            if done is not None:
-                raise ValidationError(f"receipt {reversal.payment_ref} is already reversed by {done[0].strip()}",
-                                      field="payment_ref", system=SYSTEM, operation=op)
-            cashno = self.client.next_number(conn, "arcash", "CASHNO")
-            row = mapping.reversal_row(arcash, reversal, cashno, receipt, self.config.reversal_type, self._now(),
-                                       self.config.user)
-            conn.execute(insert(arcash), [row])
-            on_invoice, on_customer = mapping.settled(invoice, customer, row["PAIDAMT"])
-            if invoice is not None:
-                if on_invoice["PAIDAMT"] <= 0:
-                    on_invoice["DTEPAID"] = mapping.EMPTY_DATE  # nothing paid on it any more
-                conn.execute(update(armast).where(armast.c.INVNO == invoice["INVNO"]).values(**on_invoice))
-            conn.execute(update(arcust).where(arcust.c.CUSTNO == customer["CUSTNO"]).values(**on_customer))
-        return mapping.document(op, row, "REFNO", customer["CUSTGEN"])
-
-    def _status_row(self, conn: Connection, kind: str, key: str, for_update: bool) -> tuple[str, str, dict]:
-        if kind not in _STATUS_TABLES:
-            raise ValidationError(f"only sales orders and invoices carry a status, not {kind}", field="kind",
-                                  system=SYSTEM, operation="status")
-        base, key_column = _STATUS_TABLES[kind]
-        table = self.tables[base]
-        row = self.client.one(conn, base, for_update=for_update, **{key_column: mapping.fit(table.c[key_column], key)})
-        if row is None or (kind == "invoice" and self._is_memo(row)):
-            raise NotFoundError(f"{kind} {key} is not in {self.config.table(base)}", system=SYSTEM, operation="status")
-        return base, key_column, row
-
-    def set_status(self, kind: str, key: str, status: str) -> None:
-        """Write the mapped status word to the [I] USTATUS user field (SOSTAT/ARSTAT are coded and left alone)."""
-        with self.client.transaction(f"set_status {kind}") as conn:
-            base, key_column, row = self._status_row(conn, kind, key, for_update=True)
-            table = self.tables[base]
-            value = mapping.status_value(table.c.USTATUS, status)
-            if row["USTATUS"] == value:
-                return
-            self.client.check_unlocked(base, row, f"set_status {kind}")
-            conn.execute(update(table).where(table.c[key_column] == row[key_column]).values(USTATUS=value))
-
-    def status_of(self, kind: str, key: str) -> str:
-        with self.client.transaction(f"status_of {kind}") as conn:
-            _, _, row = self._status_row(conn, kind, key, for_update=False)
-            return row["USTATUS"].strip()
-
-    # -- stock (docs/sage-pro.md "Stock" [I]) -------------------------------------------------------
-    def stock_levels(self, items) -> dict[str, StockLevel]:
-        icitem = self.tables["icitem"]
-        keys = {mapping.fit(icitem.c.ITEM, item) for item in items}
-        if not keys:
-            return {}
-        with self.client.transaction("stock_levels") as conn:
-            rows = conn.execute(select(icitem.c.ITEM, icitem.c.IONHAND, icitem.c.IALLOC, icitem.c.ITYPE)
-                                .where(icitem.c.ITEM.in_(keys))).all()
-        return {r.ITEM.strip(): StockLevel(r.ITEM.strip(), Decimal(str(r.IONHAND)), Decimal(str(r.IALLOC)),
-                                           (r.ITYPE or "").strip() != "N") for r in rows}
-
-    def allocate(self, order_key: str, lines) -> dict[str, Decimal]:
-        """Each sotran row of the order for a stock item, not allocated yet, allocates its QTYORD (QTYALLOC)
-        and adds it to icitem.IALLOC, in one transaction under the order's row lock: a second call finds
-        every row allocated and writes nothing."""
-        wanted = {line.item_id for line in lines}
-        return self._allocation(order_key, "allocate", lambda row: row["ITEM"].strip() in wanted
-                                and mapping.money(row["QTYALLOC"]) == 0, release=False)
-
-    def release(self, order_key: str) -> dict[str, Decimal]:
-        """The order's allocated rows give their QTYALLOC back to icitem.IALLOC; the order is marked
-        cancelled (SOSTAT X [I]). A second call finds nothing allocated."""
-        return self._allocation(order_key, "release", lambda row: mapping.money(row["QTYALLOC"]) > 0, release=True)
-
-    def _allocation(self, order_key: str, op: str, chosen, *, release: bool) -> dict[str, Decimal]:
-        somast, sotran, icitem = self.tables["somast"], self.tables["sotran"], self.tables["icitem"]
-        sono = mapping.fit(somast.c.SONO, order_key)
-        done: dict[str, Decimal] = {}
-        with self.client.transaction(op) as conn:
-            order = self.client.one(conn, "somast", for_update=True, SONO=sono)
-            if order is None:
-                raise ValidationError(f"sales order {order_key} does not exist", field="SONO", system=SYSTEM,
-                                      operation=op)
-            self.client.check_unlocked("somast", order, op)
-            if not release and order["SOSTAT"].strip() == mapping.ORDER_CANCELLED:
-                raise ValidationError(f"sales order {order_key} is cancelled: it holds no stock", field="SOSTAT",
-                                      system=SYSTEM, operation=op)
-            rows = [dict(r._mapping) for r in conn.execute(select(sotran).where(sotran.c.SONO == sono)).all()]
-            types = {r.ITEM: (r.ITYPE or "").strip() for r in conn.execute(
-                select(icitem.c.ITEM, icitem.c.ITYPE).where(icitem.c.ITEM.in_({r["ITEM"] for r in rows}))).all()}
-            for row in rows:
-                if types.get(row["ITEM"]) in (None, "N") or not chosen(row):
-                    continue
-                qty = Decimal(str(row["QTYALLOC"] if release else row["QTYORD"]))
-                conn.execute(update(sotran).where(sotran.c.SONO == sono, sotran.c.TRANLINE == row["TRANLINE"])
-                             .values(QTYALLOC=0 if release else qty))
-                conn.execute(update(icitem).where(icitem.c.ITEM == row["ITEM"])
-                             .values(IALLOC=icitem.c.IALLOC + (-qty if release else qty)))
-                done[row["ITEM"].strip()] = done.get(row["ITEM"].strip(), Decimal("0")) + qty
-            if not release:  # what the order holds now, rows allocated by an earlier call included
-                done = {}
-                for r in conn.execute(select(sotran.c.ITEM, sotran.c.QTYALLOC).where(sotran.c.SONO == sono)).all():
-                    if mapping.money(r.QTYALLOC) > 0:
-                        done[r.ITEM.strip()] = done.get(r.ITEM.strip(), Decimal("0")) + Decimal(str(r.QTYALLOC))
-            elif order["SOSTAT"].strip() != mapping.ORDER_CANCELLED:
-                conn.execute(update(somast).where(somast.c.SONO == sono).values(SOSTAT=mapping.ORDER_CANCELLED))
-        return done
 
     def close(self) -> None:
         self.client.close()

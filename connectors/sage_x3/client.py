@@ -20,7 +20,7 @@ from connectors import gate
 from connectors.errors import (ConfigurationError, ConnectorError, NotFoundError, PermanentError, RateLimitedError,
                                RetriableError, SkippableError, ValidationError)
 from connectors.http import HttpClient, retry_after_seconds
-from connectors.sage_x3 import mapping
+from connectors.sage_x3 import answers, mapping
 from connectors.sage_x3.config import SageX3Config
 
 SYSTEM = "sage_x3"
@@ -211,7 +211,7 @@ def _soap_answer(result: Any, operation: str, fields: list[str]) -> Any:
     status = int(getattr(result, "status", 0) or 0)
     messages = _messages(result)
     if status == 1:
-        return mapping.parse_result(getattr(result, "resultXml", None))
+        return answers.parse_result(getattr(result, "resultXml", None))
     errors = [text for kind, text in messages if kind == "3"] or [text for _, text in messages]
     text = "; ".join(errors) or "X3 refused the call without a message"
     kw = {"system": SYSTEM, "operation": operation, "status": 200, "body": text}

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError, PermanentError, SkippableError, ValidationError
-from connectors.sage_x3 import mapping
+from connectors.sage_x3 import answers, mapping, query
 from connectors.sage_x3.client import SYSTEM, SageX3Client
 from connectors.sage_x3.config import SageX3Config, SageX3Layout
 from connectors.stock import StockKeeper, StockLevel
@@ -65,15 +65,15 @@ class SageX3Connector(ErpConnector, StockKeeper):
         """Every document of `kind` whose external reference is `reference` (X3 keeps them non-unique)."""
         lay = self.config.layout
         cls = self._class(kind)
-        field = mapping.reference_field(kind)
-        records = [r for r in self.client.rest_query(cls, mapping.where_eq(field, reference))
-                   if r.get(field) == reference and mapping.is_kind(kind, r, lay)]
+        field = answers.reference_field(kind)
+        records = [r for r in self.client.rest_query(cls, query.where_eq(field, reference))
+                   if r.get(field) == reference and answers.is_kind(kind, r, lay)]
         if kind == "journal":  # the debit total lives in the lines, which only $details carries
             records = [self.client.rest_details(cls, str(r.get("$key") or f"{r.get('TYP')}~{r.get('NUM')}"))
                        for r in records]
         if kind in ("invoice", "credit_memo"):  # what is still open lives in the open items
-            return [mapping.document(kind, r, lay, self._open_amount(r)) for r in records]
-        return [mapping.document(kind, r, lay) for r in records]
+            return [answers.document(kind, r, lay, self._open_amount(r)) for r in records]
+        return [answers.document(kind, r, lay) for r in records]
 
     def _class(self, kind: str) -> str:
         lay = self.config.layout
@@ -84,8 +84,8 @@ class SageX3Connector(ErpConnector, StockKeeper):
     def _open_amount(self, record: dict) -> Decimal | None:
         """AMTCUR - PAYCUR over the document's open items (GACCDUDATE, by its NUM and type)."""
         num = str(record.get("NUM"))
-        rows = self.client.rest_query(self.config.layout.open_item_class, mapping.where_eq("NUM", num))
-        return mapping.open_amount(mapping.own_open_items(record, rows))
+        rows = self.client.rest_query(self.config.layout.open_item_class, query.where_eq("NUM", num))
+        return answers.open_amount(answers.own_open_items(record, rows))
 
     def _save(self, kind: str, public_name: str, obj: dict, reference: str, amount: Decimal,
               customer_id: str | None) -> ErpDocument:
@@ -95,7 +95,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
             # X3 says the document exists although the lookup by reference found none: a person must look.
             raise PermanentError(f"{kind} {reference}: {exc.message}", system=SYSTEM, operation=exc.operation,
                                  body=exc.body) from exc
-        key = mapping.key_of(kind, result, self.config.layout)
+        key = answers.key_of(kind, result, self.config.layout)
         if not key:
             raise PermanentError(f"{kind} {reference}: X3 saved it but returned no document number",
                                  system=SYSTEM, operation=f"save {public_name}")
@@ -139,13 +139,13 @@ class SageX3Connector(ErpConnector, StockKeeper):
         except NotFoundError as exc:
             raise ValidationError(f"credit memo {memo.reference}: invoice {memo.invoice_ref} does not exist",
                                   field=origin, system=SYSTEM, operation="credit_memo") from exc
-        if mapping.is_credit(invoice, lay):
+        if answers.is_credit(invoice, lay):
             raise ValidationError(f"credit memo {memo.reference}: {memo.invoice_ref} is a credit memo",
                                   field=origin, system=SYSTEM, operation="credit_memo")
-        earlier = [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(origin, memo.invoice_ref))
-                   if str(r.get(origin)) == memo.invoice_ref and mapping.is_kind("credit_memo", r, lay)]
-        invoiced = mapping.document("invoice", invoice, lay).amount or Decimal("0")
-        credited = sum((mapping.document("credit_memo", r, lay).amount or Decimal("0") for r in earlier),
+        earlier = [r for r in self.client.rest_query(lay.invoice_class, query.where_eq(origin, memo.invoice_ref))
+                   if str(r.get(origin)) == memo.invoice_ref and answers.is_kind("credit_memo", r, lay)]
+        invoiced = answers.document("invoice", invoice, lay).amount or Decimal("0")
+        credited = sum((answers.document("credit_memo", r, lay).amount or Decimal("0") for r in earlier),
                        Decimal("0"))
         left = (invoiced - credited).quantize(Decimal("0.01"))  # api1 numbers arrive as JSON numbers
         if memo.amount > left:
@@ -204,7 +204,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
             # The PO is the order's [C]: the orders carrying it, then the invoices billing them; plus,
             # where the site keeps one on its invoices too, those.
             orders = [str(o.get("SOHNUM")) for o in self.client.rest_query(
-                lay.order_class, mapping.where_eq(lay.order_po_field, value)) if str(o.get(lay.order_po_field)) == value]
+                lay.order_class, query.where_eq(lay.order_po_field, value)) if str(o.get(lay.order_po_field)) == value]
             headers = self._billing(orders) if orders else []
             if lay.invoice_po:
                 headers += self._header_eq(lay.invoice_po, value)
@@ -215,11 +215,11 @@ class SageX3Connector(ErpConnector, StockKeeper):
         else:
             headers = self._header_eq(links[field], value)
         unique = {str(h.get("NUM")): h for h in headers}
-        return self._infos([h for h in unique.values() if mapping.is_kind("invoice", h, lay)])
+        return self._infos([h for h in unique.values() if answers.is_kind("invoice", h, lay)])
 
     def _header_eq(self, prop: str, value: str) -> list[dict[str, Any]]:
         lay = self.config.layout
-        return [r for r in self.client.rest_query(lay.invoice_class, mapping.where_eq(prop, value))
+        return [r for r in self.client.rest_query(lay.invoice_class, query.where_eq(prop, value))
                 if str(r.get(prop)) == value]
 
     def _billing(self, orders: list[str]) -> list[dict[str, Any]]:
@@ -235,14 +235,14 @@ class SageX3Connector(ErpConnector, StockKeeper):
         """Invoices with something due, filtered by X3 where it can (customer, total, date) and here
         where it cannot (what is due and when lives in the open items)."""
         lay = self.config.layout
-        where = mapping.where_all(
-            mapping.where_op("SIVTYP", "ne", lay.credit_memo_type),
-            mapping.where_eq("BPCINV", customer_id) if customer_id else "",
-            mapping.where_op(lay.invoice_total, "eq", amount) if amount is not None else "",
-            mapping.where_op("INVDAT", "ge", dated_from) if dated_from else "",
-            mapping.where_op("INVDAT", "le", dated_to) if dated_to else "")
+        where = query.where_all(
+            query.where_op("SIVTYP", "ne", lay.credit_memo_type),
+            query.where_eq("BPCINV", customer_id) if customer_id else "",
+            query.where_op(lay.invoice_total, "eq", amount) if amount is not None else "",
+            query.where_op("INVDAT", "ge", dated_from) if dated_from else "",
+            query.where_op("INVDAT", "le", dated_to) if dated_to else "")
         headers = [h for h in self.client.rest_query(lay.invoice_class, where, max_pages=LISTING_PAGES)
-                   if mapping.is_kind("invoice", h, lay)]
+                   if answers.is_kind("invoice", h, lay)]
         return [i for i in self._infos(headers) if i.open_amount > 0
                 and (amount is None or i.amount == amount) and (due_by is None or (i.due_date or i.date) <= due_by)]
 
@@ -254,10 +254,10 @@ class SageX3Connector(ErpConnector, StockKeeper):
         except NotFoundError as exc:
             raise NotFoundError(f"X3 has no invoice {key}", system=SYSTEM, operation="invoice_info",
                                 status=exc.status, body=exc.body) from exc
-        if not mapping.is_kind("invoice", record, lay):
+        if not answers.is_kind("invoice", record, lay):
             raise NotFoundError(f"{key} is a credit note, not an invoice", system=SYSTEM, operation="invoice_info")
-        items = self.client.rest_query(lay.open_item_class, mapping.where_eq("NUM", key))
-        return mapping.invoice_info(record, mapping.own_open_items(record, items), record.get(lay.invoice_lines) or [],
+        items = self.client.rest_query(lay.open_item_class, query.where_eq("NUM", key))
+        return answers.invoice_info(record, answers.own_open_items(record, items), record.get(lay.invoice_lines) or [],
                                     lay, self._links())
 
     def _infos(self, headers: list[dict[str, Any]]) -> list[InvoiceInfo]:
@@ -266,7 +266,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
         nums = [str(h.get("NUM")) for h in headers]
         items = self._grouped(lay.open_item_class, "NUM", nums)
         lines = self._grouped(lay.invoice_lines, "NUM", nums)
-        return [mapping.invoice_info(h, mapping.own_open_items(h, items.get(str(h.get("NUM")), [])),
+        return [answers.invoice_info(h, answers.own_open_items(h, items.get(str(h.get("NUM")), [])),
                                      lines.get(str(h.get("NUM")), []), lay, self._links()) for h in headers]
 
     def _by_values(self, cls: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
@@ -275,7 +275,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
         out: list[dict[str, Any]] = []
         for i in range(0, len(values), CHUNK):
             chunk = values[i:i + CHUNK]
-            out += [r for r in self.client.rest_query(cls, mapping.where_in(field, chunk)) if str(r.get(field)) in chunk]
+            out += [r for r in self.client.rest_query(cls, query.where_in(field, chunk)) if str(r.get(field)) in chunk]
         return out
 
     def _grouped(self, cls: str, field: str, values: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
@@ -289,7 +289,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
             record = self.client.rest_details(lay.customer_class, customer_id)
         except NotFoundError:
             return None
-        return mapping.customer_from(record, record.get(lay.address_class) or [], lay)
+        return answers.customer_from(record, record.get(lay.address_class) or [], lay)
 
     def find_customers(self, *, email: str = "", name: str = "", postal_code: str = "") -> list[Customer]:
         """By an address's email (WEB, any case), or by name (BPCNAM, any case) and an address's postal code."""
@@ -297,12 +297,12 @@ class SageX3Connector(ErpConnector, StockKeeper):
         email, name, postal = email.strip().lower(), name.strip()[:35].lower(), _postal(postal_code)
         found: set[str] = set()
         if email:
-            rows = self.client.rest_query(lay.address_class, mapping.where_ieq(lay.address_email, email))
+            rows = self.client.rest_query(lay.address_class, query.where_ieq(lay.address_email, email))
             found |= {str(r.get(lay.address_owner)) for r in rows
                       if str(r.get(lay.address_email) or "").strip().lower() == email}
         if name and postal:
             heads = [str(h.get("BPCNUM")) for h in self.client.rest_query(lay.customer_class,
-                                                                         mapping.where_ieq("BPCNAM", name))
+                                                                         query.where_ieq("BPCNAM", name))
                      if str(h.get("BPCNAM") or "").strip().lower() == name]
             found |= {str(a.get(lay.address_owner)) for a in self._by_values(lay.address_class, lay.address_owner, heads)
                       if _postal(a.get("POSCOD")) == postal}
@@ -312,7 +312,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
         lay = self.config.layout
         addresses = self._grouped(lay.address_class, lay.address_owner, bpcnums)
         heads = sorted(self._by_values(lay.customer_class, "BPCNUM", bpcnums), key=lambda h: str(h.get("BPCNUM")))
-        return [mapping.customer_from(h, addresses.get(str(h.get("BPCNUM")), []), lay) for h in heads]
+        return [answers.customer_from(h, addresses.get(str(h.get("BPCNUM")), []), lay) for h in heads]
 
     def customers_changed_since(self, since: datetime | None) -> Iterable[CustomerChange]:
         """Customers whose record or one of whose addresses X3 stamped (UPDDATTIM) after `since`.
@@ -327,7 +327,7 @@ class SageX3Connector(ErpConnector, StockKeeper):
                                     lay.address_owner)
         else:
             since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-            after = mapping.where_op(stamp, "gt", since.replace(microsecond=0))
+            after = query.where_op(stamp, "gt", since.replace(microsecond=0))
             heads = self.client.rest_query(lay.customer_class, after, max_pages=LISTING_PAGES)
             moved = self.client.rest_query(lay.address_class, after, max_pages=LISTING_PAGES)
             known = {str(h.get("BPCNUM")) for h in heads}
@@ -336,10 +336,10 @@ class SageX3Connector(ErpConnector, StockKeeper):
         changes = []
         for head in heads:
             mine = addresses.get(str(head.get("BPCNUM")), [])
-            stamps = [s for s in (mapping.api_datetime(r.get(stamp)) for r in [head, *mine]) if s]
+            stamps = [s for s in (answers.api_datetime(r.get(stamp)) for r in [head, *mine]) if s]
             at = max(stamps, default=datetime.min.replace(tzinfo=timezone.utc))
             if since is None or at > since:
-                changes.append(CustomerChange(mapping.customer_from(head, mine, lay), at))
+                changes.append(CustomerChange(answers.customer_from(head, mine, lay), at))
         return sorted(changes, key=lambda c: (c.changed_at, c.customer.customer_id))
 
     @staticmethod
@@ -374,13 +374,13 @@ class SageX3Connector(ErpConnector, StockKeeper):
         if str((order.get("SOH1_1") or {}).get("ORDSTA")) == "2":
             raise ValidationError(f"order {order_key} is closed: it holds no stock", field="ORDSTA", system=SYSTEM,
                                   operation="allocate")
-        return mapping.allocated(order, {line.item_id for line in lines})
+        return answers.allocated(order, {line.item_id for line in lines})
 
     def release(self, order_key: str) -> dict[str, Decimal]:
         """Close the order (ORDSTA 2 [I: as a modify]); X3 gives its allocations back. A closed one stays."""
         keys = {"SOHNUM": order_key}
         order = self.client.read(self.config.pub_sales_order, keys)
-        held = mapping.allocated(order, None)
+        held = answers.allocated(order, None)
         if str((order.get("SOH1_1") or {}).get("ORDSTA")) != "2":
             self.client.modify(self.config.pub_sales_order, keys, {"SOH1_1": {"ORDSTA": "2"}})
         return held

@@ -276,7 +276,7 @@ def test_a_profile_with_an_erp_customers_email_goes_to_review_and_nothing_is_wri
 
 
 def test_a_person_settles_a_duplicate_by_linking_it_or_keeping_it_apart(vault, erp, sync, db_url):
-    from flows.customers import settle_duplicate
+    from flows.customer_links import settle_duplicate
 
     existing = _existing_erp_customer(erp, email="ada@lovelace.example")
     same = vault.create(_id(), email="ada@lovelace.example")

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from connectors.errors import RetriableError
-from flows.customers import (CustomerSyncReport, billing_address_for, cursor_name, fill_blanks, fingerprint,
-                             masked_number, profile_customer)
+from flows.customer_contact import billing_address_for, fill_blanks, fingerprint, masked_number, profile_customer
+from flows.customer_links import cursor_name
+from flows.customers import CustomerSyncReport
 from flows.documents import customer_id_for, erp_customer_id_for_profile
 from schemas.domain import Address, Customer, GatewayTransaction
 

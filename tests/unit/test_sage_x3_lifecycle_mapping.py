@@ -8,7 +8,7 @@ import pytest
 
 from config.settings import Secret
 from connectors.errors import PermanentError, ValidationError
-from connectors.sage_x3 import SageX3Config, SageX3Connector, SageX3Layout, mapping
+from connectors.sage_x3 import SageX3Config, SageX3Connector, SageX3Layout, answers, mapping
 from schemas.domain import CreditMemo, OrderLine, Refund, Reversal
 
 LAYOUT = SageX3Layout()
@@ -37,11 +37,11 @@ def test_refunds_and_reversals_are_payment_entries_of_their_own_transaction() ->
 
 def test_a_credit_is_told_by_its_category_where_the_resource_shows_one() -> None:
     # INVTYP 2 (credit memo) and 4 (credit note) are credits whatever the type code; 1 is an invoice
-    assert mapping.is_kind("credit_memo", {"SIVTYP": "AVX", "INVTYP": 2}, LAYOUT)
-    assert mapping.is_kind("credit_memo", {"SIVTYP": "INV", "INVTYP": "4"}, LAYOUT)
-    assert mapping.is_kind("invoice", {"SIVTYP": "CRN", "INVTYP": 1}, LAYOUT)
+    assert answers.is_kind("credit_memo", {"SIVTYP": "AVX", "INVTYP": 2}, LAYOUT)
+    assert answers.is_kind("credit_memo", {"SIVTYP": "INV", "INVTYP": "4"}, LAYOUT)
+    assert answers.is_kind("invoice", {"SIVTYP": "CRN", "INVTYP": 1}, LAYOUT)
     lay = SageX3Layout.from_overrides({"credit_categories": "4"})
-    assert mapping.is_kind("invoice", {"SIVTYP": "X", "INVTYP": 2}, lay)
+    assert answers.is_kind("invoice", {"SIVTYP": "X", "INVTYP": 2}, lay)
     with pytest.raises(Exception, match="credit_categories"):
         SageX3Layout.from_overrides({"credit_categories": "two"})
 
@@ -53,8 +53,8 @@ def test_layout_overrides_rename_every_lifecycle_assumption() -> None:
     memo = CreditMemo("R", "C1", DAY, "I1", (OrderLine("PAYMENT", Decimal("1"), Decimal("1")),))
     assert mapping.credit_memo_object(memo, cfg)["SIH0_1"]["ORIINV"] == "I1"
     assert mapping.status_object("invoice", "Disputed", lay) == {"SIH0_1": {"ZSTATUT": "Disputed"}}
-    assert mapping.is_kind("credit_memo", {"SIVTYP": "AVO"}, lay) and not mapping.is_kind("invoice", {"SIVTYP": "AVO"}, lay)
-    assert mapping.is_kind("refund", {"PAYTYP": "REMB"}, lay) and not mapping.is_kind("payment", {"PAYTYP": "ANN"}, lay)
+    assert answers.is_kind("credit_memo", {"SIVTYP": "AVO"}, lay) and not answers.is_kind("invoice", {"SIVTYP": "AVO"}, lay)
+    assert answers.is_kind("refund", {"PAYTYP": "REMB"}, lay) and not answers.is_kind("payment", {"PAYTYP": "ANN"}, lay)
 
 
 @pytest.mark.parametrize("kind, record, expected", [
@@ -63,22 +63,22 @@ def test_layout_overrides_rename_every_lifecycle_assumption() -> None:
     ("payment", {"PAYTYP": "RVSCB"}, False), ("refund", {"PAYTYP": "RFDCB"}, True),
     ("reversal", {"PAYTYP": "RVSCB"}, True), ("reversal", {"PAYTYP": "RCPCB"}, False)])
 def test_type_codes_tell_documents_of_a_shared_class_apart(kind, record, expected) -> None:
-    assert mapping.is_kind(kind, record, SageX3Layout()) is expected
+    assert answers.is_kind(kind, record, SageX3Layout()) is expected
 
 
 def test_open_amount_sums_every_due_date_and_stays_decimal() -> None:
     rows = [{"AMTCUR": 60.0, "PAYCUR": 60.0}, {"AMTCUR": "40.00", "PAYCUR": "15.5"}]
-    assert mapping.open_amount(rows) == Decimal("24.50") and isinstance(mapping.open_amount(rows), Decimal)
-    assert mapping.open_amount([]) is None
+    assert answers.open_amount(rows) == Decimal("24.50") and isinstance(answers.open_amount(rows), Decimal)
+    assert answers.open_amount([]) is None
 
 
 def test_documents_carry_amount_due_and_keys_for_the_new_kinds() -> None:
     lay = SageX3Layout()
-    doc = mapping.document("credit_memo", {"NUM": "CRN1", "INVREF": "R", "AMTNOT": 30.0, "BPCINV": "C1"}, lay,
+    doc = answers.document("credit_memo", {"NUM": "CRN1", "INVREF": "R", "AMTNOT": 30.0, "BPCINV": "C1"}, lay,
                            Decimal("30.00"))
     assert (doc.key, doc.amount, doc.amount_due, doc.customer_id) == ("CRN1", Decimal("30.00"), Decimal("30.00"), "C1")
-    assert mapping.key_of("reversal", {"PAY0_1": {"NUM": "PAY9"}}, lay) == "PAY9"
-    assert mapping.reference_field("refund") == "REF" and mapping.reference_field("credit_memo") == "INVREF"
+    assert answers.key_of("reversal", {"PAY0_1": {"NUM": "PAY9"}}, lay) == "PAY9"
+    assert answers.reference_field("refund") == "REF" and answers.reference_field("credit_memo") == "INVREF"
 
 
 class _NoCalls:

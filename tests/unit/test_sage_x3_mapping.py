@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from config.settings import Secret, load_settings
 from connectors.errors import (ConfigurationError, NotFoundError, PermanentError, RetriableError, SkippableError,
                                ValidationError)
-from connectors.sage_x3 import SageX3Config, SageX3Layout, mapping
+from connectors.sage_x3 import SageX3Config, SageX3Layout, answers, mapping, query
 from connectors.sage_x3.client import failure, validate
 from schemas.domain import Address, Customer, JournalEntry, JournalLine, OrderLine, Payment, SalesOrder
 
@@ -125,30 +125,30 @@ def test_field_names_lists_every_field_once():
 
 # ---- answers ----------------------------------------------------------------------------------------
 def test_parse_result_reads_json_and_result_xml_alike():
-    as_json = mapping.parse_result('{"SOH0_1": {"SOHNUM": "SON1"}, "SOH4_1": [{"ITMREF": "A"}]}')
-    as_xml = mapping.parse_result('<?xml version="1.0"?><RESULT><GRP ID="SOH0_1"><FLD NAME="SOHNUM">SON1</FLD></GRP>'
+    as_json = answers.parse_result('{"SOH0_1": {"SOHNUM": "SON1"}, "SOH4_1": [{"ITMREF": "A"}]}')
+    as_xml = answers.parse_result('<?xml version="1.0"?><RESULT><GRP ID="SOH0_1"><FLD NAME="SOHNUM">SON1</FLD></GRP>'
                                   '<TAB ID="SOH4_1"><LIN NUM="1"><FLD NAME="ITMREF">A</FLD></LIN></TAB></RESULT>')
     assert as_json == as_xml == {"SOH0_1": {"SOHNUM": "SON1"}, "SOH4_1": [{"ITMREF": "A"}]}
-    assert mapping.parse_result(None) == {}
-    assert mapping.key_of("sales_order", as_json, LAYOUT) == "SON1"
-    assert mapping.key_of("journal", {"GAS0_1": {"NUM": "J1"}}, LAYOUT) == "J1"
+    assert answers.parse_result(None) == {}
+    assert answers.key_of("sales_order", as_json, LAYOUT) == "SON1"
+    assert answers.key_of("journal", {"GAS0_1": {"NUM": "J1"}}, LAYOUT) == "J1"
 
 
 def test_api1_resources_become_documents_with_amount_and_customer():
-    order = mapping.document("sales_order", {"SOHNUM": "SON1", "CUSORDREF": "R", "ORDNOT": 12.34, "BPCORD": "C1"},
+    order = answers.document("sales_order", {"SOHNUM": "SON1", "CUSORDREF": "R", "ORDNOT": 12.34, "BPCORD": "C1"},
                              LAYOUT)
     assert (order.key, order.reference, order.amount, order.customer_id) == ("SON1", "R", Decimal("12.34"), "C1")
-    invoice = mapping.document("invoice", {"NUM": "I1", "INVREF": "R", "AMTNOT": 5, "BPCINV": "C1"}, LAYOUT)
+    invoice = answers.document("invoice", {"NUM": "I1", "INVREF": "R", "AMTNOT": 5, "BPCINV": "C1"}, LAYOUT)
     assert invoice.amount == Decimal("5") and invoice.customer_id == "C1"
-    payment = mapping.document("payment", {"NUM": "P1", "REF": "R", "AMTCUR": 5.5, "BPR": "C1"}, LAYOUT)
+    payment = answers.document("payment", {"NUM": "P1", "REF": "R", "AMTCUR": 5.5, "BPR": "C1"}, LAYOUT)
     assert payment.amount == Decimal("5.5")
-    journal = mapping.document("journal", {"NUM": "J1", "REF": "R", "GACCENTRYD": [
+    journal = answers.document("journal", {"NUM": "J1", "REF": "R", "GACCENTRYD": [
         {"SNS": 1, "AMTCUR": 3.1}, {"SNS": 1, "AMTCUR": 2}, {"SNS": -1, "AMTCUR": 5.1}]}, LAYOUT)
     assert (journal.key, journal.amount, journal.customer_id) == ("J1", Decimal("5.1"), None)
 
 
 def test_where_clauses_double_quotes():
-    assert mapping.where_eq("REF", "O'Brien") == "REF eq 'O''Brien'"
+    assert query.where_eq("REF", "O'Brien") == "REF eq 'O''Brien'"
 
 
 # ---- config -------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from config.settings import Secret
-from connectors.sage_x3 import SageX3Config, SageX3Layout, mapping
+from connectors.sage_x3 import SageX3Config, SageX3Layout, answers, mapping, query
 from schemas.domain import OrderLine, Payment, SalesOrder
 
 CFG = SageX3Config("http://x3", "admin", Secret("pw"))
@@ -20,18 +20,18 @@ def _invoice(**kw) -> SalesOrder:
 
 # ---- where clauses --------------------------------------------------------------------------------
 def test_where_literals_quote_text_and_write_numbers_and_dates_as_sdata_does():
-    assert mapping.literal("O'Brien") == "'O''Brien'"
-    assert mapping.literal(Decimal("70.00")) == "70.00"
-    assert mapping.literal(date(2026, 11, 20)) == "@2026-11-20@"
+    assert query.literal("O'Brien") == "'O''Brien'"
+    assert query.literal(Decimal("70.00")) == "70.00"
+    assert query.literal(date(2026, 11, 20)) == "@2026-11-20@"
     pacific = timezone(timedelta(hours=-8))
-    assert mapping.literal(datetime(2026, 11, 20, 2, 30, 5, 900, tzinfo=pacific)) == "@2026-11-20T10:30:05Z@"
-    assert mapping.literal(datetime(2026, 11, 20, 10, 30, 5)) == "@2026-11-20T10:30:05Z@"  # naive is UTC
+    assert query.literal(datetime(2026, 11, 20, 2, 30, 5, 900, tzinfo=pacific)) == "@2026-11-20T10:30:05Z@"
+    assert query.literal(datetime(2026, 11, 20, 10, 30, 5)) == "@2026-11-20T10:30:05Z@"  # naive is UTC
 
 
 def test_where_clauses_combine_with_and_and_compare_text_in_lower_case():
-    assert mapping.where_ieq("WEB", "Ada@Example.COM") == "lower(WEB) eq 'ada@example.com'"
-    assert mapping.where_in("NUM", ["A", "B'C"]) == "NUM in ('A', 'B''C')"
-    clause = mapping.where_all(mapping.where_op("SIVTYP", "ne", "CRN"), "", mapping.where_all("A eq 1", "B eq 2"))
+    assert query.where_ieq("WEB", "Ada@Example.COM") == "lower(WEB) eq 'ada@example.com'"
+    assert query.where_in("NUM", ["A", "B'C"]) == "NUM in ('A', 'B''C')"
+    clause = query.where_all(query.where_op("SIVTYP", "ne", "CRN"), "", query.where_all("A eq 1", "B eq 2"))
     assert clause == "SIVTYP ne 'CRN' and (A eq 1 and B eq 2)"
 
 
@@ -76,7 +76,7 @@ def test_an_invoice_is_due_what_its_open_items_leave_and_falls_due_on_the_earlie
               "AMTATI": 100.0, "CUSORDREF": "PO-7", "YPAYSTA": "Disputed"}
     items = [{"NUM": "INV1", "TYP": "INV", "DUDDAT": "2026-11-30", "AMTCUR": 50.0, "PAYCUR": 50.0},
              {"NUM": "INV1", "TYP": "INV", "DUDDAT": "2026-12-30", "AMTCUR": 50.0, "PAYCUR": 10.0}]
-    info = mapping.invoice_info(record, items, [{"SOHNUM": ""}, {"SOHNUM": "SO1"}], LAYOUT, LINKS)
+    info = answers.invoice_info(record, items, [{"SOHNUM": ""}, {"SOHNUM": "SO1"}], LAYOUT, LINKS)
     assert (info.key, info.reference, info.customer_id, info.date) == ("INV1", "INV1", "C1", date(2026, 11, 20))
     assert (info.amount, info.open_amount, info.due_date) == (Decimal("100.00"), Decimal("40.00"), date(2026, 12, 30))
     assert info.status == "Disputed"
@@ -85,15 +85,15 @@ def test_an_invoice_is_due_what_its_open_items_leave_and_falls_due_on_the_earlie
 
 def test_an_invoice_without_open_items_is_all_due_and_has_no_due_date():
     record = {"NUM": "INV2", "INVREF": "PT9-INV", "INVDAT": "2026-11-20", "BPCINV": "C1", "AMTATI": 12.5}
-    info = mapping.invoice_info(record, [], [], LAYOUT, LINKS)
+    info = answers.invoice_info(record, [], [], LAYOUT, LINKS)
     assert (info.reference, info.open_amount, info.due_date) == ("PT9-INV", Decimal("12.50"), None)
 
 
 def test_x3_empty_dates_and_zoned_stamps_read_back():
-    assert mapping.api_date("1599-12-31") is None and mapping.api_date("") is None
-    assert mapping.api_date("20261120") == date(2026, 11, 20)
-    assert mapping.api_datetime("2026-11-20T10:15:30Z") == datetime(2026, 11, 20, 10, 15, 30, tzinfo=timezone.utc)
-    assert mapping.api_datetime("2026-11-20T10:15:30").tzinfo == timezone.utc
+    assert answers.api_date("1599-12-31") is None and answers.api_date("") is None
+    assert answers.api_date("20261120") == date(2026, 11, 20)
+    assert answers.api_datetime("2026-11-20T10:15:30Z") == datetime(2026, 11, 20, 10, 15, 30, tzinfo=timezone.utc)
+    assert answers.api_datetime("2026-11-20T10:15:30").tzinfo == timezone.utc
 
 
 def test_a_customer_reads_its_contact_details_from_the_default_address():
@@ -101,9 +101,9 @@ def test_a_customer_reads_its_contact_details_from_the_default_address():
     addresses = [{"BPAADDFLG": 1, "CTY": "Elsewhere", "WEB1": "other@example.com"},
                  {"BPAADDFLG": 2, "ADDLIG1": "7 Pine Rd", "CTY": "Tacoma", "SAT": "WA", "POSCOD": "98402",
                   "BPACRY": "US", "TEL1": "555-0199", "WEB1": "grace@example.com"}]
-    customer = mapping.customer_from(record, addresses)
+    customer = answers.customer_from(record, addresses)
     assert (customer.customer_id, customer.name, customer.email, customer.phone) == \
         ("C1", "Grace Hopper", "grace@example.com", "555-0199")
     assert (customer.address.city, customer.address.postal_code, customer.address.name) == \
         ("Tacoma", "98402", "Grace Hopper")
-    assert mapping.customer_from(record, []).email == ""
+    assert answers.customer_from(record, []).email == ""
