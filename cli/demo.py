@@ -125,13 +125,15 @@ def run_demo(sales: int, home: Path, console: Console, timeout: float = 600.0, s
 
 
 def _console_login(database_url: str) -> tuple[str, str]:
-    """A console operator for this demo, with a fresh random password (production has none by default)."""
+    """A console operator for this demo, with a fresh random password (production has none by default);
+    a second demo on the same database gives the same operator a new one."""
     import secrets
 
-    from console.auth import add_user
+    from console.auth import add_user, set_password
 
     password = secrets.token_urlsafe(12)
-    add_user(database_url, "demo-operator", "operator", password)
+    if not set_password(database_url, "demo-operator", password):
+        add_user(database_url, "demo-operator", "operator", password)
     return "demo-operator", password
 
 

@@ -49,6 +49,19 @@ def add_user(db_url: str, name: str, role: str, password: str) -> ConsoleUser:
     return user
 
 
+def set_password(db_url: str, name: str, password: str) -> bool:
+    """Give an existing user a new password; False when there is no such user."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    with session_scope(db_url) as s:
+        user = s.scalars(select(ConsoleUser).where(ConsoleUser.name == name)).one_or_none()
+        if user is None:
+            return False
+        user.password_hash = generate_password_hash(password)
+    audit(db_url, "paysync-cli", "user.password", name)
+    return True
+
+
 def authenticate(db_url: str, name: str, password: str) -> ConsoleUser | None:
     """The active user with this name and password, or None (the same for a wrong name or password)."""
     with session_scope(db_url) as s:
