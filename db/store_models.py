@@ -31,6 +31,7 @@ class StoreOrder(Base):
         UniqueConstraint("pair", "store", "order_number", name="uq_store_order_number"),
         Index("ix_store_order_status_deadline", "status", "deadline_at"),
         Index("ix_store_order_transaction", "pair", "transaction_id"),
+        Index("ix_store_order_run", "run_id"),  # each sale stage asks for its run's order
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -218,25 +218,25 @@ def _lines_for(ctx: "FlowContext", order_id: int, txn_amount: Decimal):
     return lines, documents.stock_lines(data, rules, stocked)
 
 
-def sales_order_for(ctx: "FlowContext", run: SyncRun, txn: GatewayTransaction, order: SalesOrder) -> SalesOrder:
+def sales_order_for(ctx: "FlowContext", order_id: int | None, txn: GatewayTransaction,
+                    order: SalesOrder) -> SalesOrder:
     """The run's sales order with its store order's real lines (or as given, for any other payment)."""
-    order_id = order_of_run(ctx.db_url, run.id)
     parts = _lines_for(ctx, order_id, txn.amount) if order_id is not None else None
     return order if parts is None else replace(order, lines=parts[0])
 
 
-def invoice_for(ctx: "FlowContext", run: SyncRun, txn: GatewayTransaction, invoice: SalesOrder) -> SalesOrder:
+def invoice_for(ctx: "FlowContext", order_id: int | None, txn: GatewayTransaction,
+                invoice: SalesOrder) -> SalesOrder:
     """The invoice of the same lines; not drawn on the order's lines, so the order's stock stays reserved
     until the warehouse ships it (X3 and Sage Pro would issue it on an invoice that bills the order)."""
-    order_id = order_of_run(ctx.db_url, run.id)
     parts = _lines_for(ctx, order_id, txn.amount) if order_id is not None else None
     return invoice if parts is None else replace(invoice, lines=parts[0], order_ref=None)
 
 
-def ensure_order(ctx: "FlowContext", run: SyncRun, txn: GatewayTransaction, order: SalesOrder) -> ErpDocument:
+def ensure_order(ctx: "FlowContext", order_id: int | None, txn: GatewayTransaction,
+                 order: SalesOrder) -> ErpDocument:
     """The sales order, once; for a store order also its stock, reserved once (ERP-side state decides)."""
     doc = ctx.erp.ensure_sales_order(order)
-    order_id = order_of_run(ctx.db_url, run.id)
     if order_id is None:
         return doc
     parts = _lines_for(ctx, order_id, txn.amount)
@@ -268,9 +268,8 @@ def release_if_cancelled(ctx: "FlowContext", order_id: int) -> bool:
     return bool(changed)
 
 
-def sale_posted(ctx: "FlowContext", run_id: int) -> None:
+def sale_posted(ctx: "FlowContext", order_id: int | None) -> None:
     """The sale is in the ERP: the store is told its order is paid (if the mapping says what to tell it)."""
-    order_id = order_of_run(ctx.db_url, run_id)
     if order_id is not None:
         queue_status(ctx, order_id, "paid")
 

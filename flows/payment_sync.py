@@ -109,8 +109,8 @@ def _documents(ctx: FlowContext, run: Run, keys: dict[str, str]) -> documents.Sa
 
 
 def _store_order(ctx: FlowContext, run: Run) -> int | None:
-    """The store order the sale pays (joined at ingest), when the pair has a store."""
-    return store_orders.order_of_run(ctx.db_url, run.id) if store_orders.rules_of(ctx) is not None else None
+    """The store order the sale pays (joined at ingest, read with the run), when the pair has a store."""
+    return run.store_order if store_orders.rules_of(ctx) is not None else None
 
 
 def customer(ctx: FlowContext, run: Run) -> Plan:
@@ -123,13 +123,14 @@ def order(ctx: FlowContext, run: Run) -> Plan:
     """The sale's own sales order and the invoice billing it (nothing when it pays an ERP invoice)."""
     if _documents(ctx, run, dict(run.done)).sales_order is None:
         return Plan()
-    if _store_order(ctx, run) is not None:
+    shop = _store_order(ctx, run)
+    if shop is not None:
         # A store order's real lines (flows/orders.py), its stock reserved with the sales order.
         return Plan((Post("sales_order", lambda keys: store_orders.ensure_order(
-                         ctx, run, run.txn, store_orders.sales_order_for(ctx, run, run.txn,
-                                                                         _documents(ctx, run, keys).sales_order))),
+                         ctx, shop, run.txn, store_orders.sales_order_for(ctx, shop, run.txn,
+                                                                          _documents(ctx, run, keys).sales_order))),
                      Post("invoice", lambda keys: ctx.erp.ensure_invoice(store_orders.invoice_for(
-                         ctx, run, run.txn, _documents(ctx, run, keys).invoice), absent=keys.absent),
+                         ctx, shop, run.txn, _documents(ctx, run, keys).invoice), absent=keys.absent),
                           after=("sales_order",))))
     return Plan((Post("sales_order", lambda keys: ctx.erp.ensure_sales_order(_documents(ctx, run, keys).sales_order)),
                  Post("invoice", lambda keys: ctx.erp.ensure_invoice(_documents(ctx, run, keys).invoice,
@@ -207,7 +208,7 @@ def gl(ctx: FlowContext, run: Run) -> Plan:
     return Plan((Post("journal", lambda keys: ctx.erp.ensure_journal(_documents(ctx, run, keys).journal,
                                                                      absent=keys.absent),
                       after=("payment", "on_account")),),
-                then=lambda keys: store_orders.sale_posted(ctx, run.id))  # the store is told its order is paid
+                then=lambda keys: store_orders.sale_posted(ctx, _store_order(ctx, run)))  # the store is told its order is paid
 
 
 STAGES = {"customer": customer, "order": order, "payment": payment, "gl": gl}

@@ -159,7 +159,8 @@ def _lines_sage50(state: dict) -> dict:
 def _lines_sage_pro(state: dict) -> dict:
     lines: dict[str, list] = {}
     by_sono = {o["SONO"]: o["PONUM"].strip() for o in state.get("somast", [])}
-    for t in sorted(state.get("sotran", []), key=lambda t: (t["SONO"], int(str(t["TRANLINE"]).strip() or 0))):
+    line = "LINENO"  # sotran's line number (issue 12: as public inserts name it)
+    for t in sorted(state.get("sotran", []), key=lambda t: (t["SONO"], int(str(t[line]).strip() or 0))):
         lines.setdefault(by_sono.get(t["SONO"], t["SONO"].strip()), []).append(
             (t["ITEM"].strip(), _d(t["QTYORD"]), _d(t["PRICE"])))
     stock = {i["ITEM"].strip(): (_d(i["IONHAND"]), _d(i.get("IALLOC") or 0))

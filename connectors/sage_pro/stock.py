@@ -65,7 +65,8 @@ class SageProStock:
                 if types.get(row["ITEM"]) in (None, "N") or not chosen(row):
                     continue
                 qty = Decimal(str(row["QTYALLOC"] if release else row["QTYORD"]))
-                conn.execute(update(sotran).where(sotran.c.SONO == sono, sotran.c.TRANLINE == row["TRANLINE"])
+                line = sotran.c.LINENO  # sotran's line number is `lineno` (docs/fidelity.md)
+                conn.execute(update(sotran).where(sotran.c.SONO == sono, line == row[line.key])
                              .values(QTYALLOC=0 if release else qty))
                 conn.execute(update(icitem).where(icitem.c.ITEM == row["ITEM"])
                              .values(IALLOC=icitem.c.IALLOC + (-qty if release else qty)))

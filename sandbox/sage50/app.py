@@ -7,7 +7,7 @@ import socket
 import time
 from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .faults import Faults
@@ -122,6 +122,8 @@ def create_app(
     def _agent_gate() -> None:
         if not _is_agent_path(request.path):
             return
+        state.arrive(time.time())
+        g.arrived = True
         delay = faults.latency_seconds()
         if delay > 0:
             state.record_fault("latency")
@@ -135,6 +137,11 @@ def create_app(
             kind, err = fault
             state.record_fault(kind)
             raise err
+
+    @app.teardown_request
+    def _left(_exc) -> None:
+        if g.pop("arrived", False):
+            state.leave()
 
     @app.after_request
     def _count(response: Response) -> Response:

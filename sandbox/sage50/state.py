@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -104,6 +104,10 @@ class Sage50State:
         self.customers: dict[str, dict[str, Any]] = {}
         self.records: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in KINDS}
         self.requests: dict[str, Counter] = {}
+        # When agent calls arrived and how many were in at once: what a caller's rate limit and cap
+        # look like from the ERP's side (bench/latency.py reads them).
+        self.arrivals: deque[float] = deque(maxlen=200_000)
+        self.in_flight = self.most_in_flight = 0
         self.faults: Counter = Counter()
         self.creates: Counter = Counter()
         if self._seed:
@@ -136,6 +140,25 @@ class Sage50State:
         with self.lock:
             self.requests.setdefault(f"{method} {template}", Counter())[str(status)] += 1
 
+    def arrive(self, at: float) -> None:
+        with self.lock:
+            self.arrivals.append(at)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def busiest_second(self) -> int:
+        """The most calls that arrived within any one second (caller holds the lock)."""
+        times, most, first = sorted(self.arrivals), 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] >= 1.0:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
     def record_fault(self, kind: str) -> None:
         with self.lock:
             self.faults[kind] += 1
@@ -144,6 +167,8 @@ class Sage50State:
         with self.lock:
             return {
                 "requests": {k: dict(v) for k, v in sorted(self.requests.items())},
+                "most_calls_in_one_second": self.busiest_second(),
+                "most_calls_at_once": self.most_in_flight,
                 # Latency only delays an answer; faults_injected counts answers that were replaced.
                 "faults_injected": sum(n for k, n in self.faults.items() if k != "latency"),
                 "faults_by_kind": dict(self.faults),

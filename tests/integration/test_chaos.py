@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from db.models import StepLedger
 from db.session import session_scope
 from tests.conftest import dump_logs
-from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_for_runs
+from tests.integration.erp_checks import assert_erp_exactly, dead_reasons, run_statuses, wait_for_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
@@ -46,7 +46,7 @@ def test_worker_sigkilled_mid_run_loses_and_duplicates_nothing(stack_factory):
     # then, once the broker redelivers and the sweeper re-kicks, every sale lands exactly once
     done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=240)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     assert_erp_exactly(stack.erp_summary(), sales)
     # and a kill did cut stages short: some ledger claims were taken over by a later attempt
     with session_scope(stack.database_url) as s:

@@ -19,7 +19,7 @@ from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
 from tests.conftest import dump_logs
-from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_for_runs
+from tests.integration.erp_checks import assert_erp_exactly, dead_reasons, run_statuses, wait_for_runs
 from tests.integration.test_faults import RETRY_LINE
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_each_sale_delivered_three_times_lands_once(stack_factory, erp):
     assert codes.count(202) == len(sales) and codes.count(200) == 2 * len(sales)
     done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=180)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     assert_erp_exactly(stack.erp_summary(), sales)
 
 
@@ -99,7 +99,7 @@ def test_thirty_percent_faults_everything_lands_once_after_backoff(stack_factory
             assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
         done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=180)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     assert_erp_exactly(stack.erp_summary(), sales)
     log = stack.processes.children[-1].log_path.read_text()
     waits = [float(m.group(4)) for m in RETRY_LINE.finditer(log)]
@@ -121,5 +121,5 @@ def test_worker_sigkilled_mid_run_loses_and_duplicates_nothing(stack_factory, er
         worker = stack.start_worker(f"w{round_}", concurrency=2)
     done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=200)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     assert_erp_exactly(stack.erp_summary(), sales)

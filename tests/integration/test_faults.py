@@ -10,7 +10,7 @@ from cli.traffic import make_sales, push_webhook
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
 from tests.conftest import dump_logs
-from tests.integration.erp_checks import assert_erp_exactly, run_statuses, wait_for_runs
+from tests.integration.erp_checks import assert_erp_exactly, dead_reasons, run_statuses, wait_for_runs
 
 pytestmark = pytest.mark.slow
 RETRY_LINE = re.compile(r"retry paysync\.(\w+) run=(\S+) inbox=\S+ attempt=(\d+) in ([\d.]+)s retry_after=([\d.]+|None)")
@@ -36,7 +36,7 @@ def test_thirty_percent_503_and_429_everything_lands_once_with_backoff(stack_fac
     # then every sale finishes, none is dead, and the ERP holds each document exactly once
     done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=300)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     # the faults were really served: the bridge answered hundreds of its calls with 503 or 429
     served = requests.get(f"{stack.erp_server.url}/_sandbox/stats", timeout=5).json()["faults_by_kind"]
     assert served.get("error_rate_503", 0) >= 10 and served.get("error_rate_429", 0) >= 10, served

@@ -56,7 +56,7 @@ def test_no_more_calls_at_once_than_the_cap_across_processes(redis_url):
 
 def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
     # Given a rate limit of 10 calls a second shared by two workers, and 25 calls wanted at once
-    one, two = gates(redis_url, Limit(rate=Limit.of(0, "10/second").rate))
+    one, two = gates(redis_url, Limit.of(0, "10/second"))
     inside = Inside()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda i: inside.call(one if i % 2 else two, "sage50", 0), range(25)))

@@ -16,7 +16,7 @@ from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient, PayTraceGateway
 from tests.conftest import dump_logs
-from tests.integration.erp_checks import run_statuses, wait_for_runs
+from tests.integration.erp_checks import dead_reasons, run_statuses, wait_for_runs
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def test_the_workers_post_exactly_what_mapping_check_previews(stack_factory, tmp
     ids = [visa, amex, check, refund]
     assert wait_for_runs(stack.database_url, ids, timeout=120) >= len(ids), \
         f"{run_statuses(stack.database_url)}\n{dump_logs(stack)}"
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
 
     # then for each, the ERP holds exactly the documents the preview shows
     mapping = load_mapping(folder / f"paytrace-{erp}.yaml")

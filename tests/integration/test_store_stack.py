@@ -19,7 +19,7 @@ from db.session import session_scope
 from db.store_models import StoreStatus
 from sandbox.summary import order_lines_and_stock
 from tests.conftest import dump_logs
-from tests.integration.erp_checks import run_statuses, wait_for_runs
+from tests.integration.erp_checks import dead_reasons, run_statuses, wait_for_runs
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +58,7 @@ def test_orders_delivered_three_times_with_a_worker_killed_land_once(stack_facto
     deadline = time.monotonic() + 60
     while _owed(stack.database_url) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert run_statuses(stack.database_url)["dead"] == 0, dump_logs(stack)
+    assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     view = order_lines_and_stock(erp, stack.erp_state())
     summary = stack.erp_summary()
     wanted: dict[str, int] = {}
