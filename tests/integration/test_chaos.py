@@ -1,6 +1,6 @@
 """Chaos: workers SIGKILLed mid-run, several times; nothing lost, nothing duplicated.
 
-Bounded: 120 sales, 4 kills about 1.5 s apart, 240 s at most to drain.
+Bounded: 120 sales, 4 kills, each while a stage holds a claim, 240 s at most to drain.
 """
 from __future__ import annotations
 
@@ -22,6 +22,17 @@ from tests.integration.erp_checks import assert_erp_exactly, dead_reasons, run_s
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
 
+def _until_a_stage_is_writing(database_url: str, timeout: float = 30.0) -> None:
+    """Wait (a busy machine starts a worker slowly) until some stage holds a claim: a kill now cuts it short."""
+    deadline = time.monotonic() + timeout
+    time.sleep(0.5)
+    while time.monotonic() < deadline:
+        with session_scope(database_url) as s:
+            if s.scalar(select(func.count()).select_from(StepLedger).where(StepLedger.status == "running")):
+                return
+        time.sleep(0.05)
+
+
 def test_worker_sigkilled_mid_run_loses_and_duplicates_nothing(stack_factory):
     # given a slow-ish ERP (so work is always in flight) and one worker with two pool processes
     stack = stack_factory()
@@ -34,9 +45,9 @@ def test_worker_sigkilled_mid_run_loses_and_duplicates_nothing(stack_factory):
     for sale in sales:
         assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
 
-    # when the worker (main process and pool) is SIGKILLed four times while it works
+    # when the worker (main process and pool) is SIGKILLed four times while it writes to the ERP
     for round_ in range(1, 5):
-        time.sleep(1.5)
+        _until_a_stage_is_writing(stack.database_url)
         assert worker.alive(), f"worker w{round_ - 1} died before it was killed:\n{dump_logs(stack)}"
         worker.kill(signal.SIGKILL)
         worker = stack.start_worker(f"w{round_}", concurrency=2)

@@ -52,8 +52,9 @@ def _native_invoice(erp, amount: str, *, po: str = ""):
     """A customer and an open invoice as the ERP's own users write them."""
     cid = erp.upsert_customer(Customer(f"N{uuid.uuid4().hex[:7].upper()}", "Hopper Ltd", "ap@hopper.example", "",
                                        Address("Hopper Ltd", "1 Pier Rd", "", "Tacoma", "WA", "98402", "US")))
-    settings = get_settings()
-    item = getattr(settings, settings.erp).default_item
+    from config.mapping import active_mapping, item_for
+
+    item = item_for(active_mapping(get_settings()))
     lines = (OrderLine(item, Decimal("1"), Decimal(amount)),)
     if po and erp.kind == "sage_x3":
         # X3 keeps a customer's PO on the order (SORDER.CUSORDREF): the order carries it, the invoice bills it
