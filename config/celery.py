@@ -140,7 +140,6 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=[Queue(name, Exchange(name), routing_key=name) for name in all_queues()],
         task_routes={
             "paysync.ingest_event": {"queue": INGEST_QUEUE},
-            "paysync.fetch_transaction": {"queue": INGEST_QUEUE},
             "paysync.poll_paytrace": {"queue": INGEST_QUEUE},
             "paysync.sweep_inbox": {"queue": INGEST_QUEUE},
             "paysync.dead_letter_notice": {"queue": DEAD_LETTER_QUEUE},

@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 CHROMIUM = os.environ.get("CHROMIUM_BINARY", "/usr/bin/chromium")
@@ -54,8 +55,15 @@ class Browser:
         self.driver.get(url)
 
     def text(self) -> str:
+        """The page's text, once the page a click led to has loaded (a page being replaced is retried)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
 
+        for _ in range(50):
+            try:
+                return self.driver.find_element(By.TAG_NAME, "body").text
+            except StaleElementReferenceException:
+                time.sleep(0.1)
         return self.driver.find_element(By.TAG_NAME, "body").text
 
     def type(self, element_id: str, text: str) -> None:
@@ -66,9 +74,19 @@ class Browser:
         field.send_keys(text)
 
     def click(self, element_id: str) -> None:
+        """Click like a person, and wait for the page the click submits to replace this one (if it does)."""
+        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
 
+        body = self.driver.find_element(By.TAG_NAME, "body")
         self.driver.find_element(By.ID, element_id).click()
+        try:
+            WebDriverWait(self.driver, 2).until(expected_conditions.staleness_of(body))
+        except TimeoutException:
+            pass  # the click changed this page in place (or nothing): its text is read as it is
+        WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def sign_in(self, base_url: str, name: str, password: str) -> None:
         self.open(f"{base_url}/login")

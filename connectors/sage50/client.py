@@ -24,6 +24,16 @@ ERROR_POLICY: dict[int, type[ConnectorError]] = {
 }
 
 
+def route_of(operation: str) -> str:
+    """"GET /v1/customers/C1/status" -> "GET /v1/customers/{id}/status": the bridge's routes are
+    /v1/<collection>[/<key>[/<action>]] (docs/sage50-bridge-api.md)."""
+    method, _, path = operation.partition(" ")
+    parts = path.split("/")  # "", "v1", collection, key, action
+    if len(parts) > 3:
+        parts[3] = "{id}"
+    return f"{method} {'/'.join(parts)}"
+
+
 class Sage50Client:
     """HTTP to one bridge agent; answers parsed JSON or raises from the error tree."""
 
@@ -61,8 +71,9 @@ class Sage50Client:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict:
         operation = f"{method} {path.split('?')[0]}"
-        # A PATCH here only sets note fields to a value: sending it twice is harmless.
-        response = self.http.request(method, path, operation=operation,
+        # A PATCH here only sets note fields to a value: sending it twice is harmless. The metrics see
+        # the route, not the record: /v1/customers/{id}, so their labels stay few.
+        response = self.http.request(method, path, operation=route_of(operation),
                                      idempotent=method in ("GET", "PUT", "PATCH"),
                                      **kwargs)
         if response.status_code < 300:

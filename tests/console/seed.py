@@ -60,7 +60,7 @@ def seed(db_url: str) -> dict[str, int]:
         _step(s, dead, "customer", "done", "cust-1002")
         _step(s, dead, "sales_order", "failed", attempts=3, error=f"422 ItemID GADGET-9 unknown (card {LEAKED_PAN})")
         s.flush()
-        letter = DeadLetter(run_id=dead.id, task_name="paysync.create_sales_order", step="create_sales_order",
+        letter = DeadLetter(run_id=dead.id, task_name="paysync.order", step="order",
                             reason="Sage 50 refused the sales order: item GADGET-9 does not exist [field ItemID]",
                             error_type="ValidationError", context={"attempts": 3, "exhausted": False, "status": 422,
                                                                    "kind": "sale", "transaction_id": 1002},

@@ -95,7 +95,7 @@ def test_a_payments_story_has_its_events_steps_documents_retries_letter_review_a
                      "Refund 1004"):
         assert expected in synced, expected
     dead = text(operator.get("/payments/default/paytrace/1002"))
-    assert "Dead letter 1" in dead and "GADGET-9" in dead and "Replay from “create sales order”" in dead
+    assert "Dead letter 1" in dead and "GADGET-9" in dead and "Replay from “order”" in dead
 
 
 def test_the_day_page_counts_in_synced_failed_and_declined_with_cash_by_brand_and_the_position(operator, seeded):

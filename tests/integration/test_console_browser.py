@@ -106,8 +106,8 @@ def test_a_newcomer_finds_a_story_replays_a_dead_letter_resolves_review_and_was_
 
     # and the worker's /metrics counted the dead letter and the posting that followed the replay
     scraped = requests.get(stack.worker_metrics["w1"], timeout=5).text
-    assert re.search(r'paysync_dead_letters_total\{error="ValidationError",task="paysync.create_sales_order"\} 1', scraped), scraped[:3000]
-    assert re.search(r'paysync_erp_postings_total\{erp="sage50",step="post_journal"\} 1', scraped)
+    assert re.search(r'paysync_dead_letters_total\{error="ValidationError",task="paysync.order"\} 1', scraped), scraped[:3000]
+    assert re.search(r'paysync_erp_postings_total\{erp="sage50",step="gl"\} 1', scraped)
     if os.environ.get("PAYSYNC_SCREENSHOT_DIR"):
         out = os.environ["PAYSYNC_SCREENSHOT_DIR"]
         for label, path in browser.MAIN_PAGES:
