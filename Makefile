@@ -21,5 +21,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
+# Every issue-10 figure beside its baseline; `make bench BENCH_ARGS=--quick` takes a few minutes.
+BENCH_ARGS ?=
 bench: $(VENV)/.installed
-	$(PY) bench/e2e.py
+	$(PY) bench/run.py $(BENCH_ARGS)

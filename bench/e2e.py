@@ -1,17 +1,18 @@
-"""End-to-end throughput: synced sales and store orders per second, beside a bare 4-task Celery chain in the same run.
+"""p2, end-to-end throughput: synced sales (and store orders) per second, beside a bare 4-task Celery chain in the same run.
 
-    python bench/e2e.py [--events 200] [--orders 50] [--concurrency 2] [--database-url postgresql://...]
+    python bench/e2e.py [--events 200] [--orders 50] [--threads 8] [--database-url postgresql://...]
+
+Both sides run on the same Redis with one worker process of the same pool and size: threads, as
+the Procfile's `io` role runs paysync's steps, on PostgreSQL (a database of its own, bench/stacks.py)
+unless --database-url names another. The ERP sandbox answers at once: what is measured is paysync
+and Celery, not a simulator's latency. Beside the rates it prints what one sale costs: Celery tasks
+(counted from the workers' task events), the database transactions committed (PostgreSQL's own
+xact_commit counter) and the requests the ERP answered (the sandbox's request log).
 
 An order is a store order (two or three SKUs, tax, shipping) whose webhook the store simulator
 delivered and whose PayTrace sale a signed hint announced: its event, its join, its sales order
 with real lines and stock, invoice, receipt and journal, and the status pushed back.
-
-Both sides run on the same embedded Redis with one worker process of the same concurrency, on
-the embedded SQLite default unless --database-url names PostgreSQL. Prints both rates and
-their ratio. Beside the rates it prints what one sale costs: Celery tasks (counted from the workers' task
-events), the database transactions committed (PostgreSQL's own xact_commit counter, so only with
-PostgreSQL) and the requests the ERP answered (the sandbox's request log). Not a test: nothing
-here asserts a time.
+Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,19 +32,21 @@ import redis  # noqa: E402
 import requests  # noqa: E402
 from celery import chain  # noqa: E402
 
+from bench.figures import Figure  # noqa: E402
+from bench.stacks import fresh_database, wait_finished  # noqa: E402
 from cli import runtime  # noqa: E402
 from cli.stack import Stack  # noqa: E402
 from cli.traffic import make_sales, push_webhook  # noqa: E402
 
 
 def bare_chains(env: dict, home: Path, n: int, concurrency: int) -> float:
-    """Chains of 4 no-op tasks per second."""
+    """Chains of 4 no-op tasks per second, on a worker of the same pool and size as paysync's."""
     os.environ["REDIS_URL"] = env["REDIS_URL"]
     from bench import baseline
 
     baseline.app.conf.broker_url = env["REDIS_URL"]
     argv = [sys.executable, "-m", "celery", "-A", "bench.baseline:app", "worker", "-Q", "bench", "-c", str(concurrency),
-            "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+            "-P", "threads", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
     worker = runtime.Child("bench-worker", argv, env, home / "bench-worker.log").start()
     r = redis.Redis.from_url(env["REDIS_URL"])
     r.delete("bench:done")
@@ -101,23 +105,6 @@ def _erp_requests(stack: Stack) -> int:
     return sum(sum(codes.values()) for codes in stats["requests"].values())
 
 
-def wait_finished(database_url: str, ids: list[int]) -> int:
-    """Until every run of these transactions has finished (succeeded or dead); how many times it looked."""
-    from db.models import SyncRun
-    from db.session import session_scope
-    from sqlalchemy import func, select
-
-    looks = 0
-    while True:
-        looks += 1
-        with session_scope(database_url) as s:
-            done = s.scalar(select(func.count()).select_from(SyncRun).where(
-                SyncRun.transaction_id.in_(ids), SyncRun.status.in_(("succeeded", "dead")))) or 0
-        if done >= len(ids):
-            return looks
-        time.sleep(0.05)
-
-
 def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, dict]:
     """Sales pushed to the ingress and synced into Sage 50 per second, and what one sale cost."""
     from config.settings import get_settings
@@ -128,7 +115,7 @@ def paysync_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int, di
 
     client = PayTraceClient(get_settings().paytrace)
     sales = make_sales(client, n, seed=1, decline_every=0)  # made before the clock starts
-    worker = stack.start_worker("bench", concurrency=concurrency)
+    worker = stack.start_worker("bench", concurrency, queues=runtime.IO_QUEUES, pool="threads")
     time.sleep(2)
     tasks = TaskCounter(stack.redis_url)
     commits_before, erp_before = _commits(stack.database_url), _erp_requests(stack)
@@ -174,7 +161,7 @@ def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     while requests.get(f"{stack.shop.url}/_sandbox/webhooks", timeout=10).json()["pending"]:
         time.sleep(0.05)
     started = time.perf_counter()
-    worker = stack.start_worker("bench-orders", concurrency=concurrency)
+    worker = stack.start_worker("bench-orders", concurrency, queues=runtime.IO_QUEUES, pool="threads")
     for txn in ids:
         hint(stack.ingress_url, stack.webhook_secret, txn)
     wait_finished(stack.database_url, ids)
@@ -186,41 +173,66 @@ def orders_rate(stack: Stack, n: int, concurrency: int) -> tuple[float, int]:
     return n / elapsed, dead
 
 
+def run(events: int, orders: int, threads: int, database_url: str | None = None) -> dict:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
+    home = Path(tempfile.mkdtemp(prefix="paysync-bench-"))
+    with (nullcontext(database_url) if database_url else fresh_database(home)) as url:
+        stack = Stack(home=home, database_url=url, with_shop=bool(orders),
+                      extra_env={"POLL_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"})
+        try:
+            stack.start_services()
+            os.environ.update(stack.env)
+            from config.settings import get_settings
+
+            get_settings.cache_clear()
+            stack.start_ingress()
+            if orders:
+                stack.subscribe_shop()
+            baseline = bare_chains(stack.env, home, events, threads)
+            rate, dead, costs = paysync_rate(stack, events, threads)
+            order_rate, order_dead = orders_rate(stack, orders, threads) if orders else (0.0, 0)
+        finally:
+            stack.stop()
+    return {"database": url.split("@")[-1].split("?")[0], "threads": threads, "events": events, "baseline": baseline,
+            "rate": rate, "dead": dead, **costs, "orders": orders, "order_rate": order_rate, "order_dead": order_dead}
+
+
+TARGET = "ratio >= 0.5; tasks, transactions and ERP calls per sale down (were 8 / ~34 / 13)"
+
+
+def measure(quick: bool) -> Figure:
+    try:
+        r = run(100 if quick else 300, 0, threads=8)
+    except Exception as exc:  # one broken bench never hides the others
+        return Figure.failed("p2", TARGET, f"{type(exc).__name__}: {exc}")
+    ratio = r["rate"] / r["baseline"]
+    return Figure("p2", f"{r['rate']:.1f} sales/s", f"{r['baseline']:.1f} bare chains/s", round(ratio, 3), TARGET,
+                  ratio >= 0.5 and r["dead"] == 0,
+                  {"ratio": round(ratio, 3), "tasks_per_sale": r["tasks_per_sale"],
+                   "db_tx_per_sale": r["db_tx_per_sale"], "erp_calls_per_sale": r["erp_calls_per_sale"]},
+                  f"{r['events']} sales, one worker of {r['threads']} threads each side, {r['database']}, "
+                  f"dead {r['dead']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--orders", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the sandboxes' request log
-    home = Path(tempfile.mkdtemp(prefix="paysync-bench-"))
-    database_url = args.database_url or f"sqlite:///{home / 'bench.sqlite3'}"
-    stack = Stack(home=home, database_url=database_url, with_shop=True,
-                  extra_env={"POLL_INTERVAL_SECONDS": "3600", "SWEEP_INTERVAL_SECONDS": "3600"})
-    try:
-        stack.start_services()
-        os.environ.update(stack.env)
-        from config.settings import get_settings
-
-        get_settings.cache_clear()
-        stack.start_ingress()
-        stack.subscribe_shop()
-        baseline = bare_chains(stack.env, home, args.events, args.concurrency)
-        rate, dead, costs = paysync_rate(stack, args.events, args.concurrency)
-        order_rate, order_dead = orders_rate(stack, args.orders, args.concurrency) if args.orders else (0.0, 0)
-    finally:
-        stack.stop()
-    print(f"database: {database_url.split('@')[-1]}; worker concurrency {args.concurrency}; {args.events} events")
-    print(f"bare 4-task Celery chain : {baseline:8.1f} chains/s")
-    print(f"paysync end to end       : {rate:8.1f} sales synced/s  (dead: {dead})")
-    print(f"ratio paysync / bare     : {rate / baseline:8.3f}")
-    print(f"per sale                 : {costs['tasks_per_sale']} tasks, "
-          f"{costs['db_tx_per_sale'] if costs['db_tx_per_sale'] is not None else 'n/a (SQLite)'} database "
-          f"transactions, {costs['erp_calls_per_sale']} ERP requests")
+    r = run(args.events, args.orders, args.threads, args.database_url)
+    print(f"database: {r['database']}; one worker of {r['threads']} threads each side; {r['events']} events")
+    print(f"bare 4-task Celery chain : {r['baseline']:8.1f} chains/s")
+    print(f"paysync end to end       : {r['rate']:8.1f} sales synced/s  (dead: {r['dead']})")
+    print(f"ratio paysync / bare     : {r['rate'] / r['baseline']:8.3f}")
+    print(f"per sale                 : {r['tasks_per_sale']} tasks, "
+          f"{r['db_tx_per_sale'] if r['db_tx_per_sale'] is not None else 'n/a (SQLite)'} database "
+          f"transactions, {r['erp_calls_per_sale']} ERP requests")
     if args.orders:
-        print(f"store orders end to end  : {order_rate:8.1f} orders synced/s  ({args.orders} orders, dead: {order_dead})")
-        print(f"ratio orders / bare      : {order_rate / baseline:8.3f}")
+        print(f"store orders end to end  : {r['order_rate']:8.1f} orders synced/s  ({args.orders} orders, "
+              f"dead: {r['order_dead']})")
+        print(f"ratio orders / bare      : {r['order_rate'] / r['baseline']:8.3f}")
 
 
 if __name__ == "__main__":
