@@ -35,7 +35,7 @@ from cli.traffic import make_sales, push_webhook  # noqa: E402
 TARGET = "ratio >= 0.8 with >= 32 steps at once; rate never exceeded"
 
 
-def run(sales: int, threads: int, cap: int, rate: str, latency_ms: int) -> dict:
+def run(sales: int, threads: int, cap: int, rate: str, latency_ms: int, processes: int = 1) -> dict:
     from config.settings import get_settings
     from config.settings_checks import parse_rate
     from connectors.paytrace import PayTraceClient
@@ -55,7 +55,8 @@ def run(sales: int, threads: int, cap: int, rate: str, latency_ms: int) -> dict:
             stack.set_faults(latency_ms=latency_ms)
             stats = f"{stack.erp_server.url}/_sandbox/stats"
             before = requests.get(stats, timeout=10).json()
-            stack.start_worker("io", threads, queues=runtime.IO_QUEUES, pool="threads")
+            for n in range(processes):
+                stack.start_worker(f"io{n}", threads, queues=runtime.IO_QUEUES, pool="threads")
             time.sleep(3)  # the worker connects before the clock starts
             started = time.perf_counter()
             session = requests.Session()
@@ -76,7 +77,7 @@ def run(sales: int, threads: int, cap: int, rate: str, latency_ms: int) -> dict:
     bound_calls = min(cap / (latency_ms / 1000), per_second or float("inf"))
     bound = bound_calls / calls_per_sale
     sales_per_s = sales / elapsed
-    return {"sales": sales, "threads": threads, "cap": cap, "rate": rate, "latency_ms": latency_ms,
+    return {"sales": sales, "threads": threads, "processes": processes, "cap": cap, "rate": rate, "latency_ms": latency_ms,
             "sales_per_s": sales_per_s, "bound_sales_per_s": bound, "ratio": sales_per_s / bound,
             "calls_per_sale": calls_per_sale, "max_calls_per_s_in_1s": after["most_calls_in_one_second"],
             "most_calls_at_once": after["most_calls_at_once"], "rate_per_second": per_second, "dead": dead,
@@ -104,9 +105,10 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=32)
     parser.add_argument("--rate", default="100/second")
     parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=1, help="io worker processes (the slope of scaling out)")
     args = parser.parse_args()
-    r = run(args.sales, args.threads, args.cap, args.rate, args.latency_ms)
-    print(f"{r['sales']} sales, one io worker of {r['threads']} threads, every ERP call {r['latency_ms']} ms, "
+    r = run(args.sales, args.threads, args.cap, args.rate, args.latency_ms, args.processes)
+    print(f"{r['sales']} sales, {r['processes']} io worker(s) of {r['threads']} threads, every ERP call {r['latency_ms']} ms, "
           f"cap {r['cap']} at once, rate {r['rate']}, {r['database']}")
     print(f"paysync            : {r['sales_per_s']:8.2f} sales/s  (dead: {r['dead']})")
     print(f"bound the ERP lets : {r['bound_sales_per_s']:8.2f} sales/s  ({r['calls_per_sale']:.2f} ERP calls per sale)")
