@@ -117,14 +117,23 @@ class SageProConnector(SageProLookups, SageProLifecycle, SageProStock, ErpConnec
         with self.client.transaction(f"list {kind}") as conn:
             return self._select(conn, kind, self.tables[base].c[_DATES[kind]] == day)
 
-    def _lookup(self, conn: Connection, kind: str, reference: str) -> list[ErpDocument]:
+    def find_many(self, kind: str, references) -> dict[str, list[ErpDocument]]:
+        """Many references of one kind in one query per 500 (reconciliation, a run's retry)."""
+        wanted = list(dict.fromkeys(r.strip() for r in references))
+        found: dict[str, list[ErpDocument]] = {r: [] for r in wanted}
+        with self.client.transaction(f"find {kind}") as conn:
+            for start in range(0, len(wanted), 500):
+                for doc in self._lookup(conn, kind, *wanted[start:start + 500]):
+                    found.setdefault(doc.reference.strip(), []).append(doc)
+        return found
+
+    def _lookup(self, conn: Connection, kind: str, *references: str) -> list[ErpDocument]:
         base, column = self.references[kind]
-        table, reference = self.tables[base], reference.strip()
-        # rtrim: a C(n) column reads back padded (and a SQL Server edition may not pad at all).
-        condition = func.rtrim(table.c[column]) == reference
+        table = self.tables[base]
+        condition = _equals(table.c[column], references)
         if kind == "invoice":
             # An invoice written before REF keeps our reference in PONUM alone: still ours, still found.
-            condition = condition | ((func.rtrim(table.c.REF) == "") & (func.rtrim(table.c.PONUM) == reference))
+            condition = condition | ((func.rtrim(table.c.REF) == "") & _equals(table.c.PONUM, references))
         return self._select(conn, kind, condition)
 
     def _select(self, conn: Connection, kind: str, condition) -> list[ErpDocument]:
@@ -277,3 +286,14 @@ class SageProConnector(SageProLookups, SageProLifecycle, SageProStock, ErpConnec
 
     def close(self) -> None:
         self.client.close()
+
+
+def _equals(column, references) -> object:
+    """`column` holds one of `references`, as the table keeps it: a C(n) column may read back padded
+    to its width, or not (SQL editions differ). Both forms are asked for by equality, so an index on
+    the column serves the lookup (rtrim(column) = ... would read the whole table every time)."""
+    width = getattr(column.type, "length", None)
+    forms = {r.strip() for r in references}
+    forms |= {f.ljust(width) for f in forms if width and len(f) < width}
+    return column.in_(sorted(forms))
+

@@ -113,3 +113,18 @@ def test_a_reference_longer_than_the_erp_keeps_is_refused_before_any_call(erp):
     cid = erp.connector.upsert_customer(_customer(_ref("C")))
     with pytest.raises(PermanentError):
         erp.connector.ensure_sales_order(_order(erp, cid, "R" * (erp.connector.max_reference_length + 1)))
+
+
+def test_many_references_are_found_at_once_each_with_its_own_documents(erp):
+    # given three invoices of one customer, and a reference nothing carries
+    cid = erp.connector.upsert_customer(_customer(_ref("C")))
+    written = {ref: erp.connector.ensure_invoice(_order(erp, cid, ref, f"1{n}.00"))
+               for n, ref in enumerate(_ref("I") for _ in range(3))}
+    missing = _ref("I")
+    # when they are asked for together
+    found = erp.connector.find_many("invoice", [*written, missing])
+    # then every reference asked is answered: its own invoice, or nothing
+    assert set(found) == {*written, missing} and found[missing] == []
+    for ref, doc in written.items():
+        assert [d.key for d in found[ref]] == [doc.key]
+        assert found[ref][0].amount == doc.amount
