@@ -224,7 +224,7 @@ def memory_kb(field: str) -> int:
 
 def child(args) -> None:
     os.environ.update({"PAYTRACE_BASE_URL": args.paytrace_url, "DATABASE_URL": args.database_url,
-                       "PAYSYNC_HOME": args.home, "MERCHANT_TIMEZONE": PACIFIC})
+                       "PAYSYNC_HOME": args.home, "MERCHANT_TIMEZONE": PACIFIC, "PAYSYNC_ENV": "demo"})
     os.environ.pop("REDIS_URL", None)
     from config.settings import get_settings
     from connectors.paytrace import PayTraceClient, PayTraceGateway

@@ -68,6 +68,9 @@ def money(value: Any) -> Decimal:
 #: The fields of a batches/transaction_list record reconciliation reads [C: transaction records,
 #: paytrace.md §3]. A record without one is an error, never a zero (docs/fidelity.md).
 RECORD_FIELDS = ("transaction_id", "transaction_type", "amount")
+#: Every field of a record `settled_from` reads (record_brand: `check`, `credit_card`): a record holding
+#: only these reads the same as the whole record (flows/settlement_stage.py streams just these).
+READ_FIELDS = RECORD_FIELDS + ("original_transaction_id", "check", "credit_card")
 #: The export types (schemas.paytrace) a settled batch may hold; anything else leaves its totals unknown.
 SETTLED_TYPES = frozenset(TRANSACTION_TYPES) - {"DECLINED"}
 
@@ -102,15 +105,19 @@ class BatchSums:
     by_brand: dict[str, Decimal] = field(default_factory=dict)
 
     def add(self, t: Settled) -> None:
-        self.count += 1
-        if t.kind == "REFUND":
-            self.refund_count += 1
-            self.refund_amount += t.amount
-            self.by_brand[t.brand] = self.by_brand.get(t.brand, Decimal("0.00")) - t.amount
-        elif t.kind != "VOID":  # a void moves no money (and is an exception of its own)
-            self.sales_count += 1
-            self.sales_amount += t.amount
-            self.by_brand[t.brand] = self.by_brand.get(t.brand, Decimal("0.00")) + t.amount
+        self.add_many(t.kind, t.brand, 1, t.amount)
+
+    def add_many(self, kind: str, brand: str, count: int, amount: Decimal) -> None:
+        """`count` transactions of one kind and brand, `amount` together (a database's group of them)."""
+        self.count += count
+        if kind == "REFUND":
+            self.refund_count += count
+            self.refund_amount += amount
+            self.by_brand[brand] = self.by_brand.get(brand, Decimal("0.00")) - amount
+        elif kind != "VOID":  # a void moves no money (and is an exception of its own)
+            self.sales_count += count
+            self.sales_amount += amount
+            self.by_brand[brand] = self.by_brand.get(brand, Decimal("0.00")) + amount
 
     @property
     def net(self) -> Decimal:
@@ -175,6 +182,13 @@ class Verdict:
     found: Decimal | None
     detail: str
     then: str  # nothing | repair (send its sync) | wait (its sync is running) | review
+
+
+def asks_on_account(t: Settled, payments: list[ErpDocument]) -> bool:
+    """Whether a sale's receipt on account (PT<id>-OA) counts: its receipt is missing, or applied in
+    part (flows/matching.py writes the rest on account)."""
+    return t.kind not in ("REFUND", "VOID") and (
+        not payments or (payments[0].amount is not None and payments[0].amount != t.amount))
 
 
 def classify(t: Settled, ledger: LedgerView | None, docs: dict[str, list[ErpDocument]],

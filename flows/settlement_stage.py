@@ -1,0 +1,207 @@
+"""A reconciliation run's working set in the database: the day's settled records and the ERP's documents.
+
+flows/settlement.py matches them with a few set-based statements instead of a query per record.
+They live in temporary tables of one connection held for the run (nothing to migrate, nothing
+left behind, nothing shared between runs or pairs):
+
+- rc_txn: a row per batch record: what `settled_from` (flows/settlement_rules.py, the one reading of a
+  record) made of it, or why it could not be read. PostgreSQL takes the rows by COPY as the export
+  streams in; SQLite by executemany.
+- rc_doc: the ERP's documents for our references: the receipts and journals it lists for the day,
+  then what `find_many` answers for the references the listing lacks.
+- rc_left: the records not plainly matched (flows/settlement_match.py says what plainly is); each is
+  classified in Python by `classify`, the one source of the rules.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import date
+from typing import Any, Callable, Iterable, Iterator
+
+import msgspec
+from sqlalchemy import text
+
+from connectors.paytrace.blocks import NotBlockShaped
+from db.session import get_engine
+from flows.settlement_match import reference_sql
+from flows.settlement_rules import READ_FIELDS, settled_from
+from flows.settlement_run import ReconcileContext, RunHandle
+from schemas.domain import ErpDocument
+
+log = logging.getLogger("paysync.reconcile")
+
+#: A batch record as the export is read: only the fields `settled_from` reads (missing ones None).
+RecordFields = msgspec.defstruct("RecordFields", [(name, Any, None) for name in READ_FIELDS])
+TXN_COLUMNS = ("seq", "batch", "transaction_id", "kind", "cents", "brand", "original_id", "unreadable")
+DOC_COLUMNS = ("n", "kind", "reference", "shown", "erp_key", "amount", "cents", "listed")
+TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_ask", "rc_left", "rc_leftdoc", "rc_outside")
+NULL = "\\N"
+BIGINT = 1 << 63
+
+
+class Staging:
+    """The run's temporary tables on their own connection; `close` drops them."""
+
+    def __init__(self, ctx: ReconcileContext) -> None:
+        self.ctx = ctx
+        self.conn = get_engine(ctx.db_url).connect()
+        self.pg = self.conn.dialect.name == "postgresql"
+        self.null = NULL if self.pg else None
+        self.ref = {step: (lambda column, step=step: reference_sql(ctx.mapping, step, column))
+                    for step in ("payment", "journal", "on_account")}
+        self.seq = self.docs = 0
+        self.listed = False  # whether the ERP listed the day's receipts (else the ledger's are checked)
+        if self.pg:
+            # A day of a million records takes longer than a web request's statement timeout.
+            self.run("SET statement_timeout = 0")
+        self._drop()
+        self.run("CREATE TEMP TABLE rc_txn (seq BIGINT, batch BIGINT, transaction_id BIGINT, kind VARCHAR(20), "
+                 "cents BIGINT, brand VARCHAR(20), original_id TEXT, unreadable TEXT)")
+        self.run("CREATE TEMP TABLE rc_doc (n BIGINT, kind VARCHAR(20), reference TEXT, shown TEXT, erp_key TEXT, "
+                 "amount TEXT, cents BIGINT, listed SMALLINT)")
+        self.conn.commit()
+
+    def run(self, sql: str, **params: Any):
+        return self.conn.execute(text(sql), params)
+
+    def index(self, table: str, columns: str, *, sqlite_only: bool = False) -> None:
+        """Indexes PostgreSQL's hash joins do without, but SQLite's nested loops need."""
+        if not (sqlite_only and self.pg):
+            self.run(f"CREATE INDEX {table}_{abs(hash(columns)) % 10 ** 6} ON {table} ({columns})")
+
+    def close(self) -> None:
+        try:
+            self.conn.rollback()
+            self._drop()
+            if self.pg:
+                self.run("RESET statement_timeout")
+            self.conn.commit()
+        finally:
+            self.conn.close()
+
+    def _drop(self) -> None:
+        for table in TABLES:
+            self.run(f"DROP TABLE IF EXISTS {table}")
+
+    # -- the export ----------------------------------------------------------------------------
+    def load_batch(self, number: int, run: RunHandle, counted: Callable[[int], None]) -> None:
+        """Stage every record of batch `number`; `counted(n)` as each block of n records is in."""
+        first = self.seq
+        try:
+            self._copy("rc_txn", TXN_COLUMNS, self._rows(number, self._blocks(number), counted))
+        except NotBlockShaped as exc:
+            # An answer the block reader cannot cut: the batch again, record by record (ijson).
+            log.info("batch %s read record by record (%s)", number, exc)
+            self.conn.rollback()
+            self.seq = first
+            records = self.ctx.gateway.batch_transactions(number)
+            self._copy("rc_txn", TXN_COLUMNS, self._rows(number, _in_lists(records, 1000), counted))
+        self.conn.commit()
+
+    def _blocks(self, number: int) -> Iterator[list]:
+        for block in self.ctx.gateway.batch_transaction_blocks(number, RecordFields):
+            yield [msgspec.structs.asdict(record) for record in block]
+
+    def _rows(self, number: int, blocks: Iterable[list[dict]], counted: Callable[[int], None]) -> Iterator[list]:
+        null = self.null
+        for records in blocks:
+            rows = []
+            for record in records:
+                try:
+                    t = settled_from(record, number)
+                    cents = int(t.amount * 100)
+                    if not (-BIGINT < t.transaction_id < BIGINT and -BIGINT < cents < BIGINT):
+                        raise ValueError("transaction_id or amount out of range")
+                except (KeyError, TypeError, ValueError) as exc:
+                    rows.append((self.seq, number, null, null, null, null, null, f"unreadable batch record: {exc}"))
+                else:
+                    original = null if t.original_id is None else str(t.original_id)
+                    rows.append((self.seq, number, t.transaction_id, t.kind, cents, t.brand, original, null))
+                self.seq += 1
+            yield rows
+            counted(len(records))
+
+    # -- the ERP's documents -------------------------------------------------------------------
+    def load_listing(self, kinds: Iterable[str], day: date) -> bool:
+        """The ERP's documents of these kinds dated `day`; False when it cannot list by date."""
+        try:
+            for kind in kinds:
+                self._copy("rc_doc", DOC_COLUMNS, _in_lists(self._doc_rows(kind, self.ctx.erp.list_documents(
+                    kind, day), listed=True), 5000))
+        except NotImplementedError:
+            self.conn.rollback()
+            self.run("DELETE FROM rc_doc")
+            return False
+        self.conn.commit()
+        return True
+
+    def load_found(self, kind: str, found: dict[str, list[ErpDocument]]) -> None:
+        """What `find_many` answered, each document under the reference asked."""
+        rows = (row for reference, docs in found.items()
+                for row in self._doc_rows(kind, docs, listed=False, asked=reference))
+        self._copy("rc_doc", DOC_COLUMNS, _in_lists(rows, 5000))
+        self.conn.commit()
+
+    def _doc_rows(self, kind: str, docs: Iterable[ErpDocument], *, listed: bool,
+                  asked: str | None = None) -> Iterator[tuple]:
+        null = self.null
+        for d in docs:
+            self.docs += 1
+            shown = d.reference or ""
+            cents: Any = null
+            if d.amount is not None:
+                scaled = d.amount * 100
+                cents = int(scaled) if scaled == int(scaled) and -BIGINT < scaled < BIGINT else null
+            yield (self.docs, kind, asked if asked is not None else shown.strip(), shown, d.key,
+                   null if d.amount is None else str(d.amount), cents, int(listed))
+
+    # -- moving rows ---------------------------------------------------------------------------
+    def _copy(self, table: str, columns: tuple[str, ...], lists: Iterable[list[tuple]]) -> None:
+        """Append rows, a list at a time: COPY on PostgreSQL (streamed as the lists come), else executemany."""
+        if not self.pg:
+            insert = text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                          f"({', '.join(':' + c for c in columns)})")
+            for rows in lists:
+                if rows:
+                    self.conn.execute(insert, [dict(zip(columns, row)) for row in rows])
+            return
+        feed = _CsvFeed(lists)
+        cursor = self.conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')",
+                               feed, size=1 << 20)
+        except Exception:
+            if feed.error is not None:
+                raise feed.error from None  # what went wrong while reading, not COPY's report of it
+            raise
+
+
+class _CsvFeed:
+    """A file COPY reads: each list of rows as CSV text, as the lists come."""
+
+    def __init__(self, lists: Iterable[list[tuple]]) -> None:
+        self.lists, self.error = iter(lists), None
+
+    def read(self, size: int = -1) -> str:
+        try:
+            for rows in self.lists:
+                if rows:
+                    buffer = io.StringIO()
+                    csv.writer(buffer).writerows(rows)
+                    return buffer.getvalue()
+        except BaseException as exc:
+            self.error = exc
+            raise
+        return ""
+
+
+def _in_lists(items: Iterable, size: int) -> Iterator[list]:
+    batch: list = []
+    for one in items:
+        batch.append(one)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
