@@ -150,12 +150,11 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
         run.renew()
 
     for number in sorted(totals, key=int):
-        st.load_batch(int(number), run, counted)
+        st.load_batch(int(number), counted)
     st.listed = st.load_listing(SALE_DOCUMENTS, run.day)
     match.summarize_documents(st)
-    match.ask_missing(st, ctx.erp.find_many, ctx.chunk_size)
     match.leave_unplain(st)
-    match.ask_on_account(st, ctx.erp.find_many, ctx.chunk_size)
+    match.gather_left_documents(st, ctx.erp.find_many, ctx.chunk_size)
     match.insert_plain_matches(st, run.id, match.matched_details(ctx.reference))
     run.renew()
     for rows, docs in match.left_rows(st, ctx.chunk_size):

@@ -55,65 +55,52 @@ def matched_details(reference: Callable[[int, str], str]) -> tuple[str, str]:
 
 def summarize_documents(st) -> None:
     """rc_docsum: per kind and reference, how many documents, how many at whole cents, the lowest."""
+    st.analyze("rc_txn", "rc_doc")
+    st.index("rc_doc", "kind, reference", sqlite_only=True)
     st.run("CREATE TEMP TABLE rc_docsum AS SELECT kind, reference, COUNT(*) AS docs, COUNT(cents) AS whole, "
            "MIN(cents) AS cents FROM rc_doc WHERE kind IN ('payment', 'journal') GROUP BY kind, reference")
     st.index("rc_docsum", "kind, reference", sqlite_only=True)
-    st.conn.commit()
-
-
-def _joined(st, alias: str = "t") -> str:
-    column = f"{alias}.transaction_id"
-    return (f"LEFT JOIN rc_docsum p ON p.kind = 'payment' AND p.reference = {st.ref['payment'](column)} "
-            f"LEFT JOIN rc_docsum j ON j.kind = 'journal' AND j.reference = {st.ref['journal'](column)} ")
-
-
-def ask_missing(st, find_many: Callable[[str, list[str]], dict], chunk: int) -> None:
-    """Sales whose receipt or journal the listing lacks: ask the ERP for those references, many at once."""
-    st.run("CREATE TEMP TABLE rc_ask AS SELECT t.seq, t.transaction_id, "
-           "CASE WHEN p.docs IS NULL THEN 1 ELSE 0 END AS payment, CASE WHEN j.docs IS NULL THEN 1 ELSE 0 END "
-           f"AS journal FROM rc_txn t {_joined(st)} WHERE {SALE} AND (p.docs IS NULL OR j.docs IS NULL)")
-    st.index("rc_ask", "seq")
-    st.conn.commit()
-    for kind in ("payment", "journal"):
-        for ids in _keyset(st, f"SELECT seq, transaction_id FROM rc_ask WHERE {kind} = 1", chunk):
-            st.load_found(kind, find_many(kind, [st.ctx.reference(i, kind) for i in ids]))
-    # Their summaries join the listing's (a reference asked was in no listed document of its kind).
-    st.run("INSERT INTO rc_docsum SELECT kind, reference, COUNT(*), COUNT(cents), MIN(cents) FROM rc_doc "
-           "WHERE listed = 0 AND kind IN ('payment', 'journal') GROUP BY kind, reference")
-    st.conn.commit()
+    st.analyze("rc_docsum")
 
 
 def leave_unplain(st) -> None:
-    """rc_left: every record that is not a plainly matched sale, with its receipt's summary."""
+    """rc_left: every record that is not a plainly matched sale (by what the ERP listed), in one pass."""
+    column = "t.transaction_id"
     plain = ("p.docs = 1 AND p.whole = 1 AND p.cents = t.cents AND j.docs = 1 AND j.whole = 1 AND j.cents = t.cents")
     st.run("CREATE TEMP TABLE rc_left AS SELECT t.seq, t.batch, t.transaction_id, t.kind, t.cents, t.brand, "
            "t.original_id, t.unreadable, CASE WHEN p.docs = 1 AND p.whole = 1 AND p.cents = t.cents THEN 1 ELSE 0 "
-           f"END AS paid FROM rc_txn t {_joined(st)} WHERE t.unreadable IS NOT NULL "
-           f"OR (CASE WHEN {SALE} AND {plain} THEN 1 ELSE 0 END) = 0")
+           f"END AS paid FROM rc_txn t "
+           f"LEFT JOIN rc_docsum p ON p.kind = 'payment' AND p.reference = {st.ref['payment'](column)} "
+           f"LEFT JOIN rc_docsum j ON j.kind = 'journal' AND j.reference = {st.ref['journal'](column)} "
+           f"WHERE t.unreadable IS NOT NULL OR (CASE WHEN {SALE} AND {plain} THEN 1 ELSE 0 END) = 0")
     st.index("rc_left", "seq")
     st.conn.commit()
 
 
-def ask_on_account(st, find_many: Callable[[str, list[str]], dict], chunk: int) -> None:
-    """Receipts on account of the sales whose receipt is missing or at another amount (`asks_on_account`)."""
+#: The documents a left sale's verdict needs: step -> the kind `find` takes.
+STEPS = (("payment", "payment"), ("journal", "journal"), ("on_account", "payment"))
+
+
+def gather_left_documents(st, find_many: Callable[[str, list[str]], dict], chunk: int) -> None:
+    """rc_leftdoc: every document under a left sale's references, from the listing, then from `find_many`
+    for each reference the listing lacks (the receipt on account only when the receipt is not plain)."""
     column = "l.transaction_id"
-    st.run("CREATE TEMP TABLE rc_ask_oa AS SELECT l.seq, l.transaction_id FROM rc_left l "
-           "LEFT JOIN (SELECT DISTINCT reference FROM rc_doc WHERE kind = 'payment') o "
-           f"ON o.reference = {st.ref['on_account'](column)} "
-           f"WHERE {SALE.replace('t.', 'l.')} AND l.paid = 0 AND o.reference IS NULL")
-    st.index("rc_ask_oa", "seq")
-    st.conn.commit()
-    for ids in _keyset(st, "SELECT seq, transaction_id FROM rc_ask_oa", chunk):
-        st.load_found("payment", find_many("payment", [st.ctx.reference(i, "on_account") for i in ids]))
-    st.run("DROP TABLE rc_ask_oa")
-    # Every document of the left sales' references, tagged with the step it is for.
-    parts = [f"SELECT l.seq, d.n, '{step}' AS step, d.shown, d.erp_key, d.amount FROM rc_left l JOIN rc_doc d "
-             f"ON d.kind = '{kind}' AND d.reference = {st.ref[step]('l.transaction_id')} "
-             f"WHERE {SALE.replace('t.', 'l.')}"
-             for step, kind in (("payment", "payment"), ("journal", "journal"), ("on_account", "payment"))]
-    st.run("CREATE TEMP TABLE rc_leftdoc AS " + " UNION ALL ".join(parts))
+    st.run("CREATE TEMP TABLE rc_leftref AS " + " UNION ALL ".join(
+        f"SELECT l.seq, l.transaction_id, '{step}' AS step, '{kind}' AS kind, {st.ref[step](column)} AS reference "
+        f"FROM rc_left l WHERE {SALE.replace('t.', 'l.')}" + (" AND l.paid = 0" if step == "on_account" else "")
+        for step, kind in STEPS))
+    st.run("CREATE TEMP TABLE rc_leftdoc AS SELECT r.seq, d.n, r.step, d.shown, d.erp_key, d.amount "
+           "FROM rc_leftref r JOIN rc_doc d ON d.kind = r.kind AND d.reference = r.reference")
+    st.index("rc_leftref", "seq")
     st.index("rc_leftdoc", "seq")
     st.conn.commit()
+    for step, kind in STEPS:
+        asked = (f"SELECT r.seq, r.transaction_id FROM rc_leftref r WHERE r.step = '{step}' AND NOT EXISTS "
+                 "(SELECT 1 FROM rc_leftdoc d WHERE d.seq = r.seq AND d.step = r.step)")
+        for rows in _keyset(st, asked, chunk):
+            asked = [(seq, st.ctx.reference(txn_id, step)) for seq, txn_id in rows]
+            found = find_many(kind, [reference for _, reference in asked])
+            st.load_left_found(step, [(seq, found.get(reference, [])) for seq, reference in asked])
 
 
 def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
@@ -122,8 +109,8 @@ def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
         "INSERT INTO reconcile_item (run_id, subject, batch_number, transaction_id, transaction_type, item_class, "
         "is_exception, expected_amount, found_amount, action, detail) "
         "SELECT :run_id, 'T' || CAST(t.transaction_id AS VARCHAR(20)), t.batch, t.transaction_id, t.kind, :matched, "
-        ":no, t.cents / 100.0, t.cents / 100.0, '', CASE WHEN EXISTS (SELECT 1 FROM sync_run r WHERE r.pair = :pair "
-        "AND r.gateway = 'paytrace' AND r.erp = :erp AND r.transaction_id = t.transaction_id) THEN :synced "
+        ":no, t.cents / 100.0, t.cents / 100.0, '', CASE WHEN t.transaction_id IN (SELECT r.transaction_id "
+        "FROM sync_run r WHERE r.pair = :pair AND r.gateway = 'paytrace' AND r.erp = :erp) THEN :synced "
         "ELSE :unsynced END FROM rc_txn t WHERE t.unreadable IS NULL AND NOT EXISTS "
         "(SELECT 1 FROM rc_left l WHERE l.seq = t.seq)",
         run_id=run_id, matched=MATCHED, no=False, pair=st.ctx.pair, erp=st.ctx.erp_kind,
@@ -184,9 +171,9 @@ def outside_receipts(st, chunk: int) -> Iterator[list]:
         st.index("rc_txn", st.ref["payment"]("transaction_id"))
     st.run("CREATE TEMP TABLE rc_outside AS SELECT d.n, d.shown, d.erp_key, d.amount FROM rc_doc d "
            f"LEFT JOIN rc_txn t ON t.unreadable IS NULL AND {st.ref['payment']('t.transaction_id')} = d.reference "
-           "WHERE d.listed = 1 AND d.kind = 'payment' AND t.seq IS NULL")
+           "WHERE d.kind = 'payment' AND t.seq IS NULL")
     st.index("rc_outside", "n")
-    st.conn.commit()
+    st.analyze("rc_outside")
     after = -1
     while True:
         rows = st.run("SELECT n, shown, erp_key, amount FROM rc_outside WHERE n > :after ORDER BY n LIMIT :k",
@@ -199,15 +186,15 @@ def outside_receipts(st, chunk: int) -> Iterator[list]:
         after = rows[-1].n
 
 
-def _keyset(st, sql: str, chunk: int) -> Iterator[list[int]]:
-    """The transaction ids a `SELECT seq, transaction_id` names, a chunk at a time, no read left open."""
+def _keyset(st, sql: str, chunk: int) -> Iterator[list[tuple[int, int]]]:
+    """(seq, transaction id) of what a `SELECT seq, transaction_id` names, a chunk at a time, no read left open."""
     after = -1
     while True:
         rows = st.run(f"SELECT * FROM ({sql}) x WHERE seq > :after ORDER BY seq LIMIT :n", after=after, n=chunk).all()
         st.conn.commit()
         if not rows:
             return
-        yield [int(r.transaction_id) for r in rows]
+        yield [(int(r.seq), int(r.transaction_id)) for r in rows]
         after = rows[-1].seq
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from zoneinfo import ZoneInfo
 
 from schemas.domain import ErpDocument, JournalEntry, JournalLine
@@ -45,9 +45,8 @@ class Fees:
         return (self.rate * sales_amount + self.fixed * count).quantize(CENT)
 
 
-@dataclass(frozen=True)
-class Settled:
-    """One transaction of a settled batch, as far as reconciliation cares."""
+class Settled(NamedTuple):
+    """One transaction of a settled batch, as far as reconciliation cares (a tuple: a million are made)."""
 
     transaction_id: int
     kind: str  # SALE, REFUND, VOID, AUTHORIZATION (captured), ...
@@ -60,7 +59,8 @@ class Settled:
 def money(value: Any) -> Decimal:
     """PayTrace amounts arrive as JSON numbers (Decimal when streamed, float from a parsed body)."""
     try:
-        return Decimal(str(value)).quantize(CENT)
+        # A Decimal reads the same through str(): skip the round trip (a million a night).
+        return (value if type(value) is Decimal else Decimal(str(value))).quantize(CENT)
     except (InvalidOperation, TypeError, ValueError):
         raise ValueError(f"not an amount: {value!r}") from None
 
@@ -77,15 +77,17 @@ SETTLED_TYPES = frozenset(TRANSACTION_TYPES) - {"DECLINED"}
 
 def settled_from(record: dict, batch: int) -> Settled:
     """One record of a settled batch; KeyError/ValueError naming the field when it cannot be read."""
-    missing = [f for f in RECORD_FIELDS if record.get(f) in (None, "")]
-    if missing:
-        raise KeyError(f"no {', '.join(missing)}")
-    kind = str(record["transaction_type"]).strip().upper()
-    if kind not in SETTLED_TYPES:
-        raise ValueError(f"transaction_type {kind!r} is not one a settled batch holds")
-    original = record.get("original_transaction_id")
-    return Settled(int(record["transaction_id"]), kind, money(record["amount"]), batch,
-                   int(original) if str(original or "").isdigit() else None, record_brand(record))
+    get = record.get
+    txn_id, kind, amount = get("transaction_id"), get("transaction_type"), get("amount")
+    if txn_id is None or txn_id == "" or kind is None or kind == "" or amount is None or amount == "":
+        raise KeyError(f"no {', '.join(f for f in RECORD_FIELDS if get(f) in (None, ''))}")
+    if type(kind) is not str or kind not in SETTLED_TYPES:  # (already the canonical spelling: as it is)
+        kind = str(kind).strip().upper()
+        if kind not in SETTLED_TYPES:
+            raise ValueError(f"transaction_type {kind!r} is not one a settled batch holds")
+    original = get("original_transaction_id")
+    return Settled(int(txn_id), kind, money(amount), batch,
+                   int(original) if original and str(original).isdigit() else None, record_brand(record))
 
 
 @dataclass

@@ -27,7 +27,7 @@ from connectors.paytrace.blocks import NotBlockShaped
 from db.session import get_engine
 from flows.settlement_match import reference_sql
 from flows.settlement_rules import READ_FIELDS, settled_from
-from flows.settlement_run import ReconcileContext, RunHandle
+from flows.settlement_run import ReconcileContext
 from schemas.domain import ErpDocument
 
 log = logging.getLogger("paysync.reconcile")
@@ -35,8 +35,8 @@ log = logging.getLogger("paysync.reconcile")
 #: A batch record as the export is read: only the fields `settled_from` reads (missing ones None).
 RecordFields = msgspec.defstruct("RecordFields", [(name, Any, None) for name in READ_FIELDS])
 TXN_COLUMNS = ("seq", "batch", "transaction_id", "kind", "cents", "brand", "original_id", "unreadable")
-DOC_COLUMNS = ("n", "kind", "reference", "shown", "erp_key", "amount", "cents", "listed")
-TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_ask", "rc_left", "rc_leftdoc", "rc_outside")
+DOC_COLUMNS = ("n", "kind", "reference", "shown", "erp_key", "amount", "cents")
+TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_left", "rc_leftref", "rc_leftdoc", "rc_outside")
 NULL = "\\N"
 BIGINT = 1 << 63
 
@@ -54,13 +54,17 @@ class Staging:
         self.seq = self.docs = 0
         self.listed = False  # whether the ERP listed the day's receipts (else the ledger's are checked)
         if self.pg:
-            # A day of a million records takes longer than a web request's statement timeout.
+            # A day of a million records takes longer than a web request's statement timeout; and
+            # a run that dies is run again whole, so its commits need not wait for the disk.
             self.run("SET statement_timeout = 0")
+            self.run("SET synchronous_commit = off")
+            # Temporary tables' statistics only steer hash joins and their sizes: a small sample will do.
+            self.run("SET default_statistics_target = 10")
         self._drop()
         self.run("CREATE TEMP TABLE rc_txn (seq BIGINT, batch BIGINT, transaction_id BIGINT, kind VARCHAR(20), "
                  "cents BIGINT, brand VARCHAR(20), original_id TEXT, unreadable TEXT)")
         self.run("CREATE TEMP TABLE rc_doc (n BIGINT, kind VARCHAR(20), reference TEXT, shown TEXT, erp_key TEXT, "
-                 "amount TEXT, cents BIGINT, listed SMALLINT)")
+                 "amount TEXT, cents BIGINT)")
         self.conn.commit()
 
     def run(self, sql: str, **params: Any):
@@ -71,12 +75,22 @@ class Staging:
         if not (sqlite_only and self.pg):
             self.run(f"CREATE INDEX {table}_{abs(hash(columns)) % 10 ** 6} ON {table} ({columns})")
 
+    def analyze(self, *tables: str) -> None:
+        """Statistics for temporary tables, which autovacuum never gathers: without them PostgreSQL
+        plans for an empty table and joins a million rows by nested loop."""
+        if self.pg:
+            for table in tables:
+                self.run(f"ANALYZE {table}")
+        self.conn.commit()
+
     def close(self) -> None:
         try:
             self.conn.rollback()
             self._drop()
             if self.pg:
                 self.run("RESET statement_timeout")
+                self.run("RESET synchronous_commit")
+                self.run("RESET default_statistics_target")
             self.conn.commit()
         finally:
             self.conn.close()
@@ -86,7 +100,7 @@ class Staging:
             self.run(f"DROP TABLE IF EXISTS {table}")
 
     # -- the export ----------------------------------------------------------------------------
-    def load_batch(self, number: int, run: RunHandle, counted: Callable[[int], None]) -> None:
+    def load_batch(self, number: int, counted: Callable[[int], None]) -> None:
         """Stage every record of batch `number`; `counted(n)` as each block of n records is in."""
         first = self.seq
         try:
@@ -129,7 +143,7 @@ class Staging:
         try:
             for kind in kinds:
                 self._copy("rc_doc", DOC_COLUMNS, _in_lists(self._doc_rows(kind, self.ctx.erp.list_documents(
-                    kind, day), listed=True), 5000))
+                    kind, day)), 5000))
         except NotImplementedError:
             self.conn.rollback()
             self.run("DELETE FROM rc_doc")
@@ -137,15 +151,18 @@ class Staging:
         self.conn.commit()
         return True
 
-    def load_found(self, kind: str, found: dict[str, list[ErpDocument]]) -> None:
-        """What `find_many` answered, each document under the reference asked."""
-        rows = (row for reference, docs in found.items()
-                for row in self._doc_rows(kind, docs, listed=False, asked=reference))
-        self._copy("rc_doc", DOC_COLUMNS, _in_lists(rows, 5000))
+    def load_left_found(self, step: str, found: Iterable[tuple[int, list[ErpDocument]]]) -> None:
+        """What `find_many` answered for left records ((seq, documents), ...), as documents of `step`."""
+        null = self.null
+        rows = []
+        for seq, docs in found:
+            for d in docs:
+                self.docs += 1
+                rows.append((seq, self.docs, step, d.reference or "", d.key, null if d.amount is None else str(d.amount)))
+        self._copy("rc_leftdoc", ("seq", "n", "step", "shown", "erp_key", "amount"), [rows])
         self.conn.commit()
 
-    def _doc_rows(self, kind: str, docs: Iterable[ErpDocument], *, listed: bool,
-                  asked: str | None = None) -> Iterator[tuple]:
+    def _doc_rows(self, kind: str, docs: Iterable[ErpDocument]) -> Iterator[tuple]:
         null = self.null
         for d in docs:
             self.docs += 1
@@ -154,8 +171,8 @@ class Staging:
             if d.amount is not None:
                 scaled = d.amount * 100
                 cents = int(scaled) if scaled == int(scaled) and -BIGINT < scaled < BIGINT else null
-            yield (self.docs, kind, asked if asked is not None else shown.strip(), shown, d.key,
-                   null if d.amount is None else str(d.amount), cents, int(listed))
+            yield (self.docs, kind, shown.strip(), shown, d.key,
+                   null if d.amount is None else str(d.amount), cents)
 
     # -- moving rows ---------------------------------------------------------------------------
     def _copy(self, table: str, columns: tuple[str, ...], lists: Iterable[list[tuple]]) -> None:
