@@ -89,7 +89,7 @@ def gather_left_documents(st, find_many: Callable[[str, list[str]], dict], chunk
         f"SELECT l.seq, l.transaction_id, '{step}' AS step, '{kind}' AS kind, {st.ref[step](column)} AS reference "
         f"FROM rc_left l WHERE {SALE.replace('t.', 'l.')}" + (" AND l.paid = 0" if step == "on_account" else "")
         for step, kind in STEPS))
-    st.run("CREATE TEMP TABLE rc_leftdoc AS SELECT r.seq, d.n, r.step, d.shown, d.erp_key, d.amount "
+    st.run("CREATE TEMP TABLE rc_leftdoc AS SELECT r.seq, d.n, r.step, d.reference, d.erp_key, d.amount "
            "FROM rc_leftref r JOIN rc_doc d ON d.kind = r.kind AND d.reference = r.reference")
     st.index("rc_leftref", "seq")
     st.index("rc_leftdoc", "seq")
@@ -128,7 +128,7 @@ def left_rows(st, chunk: int) -> Iterator[tuple[list, dict[int, list]]]:
             st.conn.commit()
             return
         docs: dict[int, list] = defaultdict(list)
-        for row in st.run("SELECT seq, step, shown, erp_key, amount FROM rc_leftdoc WHERE seq > :after "
+        for row in st.run("SELECT seq, step, reference, erp_key, amount FROM rc_leftdoc WHERE seq > :after "
                           "AND seq <= :last ORDER BY seq, n", after=after, last=rows[-1].seq):
             docs[row.seq].append(row)
         st.conn.commit()  # no read left open while the rows are worked on (SQLite's writers wait for it)
@@ -143,7 +143,7 @@ def documents(t: Settled, rows: list) -> dict[str, list[ErpDocument]]:
     by_step: dict[str, list[ErpDocument]] = {"payment": [], "journal": [], "on_account": []}
     for row in rows:
         kind = "journal" if row.step == "journal" else "payment"
-        by_step[row.step].append(ErpDocument(kind, row.erp_key, row.shown,
+        by_step[row.step].append(ErpDocument(kind, row.erp_key, row.reference,
                                              None if row.amount is None else Decimal(row.amount)))
     out = {"payment": by_step["payment"], "journal": by_step["journal"]}
     if asks_on_account(t, by_step["payment"]):
@@ -169,19 +169,19 @@ def outside_receipts(st, chunk: int) -> Iterator[list]:
     """The receipts the ERP listed for the day under no reference of a staged record (few, on a good day)."""
     if not st.pg:
         st.index("rc_txn", st.ref["payment"]("transaction_id"))
-    st.run("CREATE TEMP TABLE rc_outside AS SELECT d.n, d.shown, d.erp_key, d.amount FROM rc_doc d "
+    st.run("CREATE TEMP TABLE rc_outside AS SELECT d.n, d.reference, d.erp_key, d.amount FROM rc_doc d "
            f"LEFT JOIN rc_txn t ON t.unreadable IS NULL AND {st.ref['payment']('t.transaction_id')} = d.reference "
            "WHERE d.kind = 'payment' AND t.seq IS NULL")
     st.index("rc_outside", "n")
     st.analyze("rc_outside")
     after = -1
     while True:
-        rows = st.run("SELECT n, shown, erp_key, amount FROM rc_outside WHERE n > :after ORDER BY n LIMIT :k",
+        rows = st.run("SELECT n, reference, erp_key, amount FROM rc_outside WHERE n > :after ORDER BY n LIMIT :k",
                       after=after, k=chunk).all()
         st.conn.commit()
         if not rows:
             return
-        yield [ErpDocument("payment", r.erp_key, r.shown, None if r.amount is None else Decimal(r.amount))
+        yield [ErpDocument("payment", r.erp_key, r.reference, None if r.amount is None else Decimal(r.amount))
                for r in rows]
         after = rows[-1].n
 

@@ -35,7 +35,7 @@ log = logging.getLogger("paysync.reconcile")
 #: A batch record as the export is read: only the fields `settled_from` reads (missing ones None).
 RecordFields = msgspec.defstruct("RecordFields", [(name, Any, None) for name in READ_FIELDS])
 TXN_COLUMNS = ("seq", "batch", "transaction_id", "kind", "cents", "brand", "original_id", "unreadable")
-DOC_COLUMNS = ("n", "kind", "reference", "shown", "erp_key", "amount", "cents")
+DOC_COLUMNS = ("n", "kind", "reference", "erp_key", "amount", "cents")
 TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_left", "rc_leftref", "rc_leftdoc", "rc_outside")
 NULL = "\\N"
 BIGINT = 1 << 63
@@ -63,7 +63,7 @@ class Staging:
         self._drop()
         self.run("CREATE TEMP TABLE rc_txn (seq BIGINT, batch BIGINT, transaction_id BIGINT, kind VARCHAR(20), "
                  "cents BIGINT, brand VARCHAR(20), original_id TEXT, unreadable TEXT)")
-        self.run("CREATE TEMP TABLE rc_doc (n BIGINT, kind VARCHAR(20), reference TEXT, shown TEXT, erp_key TEXT, "
+        self.run("CREATE TEMP TABLE rc_doc (n BIGINT, kind VARCHAR(20), reference TEXT, erp_key TEXT, "
                  "amount TEXT, cents BIGINT)")
         self.conn.commit()
 
@@ -142,8 +142,7 @@ class Staging:
         """The ERP's documents of these kinds dated `day`; False when it cannot list by date."""
         try:
             for kind in kinds:
-                self._copy("rc_doc", DOC_COLUMNS, _in_lists(self._doc_rows(kind, self.ctx.erp.list_documents(
-                    kind, day)), 5000))
+                self._copy("rc_doc", DOC_COLUMNS, self._doc_lists(kind, self.ctx.erp.list_documents(kind, day)))
         except NotImplementedError:
             self.conn.rollback()
             self.run("DELETE FROM rc_doc")
@@ -158,21 +157,30 @@ class Staging:
         for seq, docs in found:
             for d in docs:
                 self.docs += 1
-                rows.append((seq, self.docs, step, d.reference or "", d.key, null if d.amount is None else str(d.amount)))
-        self._copy("rc_leftdoc", ("seq", "n", "step", "shown", "erp_key", "amount"), [rows])
+                rows.append((seq, self.docs, step, (d.reference or "").strip(), d.key,
+                             null if d.amount is None else str(d.amount)))
+        self._copy("rc_leftdoc", ("seq", "n", "step", "reference", "erp_key", "amount"), [rows])
         self.conn.commit()
 
-    def _doc_rows(self, kind: str, docs: Iterable[ErpDocument]) -> Iterator[tuple]:
-        null = self.null
+    def _doc_lists(self, kind: str, docs: Iterable[ErpDocument], size: int = 5000) -> Iterator[list[tuple]]:
+        """Rows of rc_doc: the amount as the ERP gave it, and in cents when it is whole cents (else NULL)."""
+        null, rows = self.null, []
         for d in docs:
             self.docs += 1
-            shown = d.reference or ""
-            cents: Any = null
-            if d.amount is not None:
-                scaled = d.amount * 100
-                cents = int(scaled) if scaled == int(scaled) and -BIGINT < scaled < BIGINT else null
-            yield (self.docs, kind, shown.strip(), shown, d.key,
-                   null if d.amount is None else str(d.amount), cents)
+            amount = d.amount
+            if amount is None:
+                rows.append((self.docs, kind, (d.reference or "").strip(), d.key, null, null))
+            else:
+                shown = str(amount)
+                dot = shown.find(".")
+                # "12.34" is 1234 cents as it reads; anything else (25, 1E+2, 1.005) the long way.
+                cents = int(shown[:dot] + shown[dot + 1:]) if dot > 0 and dot == len(shown) - 3 else _cents(amount)
+                rows.append((self.docs, kind, (d.reference or "").strip(), d.key, shown,
+                             null if cents is None else cents))
+            if len(rows) >= size:
+                yield rows
+                rows = []
+        yield rows
 
     # -- moving rows ---------------------------------------------------------------------------
     def _copy(self, table: str, columns: tuple[str, ...], lists: Iterable[list[tuple]]) -> None:
@@ -185,6 +193,8 @@ class Staging:
                     self.conn.execute(insert, [dict(zip(columns, row)) for row in rows])
             return
         feed = _CsvFeed(lists)
+        if not self.conn.in_transaction():
+            self.conn.begin()  # so that commit and rollback reach the COPY, which SQLAlchemy does not see
         cursor = self.conn.connection.dbapi_connection.cursor()
         try:
             cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '{NULL}')",
@@ -212,6 +222,12 @@ class _CsvFeed:
             self.error = exc
             raise
         return ""
+
+
+def _cents(amount) -> int | None:
+    """An amount in whole cents, or None when it is not (or too large for a BIGINT)."""
+    scaled = amount * 100
+    return int(scaled) if scaled == scaled.to_integral_value() and -BIGINT < scaled < BIGINT else None
 
 
 def _in_lists(items: Iterable, size: int) -> Iterator[list]:
