@@ -20,10 +20,9 @@ The sandbox serving the export runs in its own process and is not counted; the w
 includes waiting for it (about 30 us a record) and every other process on the machine, is printed
 beside. Peak memory is the child's VmHWM.
 
-The ERP is an in-process stand-in that lists the day's receipts and journals and answers `find`
-from the same rule the generator uses (one receipt in 997 has the wrong amount): the Sage 50
-bridge sandbox keeps records in a list scanned per lookup, so it cannot hold a million. The
-figures therefore measure paysync's side, not an ERP's latency. Not a test: nothing here asserts a time.
+The ERP is an in-process stand-in that lists the day's receipts and journals and answers `find` from
+the generator's rule (one receipt in 997 has the wrong amount): the figures measure paysync's side,
+not an ERP's latency. Not a test: nothing here asserts a time.
 """
 from __future__ import annotations
 
@@ -51,6 +50,7 @@ import requests  # noqa: E402
 from cli import runtime  # noqa: E402
 
 BATCHES, REFUND_EVERY, MISSING_EVERY, WRONG_EVERY = 4, 100, 1000, 997
+PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 FIRST_ID = 100000000
 PACIFIC = "America/Los_Angeles"
 
@@ -106,7 +106,6 @@ def bench_erp(day: date, count: int):
                                     amount=AMOUNTS[cents], amount_due=None, customer_id="C1")
                 yield doc
             yield from (ErpDocument(kind, f"X{i}", f"PT{i}-RCP", Decimal("5.00")) for i in (7, 8, 9))
-
 
         def _create_journal(self, entry):
             doc = ErpDocument("journal", uuid.uuid4().hex, entry.reference,
@@ -169,6 +168,7 @@ def seed_ledger(database_url: str, count: int) -> float:
         raw = engine.raw_connection()
         try:
             cur = raw.cursor()
+            cur.execute("SET statement_timeout = 0")  # two million ledger rows outlast a request's timeout
             runs = io.StringIO("".join(f"{n}\tpaytrace\t{t}\tsage50\tsucceeded\t{now.isoformat()}\t{now.isoformat()}\n"
                                        for n, t in enumerate(sales, 1)))
             cur.copy_expert("COPY sync_run (id, gateway, transaction_id, erp, status, created_at, updated_at) "
@@ -357,9 +357,6 @@ def bare_stream(ctx, day: date) -> None:
             staging.load_batch(int(batch["number"]), lambda n: None)
     finally:
         staging.close()
-
-
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def main() -> None:

@@ -105,14 +105,15 @@ def gather_left_documents(st, find_many: Callable[[str, list[str]], dict], chunk
 
 def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
     """One item per plainly matched sale, in one statement: `classify`'s verdict, written by SQL."""
+    # Whether we have a sync run of it is a join (a hash of our runs' ids), never a lookup per sale.
     st.run(
         "INSERT INTO reconcile_item (run_id, subject, batch_number, transaction_id, transaction_type, item_class, "
         "is_exception, expected_amount, found_amount, action, detail) "
         "SELECT :run_id, 'T' || CAST(t.transaction_id AS VARCHAR(20)), t.batch, t.transaction_id, t.kind, :matched, "
-        ":no, t.cents / 100.0, t.cents / 100.0, '', CASE WHEN t.transaction_id IN (SELECT r.transaction_id "
-        "FROM sync_run r WHERE r.pair = :pair AND r.gateway = 'paytrace' AND r.erp = :erp) THEN :synced "
-        "ELSE :unsynced END FROM rc_txn t WHERE t.unreadable IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM rc_left l WHERE l.seq = t.seq)",
+        ":no, t.cents / 100.0, t.cents / 100.0, '', CASE WHEN r.transaction_id IS NULL THEN :unsynced "
+        "ELSE :synced END FROM rc_txn t LEFT JOIN (SELECT DISTINCT transaction_id FROM sync_run WHERE pair = :pair "
+        "AND gateway = 'paytrace' AND erp = :erp) r ON r.transaction_id = t.transaction_id "
+        "WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq)",
         run_id=run_id, matched=MATCHED, no=False, pair=st.ctx.pair, erp=st.ctx.erp_kind,
         synced=details[0], unsynced=details[1])
     st.conn.commit()

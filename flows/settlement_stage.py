@@ -7,10 +7,11 @@ left behind, nothing shared between runs or pairs):
 - rc_txn: a row per batch record: what `settled_from` (flows/settlement_rules.py, the one reading of a
   record) made of it, or why it could not be read. PostgreSQL takes the rows by COPY as the export
   streams in; SQLite by executemany.
-- rc_doc: the ERP's documents for our references: the receipts and journals it lists for the day,
-  then what `find_many` answers for the references the listing lacks.
-- rc_left: the records not plainly matched (flows/settlement_match.py says what plainly is); each is
-  classified in Python by `classify`, the one source of the rules.
+- rc_doc: the receipts and journals the ERP lists for the day (`list_documents`), with each
+  amount in cents when it is whole cents; rc_docsum counts them by reference.
+- rc_left: the records not plainly matched (flows/settlement_match.py says what plainly is), and
+  rc_leftdoc their documents: the listing's, then what `find_many` answers for the references the
+  listing lacks. Each left record is classified in Python by `classify`, the one source of the rules.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class Staging:
         self.null = NULL if self.pg else None
         self.ref = {step: (lambda column, step=step: reference_sql(ctx.mapping, step, column))
                     for step in ("payment", "journal", "on_account")}
-        self.seq = self.docs = 0
+        self.seq = self.docs = self.indexes = 0
         self.listed = False  # whether the ERP listed the day's receipts (else the ledger's are checked)
         if self.pg:
             # A day of a million records takes longer than a web request's statement timeout; and
@@ -60,6 +61,8 @@ class Staging:
             self.run("SET synchronous_commit = off")
             # Temporary tables' statistics only steer hash joins and their sizes: a small sample will do.
             self.run("SET default_statistics_target = 10")
+            # Hashes of a million references and ids: in memory, not in batches on disk.
+            self.run("SET work_mem = '64MB'")
         self._drop()
         self.run("CREATE TEMP TABLE rc_txn (seq BIGINT, batch BIGINT, transaction_id BIGINT, kind VARCHAR(20), "
                  "cents BIGINT, brand VARCHAR(20), original_id TEXT, unreadable TEXT)")
@@ -73,7 +76,8 @@ class Staging:
     def index(self, table: str, columns: str, *, sqlite_only: bool = False) -> None:
         """Indexes PostgreSQL's hash joins do without, but SQLite's nested loops need."""
         if not (sqlite_only and self.pg):
-            self.run(f"CREATE INDEX {table}_{abs(hash(columns)) % 10 ** 6} ON {table} ({columns})")
+            self.indexes += 1
+            self.run(f"CREATE INDEX rc_ix{self.indexes} ON {table} ({columns})")
 
     def analyze(self, *tables: str) -> None:
         """Statistics for temporary tables, which autovacuum never gathers: without them PostgreSQL
@@ -91,6 +95,7 @@ class Staging:
                 self.run("RESET statement_timeout")
                 self.run("RESET synchronous_commit")
                 self.run("RESET default_statistics_target")
+                self.run("RESET work_mem")
             self.conn.commit()
         finally:
             self.conn.close()
