@@ -96,14 +96,15 @@ def bench_erp(day: date, count: int):
             (a frozen dataclass's __init__ costs a microsecond; its __dict__ is filled directly)."""
             code = "RCP" if kind == "payment" else "JE"
             wrong = 100 if kind == "payment" else 0
-            new = object.__new__
+            new, fill = object.__new__, object.__setattr__
             for txn_id in range(FIRST_ID, FIRST_ID + count):
                 if (txn_id - FIRST_ID) % REFUND_EVERY == REFUND_EVERY - 1 or txn_id % MISSING_EVERY == 0:
                     continue
-                cents = (txn_id * 7919) % 50000 + 100 + (wrong if txn_id % WRONG_EVERY == 0 else 0)
                 doc = new(ErpDocument)
-                doc.__dict__.update(kind=kind, key=f"K{txn_id}{code}", reference=f"PT{txn_id}-{code}",
-                                    amount=AMOUNTS[cents], amount_due=None, customer_id="C1")
+                fill(doc, "__dict__", {"kind": kind, "key": f"K{txn_id}{code}", "reference": f"PT{txn_id}-{code}",
+                                       "amount": AMOUNTS[(txn_id * 7919) % 50000 + 100
+                                                         + (wrong if txn_id % WRONG_EVERY == 0 else 0)],
+                                       "amount_due": None, "customer_id": "C1"})
                 yield doc
             yield from (ErpDocument(kind, f"X{i}", f"PT{i}-RCP", Decimal("5.00")) for i in (7, 8, 9))
 

@@ -169,22 +169,22 @@ class Staging:
 
     def _doc_lists(self, kind: str, docs: Iterable[ErpDocument], size: int = 5000) -> Iterator[list[tuple]]:
         """Rows of rc_doc: the amount as the ERP gave it, and in cents when it is whole cents (else NULL)."""
-        null, rows = self.null, []
+        null, rows, n = self.null, [], self.docs
         for d in docs:
-            self.docs += 1
+            n += 1
             amount = d.amount
             if amount is None:
-                rows.append((self.docs, kind, (d.reference or "").strip(), d.key, null, null))
+                rows.append((n, kind, (d.reference or "").strip(), d.key, null, null))
             else:
                 shown = str(amount)
-                dot = shown.find(".")
                 # "12.34" is 1234 cents as it reads; anything else (25, 1E+2, 1.005) the long way.
-                cents = int(shown[:dot] + shown[dot + 1:]) if dot > 0 and dot == len(shown) - 3 else _cents(amount)
-                rows.append((self.docs, kind, (d.reference or "").strip(), d.key, shown,
-                             null if cents is None else cents))
+                cents = int(shown.replace(".", "")) if len(shown) > 3 and shown[-3] == "." else _cents(amount)
+                rows.append((n, kind, (d.reference or "").strip(), d.key, shown, null if cents is None else cents))
             if len(rows) >= size:
+                self.docs = n
                 yield rows
                 rows = []
+        self.docs = n
         yield rows
 
     # -- moving rows ---------------------------------------------------------------------------
