@@ -1,4 +1,4 @@
-"""Nightly reconciliation at scale (issue 10, figure p4): CPU, wall time and peak memory for a day of settled transactions.
+"""Nightly reconciliation at scale (issue 10, figure p4): CPU, wall time and peak memory for a day's settlements.
 
     python bench/reconcile.py [--sizes 100000 1000000] [--pg-admin-url postgresql://postgres@127.0.0.1/test]
     make bench  (bench/run.py calls `measure(quick)`; quick: 100k, scaled to 1M)
@@ -253,7 +253,8 @@ def measure(quick: bool):
     full, bare = r["full"], r["bare"]
     seconds, floor = full["cpu_s"] * scale, bare["cpu_s"] * scale
     peak = full["peak_rss_mib"]
-    note = (f"{'measured at 100k, seconds scaled x10 linearly (memory is not: it does not grow with the day); ' if quick else ''}"
+    scaled = "measured at 100k, seconds scaled x10 linearly, memory as measured (it grows with the exceptions); "
+    note = (f"{scaled if quick else ''}"
             f"seconds = CPU of paysync's process ({full['child_cpu_s']} s) + its PostgreSQL sessions "
             f"({full['pg_cpu_s']} s) at {size:,}; wall {full['wall_s']} s incl. waiting for the sandbox's export; "
             f"{r['database']}; {full['exceptions']:,} exceptions, {full['repairs_sent']} repairs")
