@@ -1,17 +1,18 @@
 """Nightly settlement reconciliation: PayTrace's settled batches against our ledger and the ERP.
 
 For one day: claim the run (a beat tick runs once), read the day's batches, stream each batch's
-transactions in chunks and match every one to its sync run and its ERP documents by reference
-(sending what is missing through the normal sync), look for receipts of the day that PayTrace
-never settled, check each batch's totals, post each batch's settlement journal once, compare
-with the previous run of the day, put the exceptions on the review list and write the reports.
+transactions into the database with the ERP's documents of the day (flows/settlement_stage.py) and
+match every one to its sync run and its ERP documents by reference, in SQL where the match is plain
+and through `classify` where it is not (flows/settlement_match.py), sending what is missing through
+the normal sync; look for receipts of the day that PayTrace never settled, check each batch's
+totals, post each batch's settlement journal once, compare with the previous run of the day, put
+the exceptions on the review list and write the reports.
 The steps run in that order (STEPS); `reconcile` runs them under the day's lock.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Callable, Iterator
@@ -27,10 +28,12 @@ from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import review
+from flows import settlement_match as match
 from flows.settlement_journal import check_batch_totals, post_settlements
 from flows.settlement_report import write_reports as write_report_files
+from flows.settlement_stage import Staging
 from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLES_LATER, STATUS, UNKNOWN, BatchSums,
-                                    LedgerView, Settled, classify, money, settled_from, subject_reference)
+                                    LedgerView, Settled, classify, money, subject_reference)
 from flows.settlement_run import (Outcome, ReconcileContext, RunHandle, chunked, item, run_row, update_run,
                                   write_items)
 from schemas.domain import ErpDocument, is_settled_status
@@ -56,22 +59,6 @@ def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
         if step is not None:
             view.steps[step] = erp_ref
     return views
-
-
-def _erp_documents(ctx: ReconcileContext, pool: ThreadPoolExecutor | None,
-                   settled: list[Settled]) -> dict[int, dict[str, list[ErpDocument]]]:
-    """The ERP's documents for every sale of the chunk, looked up by reference, several at a time."""
-    def lookup(t: Settled) -> dict[str, list[ErpDocument]]:
-        docs = {kind: ctx.erp.find(kind, ctx.reference(t.transaction_id, kind)) for kind in SALE_DOCUMENTS}
-        paid = docs["payment"]
-        if not paid or (paid[0].amount is not None and paid[0].amount != t.amount):
-            # Applied in part or not at all: the rest is a receipt on account (flows/matching.py).
-            docs["on_account"] = ctx.erp.find("payment", ctx.reference(t.transaction_id, "on_account"))
-        return docs
-
-    sales = [t for t in settled if t.kind not in ("REFUND", "VOID")]
-    found = pool.map(lookup, sales) if pool is not None else map(lookup, sales)
-    return {t.transaction_id: docs for t, docs in zip(sales, found)}
 
 
 ACTIONS = {"nothing": "", "wait": "sync in progress; re-checked next run", "review": "on the review list"}
@@ -148,42 +135,49 @@ def fetch_batches(ctx: ReconcileContext, run: RunHandle) -> None:
 
 
 def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Stream every batch's transactions in chunks; match, repair and record each as it comes, and add
-    up each batch's totals from them (its settlement journal is posted from these sums)."""
+    """Stage every batch's records and the ERP's documents, then match them: the plain matches in one
+    statement (flows/settlement_match.py), every other record through `classify`, a chunk at a time,
+    repairing what is missing; each batch's totals are added up by the database."""
+    st = run.staging
     totals = run_row(ctx, run.id).totals
     # Only a progress estimate: an account whose batch export says how many it holds shows a total.
     expected = sum(int(b["paytrace"].get("transaction_count") or 0) for b in totals.values())
     done = 0
-    pool = ThreadPoolExecutor(ctx.erp_concurrency, thread_name_prefix="reconcile-erp") \
-        if ctx.erp_concurrency > 1 else None
-    try:
-        for number in sorted(totals, key=int):
-            sums = BatchSums()
-            for chunk in chunked(ctx.gateway.batch_transactions(int(number)), ctx.chunk_size):
-                rows, settled = [], []
-                for position, record in enumerate(chunk):
-                    try:
-                        settled.append(settled_from(record, int(number)))
-                    except (KeyError, TypeError, ValueError) as exc:
-                        sums.unreadable += 1
-                        rows.append(item(run.id, f"R{number}:{done + position}", STATUS, batch=int(number),
-                                          action=ACTIONS["review"], detail=f"unreadable batch record: {exc}"))
-                ledger = _ledger(ctx, [t.transaction_id for t in settled])
-                docs = _erp_documents(ctx, pool, settled)
-                for t in settled:
-                    sums.add(t)
-                    verdict = classify(t, ledger.get(t.transaction_id), docs.get(t.transaction_id, {}), ctx.reference)
-                    action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
-                    rows.append(item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
-                                      expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
-                write_items(ctx, rows)
-                done += len(chunk)
-                run.progress(done, expected)
-                run.renew()
-            totals[number]["items"] = sums.as_dict()
-    finally:
-        if pool is not None:
-            pool.shutdown()
+
+    def counted(n: int) -> None:
+        nonlocal done
+        done += n
+        run.progress(done, expected)
+        run.renew()
+
+    for number in sorted(totals, key=int):
+        st.load_batch(int(number), counted)
+    st.listed = st.load_listing(SALE_DOCUMENTS, run.day)
+    match.summarize_documents(st)
+    match.leave_unplain(st)
+    match.gather_left_documents(st, ctx.erp.find_many, ctx.chunk_size)
+    match.insert_plain_matches(st, run.id, match.matched_details(ctx.reference))
+    run.renew()
+    for rows, docs in match.left_rows(st, ctx.chunk_size):
+        ledger = _ledger(ctx, [r.transaction_id for r in rows if r.transaction_id is not None])
+        items = []
+        for r in rows:
+            if r.unreadable is not None:
+                items.append(item(run.id, f"R{r.batch}:{r.seq}", STATUS, batch=r.batch, action=ACTIONS["review"],
+                                  detail=r.unreadable))
+                continue
+            t = Settled(r.transaction_id, r.kind, match.money_of(r.cents), r.batch,
+                        None if r.original_id is None else int(r.original_id), r.brand)
+            verdict = classify(t, ledger.get(t.transaction_id), match.documents(t, docs.get(r.seq, [])),
+                               ctx.reference)
+            action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
+            items.append(item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
+                              expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
+        write_items(ctx, items)
+        run.renew()
+    sums = match.batch_sums(st)
+    for number, batch in totals.items():
+        batch["items"] = sums.get(int(number), BatchSums()).as_dict()
     update_run(ctx, run.id, totals=totals)
     _refresh_statistics(ctx)
 
@@ -203,18 +197,19 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
     PayTrace is asked about each: unknown to it is an exception; pending or settled in another
     batch (a sale after the batch closed) is noted; voided or declined is a status mismatch.
     """
-    try:
-        receipts = ctx.erp.list_documents("payment", run.day)
+    if run.staging.listed:
+        receipts = (d for chunk in match.outside_receipts(run.staging, ctx.chunk_size) for d in chunk)
         source = "ERP"
-    except NotImplementedError:
+    else:
         receipts = _receipts_our_ledger_wrote(ctx, run.day)
         source = "ledger"
     ours = ((txn_id, d) for d in receipts if (txn_id := ctx.transaction_of(d.reference)) is not None)
+    seen: set[str] = set()
     for chunk in chunked(ours, ctx.chunk_size):
         subjects = {f"T{txn_id}" for txn_id, _ in chunk}
         with session_scope(ctx.db_url) as s:
-            seen = set(s.scalars(select(ReconcileItem.subject).where(ReconcileItem.run_id == run.id,
-                                                                     ReconcileItem.subject.in_(subjects))))
+            seen.update(s.scalars(select(ReconcileItem.subject).where(ReconcileItem.run_id == run.id,
+                                                                      ReconcileItem.subject.in_(subjects))))
         rows = []
         for txn_id, doc in chunk:
             subject = f"T{txn_id}"
@@ -362,10 +357,13 @@ def reconcile(ctx: ReconcileContext, day: date, *, trigger: str = "cli", run_key
             return Outcome("already")
         run.renew = guard.renew
         run.progress = progress or run.progress
+        run.staging = Staging(ctx)
         try:
             for step in STEPS:
                 step(ctx, run)
         except BaseException as exc:
             update_run(ctx, run.id, status="failed", finished_at=utcnow(), error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
+        finally:
+            run.staging.close()
         return Outcome("done", run.id)

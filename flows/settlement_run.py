@@ -65,6 +65,8 @@ class RunHandle:
     number: int
     renew: Callable[[], None] = lambda: None
     progress: Callable[[int, int], None] = lambda done, total: None
+    #: The run's working tables (flows/settlement_stage.Staging), open while its steps run.
+    staging: Any = None
 
 
 @dataclass(frozen=True)

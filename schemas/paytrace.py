@@ -24,9 +24,11 @@ def parse_export_time(value: str, tz: str = "America/Los_Angeles") -> datetime:
     return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
 
 
+_BRAND_BY_FIRST_DIGIT = {"4": "VISA", "5": "MASTERCARD", "2": "MASTERCARD", "3": "AMEX", "6": "DISCOVER"}
+
+
 def card_brand(masked: str) -> str:
-    first = masked.strip()[:1]
-    return {"4": "VISA", "5": "MASTERCARD", "2": "MASTERCARD", "3": "AMEX", "6": "DISCOVER"}.get(first, "UNKNOWN")
+    return _BRAND_BY_FIRST_DIGIT.get(masked.strip()[:1], "UNKNOWN")
 
 
 def record_brand(record: dict) -> str:

@@ -17,6 +17,7 @@ import urllib3
 
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient, retry_after_seconds
+from connectors.paytrace.blocks import record_blocks
 from connectors.paytrace.config import TOKEN_RENEW_MARGIN_SECONDS, PayTraceConfig
 from connectors.paytrace.mapping import SYSTEM, error_for
 
@@ -86,8 +87,34 @@ class PayTraceClient:
         in memory; numbers come back as Decimal. `success` is checked where it appears, and once
         more at the end for an answer that puts it after the list.
         """
-        payload = {**(body or {}), "integrator_id": self.config.integrator_id}
         operation = path.strip("/")
+        response = self._open_stream(operation, body)
+        try:
+            yield from _stream_records(response, array, operation)
+        finally:
+            response.close()
+
+    def stream_blocks(self, path: str, body: dict[str, Any] | None, *, array: str, struct: type) -> Iterator[list]:
+        """POST like `stream`, but yield the records of `array` in lists of `struct`, only its fields read.
+
+        connectors/paytrace/blocks.py: about a tenth of `stream`'s cost a record. Raises
+        NotBlockShaped (before or between lists) for an answer it cannot cut: read it with `stream`.
+        """
+        operation = path.strip("/")
+        response = self._open_stream(operation, body)
+        raw = response.raw
+        raw.decode_content = True
+        try:
+            yield from record_blocks(raw.read, array, struct)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise RetriableError(f"stream broken: {type(exc).__name__}: {exc}", system=SYSTEM,
+                                 operation=operation) from exc
+        finally:
+            response.close()
+
+    def _open_stream(self, operation: str, body: dict[str, Any] | None):
+        """The streamed answer to a POST of `body` (plus integrator_id), once it is a 200."""
+        payload = {**(body or {}), "integrator_id": self.config.integrator_id}
         for renewed in (False, True):
             token = self._bearer(renew=renewed)
             response = self.http.request(
@@ -95,19 +122,14 @@ class PayTraceClient:
                 headers={"Authorization": f"Bearer {token}"}, stream=True,
             )
             if response.status_code == 200:
-                break
+                return response
             data = _json(response)  # an error answer is small: read it whole
             response.close()
             if data and data.get("error") == "invalid_token" and not renewed:
                 continue
             raise error_for(data, status=response.status_code, operation=operation, text=response.text,
                             retry_after=retry_after_seconds(response))
-        else:
-            raise RetriableError("token refused twice", system=SYSTEM, operation=operation)
-        try:
-            yield from _stream_records(response, array, operation)
-        finally:
-            response.close()
+        raise RetriableError("token refused twice", system=SYSTEM, operation=operation)
 
     def transact(self, path: str, body: dict[str, Any]) -> dict:
         """A money call (sale, refund, ...): the body when approved *or declined*, else an error.

@@ -55,6 +55,13 @@ class PayTraceGateway:
         return self.client.stream("batches/transaction_list", {"batch_number": int(batch_number),
                                                                "include_bin": True}, array="transactions")
 
+    def batch_transaction_blocks(self, batch_number: int, struct: type) -> Iterator[list]:
+        """The same, in lists of `struct` keeping only its fields (client.stream_blocks: NotBlockShaped
+        when the answer cannot be cut; read it with batch_transactions then)."""
+        return self.client.stream_blocks("batches/transaction_list", {"batch_number": int(batch_number),
+                                                                      "include_bin": True},
+                                         array="transactions", struct=struct)
+
     # -- vault sales (recurring billing) ----------------------------------------------------
     def sale_by_customer(self, customer_id: str, amount: Decimal, *, invoice_id: str,
                          description: str = "") -> dict:
