@@ -80,10 +80,13 @@ class TaskCounter:
         def started(_event):
             self.count += 1
 
-        with self._app.connection() as conn:
-            receiver = self._app.events.Receiver(conn, handlers={"task-started": started})
-            self._ready.set()
-            receiver.capture(limit=None, timeout=None, wakeup=True)
+        try:
+            with self._app.connection() as conn:
+                receiver = self._app.events.Receiver(conn, handlers={"task-started": started})
+                self._ready.set()
+                receiver.capture(limit=None, timeout=None, wakeup=True)
+        except Exception:  # the bench's Redis stopped at its end: the count is already read
+            pass
 
 
 def _commits(database_url: str) -> int | None:

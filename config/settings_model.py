@@ -25,9 +25,10 @@ MODES = ("production", "demo", "test")
 #: The id-hash key of the demo and the tests: published here, so it protects nothing (docs: README).
 DEMO_ID_HASH_KEY = "paysync-demo-id-hash-key-not-a-secret"
 DEFAULT_HOME = Path(os.environ.get("PAYSYNC_HOME", "var"))
-#: Each ERP's share when nothing is set [I: no public figure; docs/scaling.md]: calls at once, calls per time
-#: ("0": no rate limit). A Sage 50 bridge serves one company file; X3's web-service pool is sized by the site.
-ERP_GATE_DEFAULTS = {"sage50": (2, "10/second"), "sage_x3": (8, "20/second"), "sage_pro": (8, "0")}
+#: Each ERP's share when nothing is set [I: no public figure; docs/scaling.md]: calls at once, and calls per
+#: time ("0": no rate limit, a site sets its own). A Sage 50 bridge serves one company file; X3's
+#: web-service pool is sized by the site; a Sage Pro database takes its locks.
+ERP_GATE_DEFAULTS = {"sage50": (4, "0"), "sage_x3": (8, "0"), "sage_pro": (8, "0")}
 
 
 @dataclass(frozen=True)

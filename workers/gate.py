@@ -36,35 +36,35 @@ log = logging.getLogger("paysync.gate")
 #: How long a slot outlives a holder that never gave it back (a killed process): longer than any one call.
 SLOT_TTL = 90.0
 
-# KEYS: slots (zset), pause key. ARGV: cap, ttl ms, token. 1 taken, 0 full, -ms paused that long.
+# One round trip decides a call. KEYS: slots (zset), pause, send times (zset). ARGV: cap (0: none), slot
+# ttl ms, token, calls per window (0: none), window ms. 1: go (slot and send recorded); 0: every slot
+# is taken (back off); -n: wait n ms (a pause, or until the window lets another call in).
 _TAKE = """
 redis.replicate_commands()
 local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then return -paused end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local cap, calls = tonumber(ARGV[1]), tonumber(ARGV[4])
+if cap > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  if redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+end
+if calls > 0 then
+  local window = tonumber(ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[3]) >= calls then
+    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return -math.max(1, tonumber(oldest[2]) + window - now + 1)
+  end
+  redis.call('ZADD', KEYS[3], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], window)
+end
+if cap > 0 then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
 end
-return 0
-"""
-# KEYS: send times (zset). ARGV: limit, window ms, member. 0 sent now, else ms until a send is allowed.
-_SEND = """
-redis.replicate_commands()
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now + 1)
+return 1
 """
 # KEYS: pause key. ARGV: ms. Lengthens a pause, never shortens one.
 _PAUSE = """
@@ -104,7 +104,6 @@ class RedisGate(Gate):
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url)
         self._take = self.redis.register_script(_TAKE)
-        self._send = self.redis.register_script(_SEND)
         self._pause = self.redis.register_script(_PAUSE)
 
     @contextmanager
@@ -133,31 +132,23 @@ class RedisGate(Gate):
         log.warning("%s asked for a pause of %.1f s: every worker waits", system, seconds)
 
     def _wait_for_slot(self, system: str, limit: Limit) -> str | None:
-        """Take a slot (then a rate token while holding it); the slot's token, None when uncapped."""
+        """Take a slot and a send in the window, in one round trip per try; the slot's token (None: uncapped)."""
         deadline = time.monotonic() + self.max_wait
         token = uuid.uuid4().hex
         cap = limit.concurrency or 0
+        window = int((limit.seconds + self.pad) * 1000)
         backoff = 0.002
-        while cap:
-            got = int(self._take(keys=[self._slots(system), self._paused(system)],
-                                 args=[cap, int(SLOT_TTL * 1000), token]))
+        keys = [self._slots(system), self._paused(system), f"{self.prefix}:{system}:sent"]
+        while True:
+            got = int(self._take(keys=keys, args=[cap, int(SLOT_TTL * 1000), token, limit.calls or 0, window]))
             if got == 1:
-                break
-            wait = -got / 1000 if got < 0 else backoff
-            backoff = min(backoff * 2, 0.05)
-            self._sleep(system, wait, deadline, "every slot is taken" if got == 0 else "a pause it was asked for")
-        try:
-            window = int((limit.seconds + self.pad) * 1000)
-            while limit.calls:
-                wait_ms = int(self._send(keys=[f"{self.prefix}:{system}:sent"], args=[limit.calls, window, token]))
-                if wait_ms == 0:
-                    break
-                self._sleep(system, wait_ms / 1000, deadline, f"its rate limit ({limit})")
-        except BaseException:
-            if cap:
-                self.redis.zrem(self._slots(system), token)
-            raise
-        return token if cap else None
+                return token if cap else None
+            if got == 0:
+                wait, why = backoff, "every slot is taken"
+                backoff = min(backoff * 2, 0.05)
+            else:
+                wait, why = -got / 1000, f"a pause it was asked for, or its rate limit ({limit})"
+            self._sleep(system, wait, deadline, why)
 
     def _sleep(self, system: str, wait: float, deadline: float, why: str) -> None:
         if time.monotonic() + min(wait, 0.05) > deadline:

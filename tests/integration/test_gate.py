@@ -71,9 +71,10 @@ def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
     assert entered[-1] - entered[0] >= 1.4  # 25 calls at 10 a second: the last ones waited their window
 
 
-def test_a_pause_one_worker_was_asked_for_holds_every_worker(redis_url):
+@pytest.mark.parametrize("limit", [Limit(concurrency=5), Limit.of(0, "100/second")], ids=["cap", "rate only"])
+def test_a_pause_one_worker_was_asked_for_holds_every_worker(redis_url, limit):
     # Given one worker told by the ERP to wait 0.6 s (a 429 with Retry-After)
-    one, two = gates(redis_url, Limit(concurrency=5))
+    one, two = gates(redis_url, limit)
     one.pause("sage50", 0.6)
     started = time.monotonic()
     # When the other worker calls
