@@ -110,6 +110,9 @@ class Settings:
     paytrace_rate_limit: str = "0"
     #: How long a call waits for its slot before its task gives the step back and retries later.
     gate_max_wait_seconds: float = 30.0
+    #: The rate's window is this much longer than it says, so calls that leave a busy worker late
+    #: still arrive within the rate at the ERP (workers/gate.py).
+    gate_rate_pad_seconds: float = 0.1
 
     @property
     def pair_names(self) -> tuple[str, ...]:

@@ -71,7 +71,8 @@ def install_gate(settings: Settings) -> None:
         erp = Limit.of(settings.erp_max_concurrent, settings.erp_rate_limit)
         limits = {kind: erp for kind in {s.erp for s in settings.pairs()}}
         limits["paytrace"] = Limit.of(settings.paytrace_max_concurrent, settings.paytrace_rate_limit)
-        gate.install(RedisGate(settings.redis_url, limits, max_wait=settings.gate_max_wait_seconds))
+        gate.install(RedisGate(settings.redis_url, limits, max_wait=settings.gate_max_wait_seconds,
+                               pad=settings.gate_rate_pad_seconds))
         _gate_pid = os.getpid()
 
 
