@@ -209,23 +209,6 @@ def dead_letter_notice(letter_id: int) -> int:
     return letter_id
 
 
-def replay(letter_id: int) -> int | None:
-    """Resume a dead-lettered run at its failed step (or re-ingest its event)."""
-    settings = get_settings()
-    letter = deadletter.prepare_replay(settings.database_url, letter_id)
-    if (letter.context or {}).get("store_status"):  # a status the store refused: owed again (workers/store_tasks.py)
-        from workers.store_tasks import replay_status
-
-        replay_status(letter.context["store_status"])
-        return None
-    if letter.run_id is not None:
-        start_run(letter.run_id, from_step=letter.step)
-        return letter.run_id
-    if letter.inbox_id is not None:
-        ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)
-    return None
-
-
 # -- nightly reconciliation (flows.settlement) -----------------------------------------------
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.reconcile_day",
                  time_limit=get_settings().reconcile_time_limit,
