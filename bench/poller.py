@@ -95,8 +95,8 @@ def measure(quick: bool):
     old = r["baseline"]["cpu_s"] * scale
     share = cpu / interval
     note = (f"{'measured on a 10,000-sale day, CPU and wall x5; ' if quick else ''}"
-            f"a tick reads today ({size:,} records at {size:,}/day) and, every {r['older_every_s']:g} s, "
-            f"yesterday too; nothing new: {steady['cpu_s']:.3f} s CPU a tick over the cycle (today-only "
+            f"a tick reads today's {size:,} records and, every {r['older_every_s']:g} s, yesterday's too; "
+            f"nothing new: {steady['cpu_s']:.3f} s CPU a tick over the cycle (today-only "
             f"{steady['today_cpu_s']:.3f} s, with the older day {steady['older_cpu_s']:.3f} s), "
             f"{steady['statements']:.0f} statements a tick; ~1% new ({burst['new']:.0f} a tick): "
             f"{burst['cpu_s']:.3f} s, {burst['statements']:.0f} statements; PostgreSQL sessions +"
@@ -133,6 +133,7 @@ def child(args) -> None:
                 "statements": counts.statements, "days": counts.days, "fetched": counts.fetched}
 
     first = tick(0)
+    analyze(settings.database_url)
     cycle = max(1, round(older_every / interval))
     pg_before = database_cpu_seconds(settings.database_url)
     steady = [tick(k) for k in range(1, cycle + 1)]  # the last one re-reads the older day
@@ -150,6 +151,21 @@ def child(args) -> None:
                    "older_cpu_s": _mean(older or steady)["cpu_s"]},
         "burst": _mean(burst), "pg_cpu_s_per_tick": pg_cpu / len(steady),
         "baseline": per_record_baseline(settings, t0, args.sample)}))
+
+
+def analyze(database_url: str) -> None:
+    """Statistics, as autovacuum keeps them on a live inbox: right after a bulk load the planner has
+    none, guesses a handful of rows for (pair, source) and filters the whole index for each page's
+    IN list (80 ms a page at 100k rows instead of 2 ms)."""
+    from sqlalchemy import text
+
+    from db.session import get_engine
+
+    engine = get_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE inbox"))
+            conn.commit()
 
 
 def _mean(ticks: list[dict]) -> dict:
