@@ -34,8 +34,9 @@ from metrics.registry import POLL_RECORDS, POLL_STATEMENTS
 
 CURSOR = "paytrace.transactions"
 CHECKS_CURSOR = "paytrace.checks"
-#: Suffix of the cursor that says when a feed's overlapping (older) days were last read.
-OLDER = ".older"
+#: Each feed's cursors: how far it has read, and when it last read the overlap's older days (short
+#: names: with a pair's name they must fit poller_cursor.name's 40 characters, as the first does).
+FEEDS = {"cards": (CURSOR, "paytrace.older"), "checks": (CHECKS_CURSOR, "paytrace.older.ach")}
 log = logging.getLogger("paysync.alert")
 
 
@@ -84,12 +85,10 @@ def poll_tick(settings: Settings, gateway: PayTraceGateway, now: datetime | None
     """
     now = now or utcnow()
     tick = Tick()
-    _poll_feed(settings, cursor_name(CURSOR, settings.pair), gateway.transactions_between, now, _card_event,
-               tick, "cards")
+    _poll_feed(settings, "cards", gateway.transactions_between, now, _card_event, tick)
     if settings.paytrace.ach:
         try:
-            _poll_feed(settings, cursor_name(CHECKS_CURSOR, settings.pair), gateway.checks_between, now,
-                       _check_event, tick, "checks")
+            _poll_feed(settings, "checks", gateway.checks_between, now, _check_event, tick)
         except ConnectorError as exc:
             # The card feed is in; the checks feed's cursor has not moved, so the next tick covers it.
             log.error("ALERT poll of PayTrace checks (ACH) for pair %s failed: %s", settings.pair, exc,
@@ -141,11 +140,11 @@ def window(now: datetime, since: datetime, older_since: datetime | None, *, tz: 
     return read_last - timedelta(days=overlap_days), today, True
 
 
-def _poll_feed(settings: Settings, cursor_key: str, export: Callable[[date, date], list[dict]], now: datetime,
-               event_of, tick: Tick, feed: str) -> None:
+def _poll_feed(settings: Settings, feed: str, export: Callable[[date, date], list[dict]], now: datetime,
+               event_of, tick: Tick) -> None:
     counts = TickCounts()
+    cursor_key, older_key = (cursor_name(base, settings.pair) for base in FEEDS[feed])
     with counting_statements(settings.database_url, counts):
-        older_key = cursor_key + OLDER
         with session_scope(settings.database_url) as s:
             marks = dict(s.execute(select(PollerCursor.name, PollerCursor.position).where(
                 PollerCursor.name.in_((cursor_key, older_key)))).all())
