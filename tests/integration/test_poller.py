@@ -120,8 +120,9 @@ def test_given_known_records_when_the_window_grows_tenfold_then_a_tick_runs_the_
 def test_given_the_older_day_when_ticks_pass_then_it_is_read_only_every_older_interval(world):
     settings, clock, gateway, url = world
     settings = replace(settings, paytrace=replace(settings.paytrace, ach=False))  # the card feed alone
-    requests.post(f"{url}/_sandbox/generate", json={"count": 30}, timeout=30).raise_for_status()  # on the 20th
     clock.when = pacific(21, 9, 0, 0)
+    yesterday = {"count": 30, "created_at": pacific(20, 15, 0, 0).isoformat()}
+    requests.post(f"{url}/_sandbox/generate", json=yesterday, timeout=30).raise_for_status()
     requests.post(f"{url}/_sandbox/generate", json={"count": 20}, timeout=30).raise_for_status()
     fetched = [poll_tick(settings, gateway, now=pacific(21, 9, minute, 0)).counts for minute in range(1, 13)]
     # the first tick reads both days, the next nine today only, the 11th (600 s on) both again
