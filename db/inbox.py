@@ -89,9 +89,12 @@ def store_events(db_url: str, *, source: str, pair: str, events: Sequence[NewEve
     return new_ids, repeated
 
 
-def mark_enqueued_many(db_url: str, inbox_ids: Sequence[int]) -> None:
-    """Stamp rows just sent to a worker (one UPDATE), so the sweeper leaves them alone until they stall."""
+def mark_enqueued_many(db_url: str, inbox_ids: Sequence[int], chunk: int = 5000) -> None:
+    """Stamp rows just sent to a worker, so the sweeper leaves them alone until they stall: one UPDATE
+    per `chunk` ids (SQLite takes at most 32,766 parameters a statement)."""
     if inbox_ids:
         with session_scope(db_url) as s:
-            s.execute(update(InboxEvent).where(InboxEvent.id.in_(list(inbox_ids))).values(enqueued_at=utcnow()),
-                      execution_options={"synchronize_session": False})
+            for start in range(0, len(inbox_ids), chunk):
+                part = list(inbox_ids[start:start + chunk])
+                s.execute(update(InboxEvent).where(InboxEvent.id.in_(part)).values(enqueued_at=utcnow()),
+                          execution_options={"synchronize_session": False})

@@ -195,3 +195,36 @@ def test_a_poll_while_paytrace_is_down_alerts_and_leaves_the_cursor_for_the_next
     assert "ALERT poll of PayTrace (pair default) failed" in caplog.text
     with session_scope(pg_url) as s:
         assert s.query(DeadLetter).count() == 0 and s.query(PollerCursor).count() == 0
+
+
+def test_the_poll_task_sends_one_ingest_message_per_new_row_and_stamps_it(pg_url, redis_url, monkeypatch):
+    import base64
+    import json
+
+    import redis
+
+    from config.settings import get_settings
+    from workers import context, tasks
+
+    upgrade(pg_url)
+    clock = Clock(pacific(21, 12, 0, 0))
+    with SandboxServer(create_app(clock=clock)) as server:  # the demo account, which has a mapping file
+        requests.post(f"{server.url}/_sandbox/generate", json={"count": 30}, timeout=30).raise_for_status()
+        monkeypatch.setenv("DATABASE_URL", pg_url)
+        monkeypatch.setenv("PAYTRACE_BASE_URL", server.url)
+        get_settings.cache_clear()
+        context.forget_contexts()
+        try:
+            first = tasks.poll_and_send(now=pacific(21, 12, 0, 1))  # the task's own body, with a clock
+            again = tasks.poll_and_send(now=pacific(21, 12, 1, 0))
+        finally:
+            get_settings.cache_clear()
+            context.forget_contexts()
+    messages = [json.loads(m) for m in redis.Redis.from_url(redis_url).lrange("ingest", 0, -1)]
+    sent = [json.loads(base64.b64decode(m["body"]))[0] for m in messages
+            if m["headers"]["task"] == "paysync.ingest_event"]
+    with session_scope(pg_url) as s:
+        rows = s.query(InboxEvent).all()
+    assert (first.new, again.new, again.known) == (30, 0, 30)
+    assert sorted(sent) == sorted([r.id] for r in rows) and len(rows) == 30  # one message per new row, ids only
+    assert all(r.enqueued_at is not None for r in rows)  # stamped, so the sweeper leaves them alone
