@@ -113,6 +113,11 @@ class Settings:
     #: The rate's window is this much longer than it says, so calls that leave a busy worker late
     #: still arrive within the rate at the ERP (workers/gate.py).
     gate_rate_pad_seconds: float = 0.1
+    # -- the poller (workers/poller.py, docs/scaling.md) -------------------------------------
+    #: How often a tick also re-reads the overlap's older days (POLL_OVERLAP_DAYS); every tick reads today.
+    poll_older_every_seconds: float = 600.0
+    #: Export records per page: one query finds a page's known ids, one statement writes its new ones.
+    poll_page_size: int = 1000
 
     @property
     def pair_names(self) -> tuple[str, ...]:

@@ -148,6 +148,8 @@ def read(env: Env) -> Settings:
         task_time_limit=env.int("TASK_TIME_LIMIT", 300, validate=Range(min=1)),
         poll_interval_seconds=env.float("POLL_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         poll_overlap_days=env.int("POLL_OVERLAP_DAYS", 1, validate=Range(min=0, max=31)),
+        poll_older_every_seconds=env.float("POLL_OLDER_EVERY_SECONDS", 600.0, validate=Range(min=0, max=86400)),
+        poll_page_size=env.int("POLL_PAGE_SIZE", 1000, validate=Range(min=10, max=10000)),
         sweep_interval_seconds=env.float("SWEEP_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         sweep_stall_seconds=env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1)),
         merchant_timezone=merchant_timezone,
