@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -41,8 +42,14 @@ log = logging.getLogger("paysync.alert")
 
 
 def cursor_name(base: str, pair: str) -> str:
-    """The cursor of one feed of one pair (the default pair keeps the names it always had)."""
-    return base if pair == "default" else f"{base}:{pair}"
+    """The cursor of one feed of one pair (the default pair keeps the names it always had).
+
+    poller_cursor.name holds 40 characters and a pair's name up to 31: where the two do not fit, the
+    feed is named by a short stable tag instead (a name that fits keeps the form it always had)."""
+    if pair == "default":
+        return base
+    name = f"{base}:{pair}"
+    return name if len(name) <= 40 else f"{zlib.crc32(base.encode()):08x}:{pair}"
 
 
 @dataclass

@@ -228,3 +228,13 @@ def test_the_poll_task_sends_one_ingest_message_per_new_row_and_stamps_it(pg_url
     assert (first.new, again.new, again.known) == (30, 0, 30)
     assert sorted(sent) == sorted([r.id] for r in rows) and len(rows) == 30  # one message per new row, ids only
     assert all(r.enqueued_at is not None for r in rows)  # stamped, so the sweeper leaves them alone
+
+
+def test_every_feed_cursor_of_a_pair_with_the_longest_name_fits_its_column():
+    from db.models import PollerCursor
+    from workers.poller import FEEDS, cursor_name
+
+    width = PollerCursor.__table__.c.name.type.length
+    names = [cursor_name(base, "p" * 31) for feed in FEEDS.values() for base in feed]
+    assert all(len(name) <= width for name in names) and len(set(names)) == len(names), names
+    assert cursor_name("paytrace.transactions", "west") == "paytrace.transactions:west"  # as it always was
