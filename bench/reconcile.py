@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, os.environ.get("BENCH_CODE") or str(ROOT))
 
 import requests  # noqa: E402
-
 from cli import runtime  # noqa: E402
 
 BATCHES, REFUND_EVERY, MISSING_EVERY, WRONG_EVERY = 4, 100, 1000, 997

@@ -56,7 +56,7 @@ def dlq_show(letter_id: int) -> None:
 def dlq_replay(letter_ids: tuple[int, ...]) -> None:
     """Resume each letter's run at the step that failed."""
     settings_or_exit(broker=True)
-    from workers.tasks import replay
+    from workers.replay import replay
 
     for letter_id in letter_ids:
         try:

@@ -35,7 +35,7 @@ def cross_checks(s: Settings) -> dict[str, list[str]]:
     except ValueError as exc:
         errors["SILENT_POST_RATE_LIMIT"] = [str(exc)]
     for key, rate in (("ERP_RATE_LIMIT", s.erp_rate_limit), ("PAYTRACE_RATE_LIMIT", s.paytrace_rate_limit)):
-        if rate.strip() != "0":
+        if rate is not None and rate.strip() != "0":
             try:
                 parse_rate(rate)
             except ValueError as exc:

@@ -104,8 +104,9 @@ class Settings:
     silent_post_confirm_seconds: float = 120.0
     # -- scale: the gate every worker shares through Redis (workers/gate.py, docs/scaling.md) ---------
     #: Calls to the ERP at once and per time ("20/second"; "0": none), from every worker on every host.
-    erp_max_concurrent: int = 4
-    erp_rate_limit: str = "0"
+    #: None: each ERP kind's own default (ERP_GATE_DEFAULTS), so pairs on different ERPs keep theirs.
+    erp_max_concurrent: int | None = None
+    erp_rate_limit: str | None = None
     paytrace_max_concurrent: int = 8
     paytrace_rate_limit: str = "0"
     #: How long a call waits for its slot before its task gives the step back and retries later.
@@ -113,6 +114,11 @@ class Settings:
     #: The rate's window is this much longer than it says, so calls that leave a busy worker late
     #: still arrive within the rate at the ERP (workers/gate.py).
     gate_rate_pad_seconds: float = 0.1
+    # -- the poller (workers/poller.py, docs/scaling.md) -------------------------------------
+    #: How often a tick also re-reads the overlap's older days (POLL_OVERLAP_DAYS); every tick reads today.
+    poll_older_every_seconds: float = 600.0
+    #: Export records per page: one query finds a page's known ids, one statement writes its new ones.
+    poll_page_size: int = 1000
 
     @property
     def pair_names(self) -> tuple[str, ...]:
@@ -127,6 +133,12 @@ class Settings:
                 return replace(self, pair=pair, erp=part.erp, paytrace=part.paytrace, sage50=part.sage50,
                                sage_x3=part.sage_x3, sage_pro=part.sage_pro)
         raise KeyError(f"no integration pair {name!r} (pairs: {', '.join(self.pair_names)})")
+
+    def erp_limit(self, kind: str) -> tuple[int, str]:
+        """(calls at once, rate) for every ERP of `kind`: the setting where it is set, else the kind's default."""
+        concurrent, rate = ERP_GATE_DEFAULTS.get(kind, (4, "0"))
+        return (concurrent if self.erp_max_concurrent is None else self.erp_max_concurrent,
+                rate if self.erp_rate_limit is None else self.erp_rate_limit)
 
     def pairs(self) -> list["Settings"]:
         """One Settings per integration pair, the default first."""

@@ -9,7 +9,7 @@ from environs import Env, EnvValidationError
 from marshmallow.validate import OneOf, Range
 
 from config.settings_checks import cross_checks
-from config.settings_model import DEFAULT_HOME, DEMO_ID_HASH_KEY, ERP_GATE_DEFAULTS, ERP_KINDS, MODES, Settings
+from config.settings_model import DEFAULT_HOME, DEMO_ID_HASH_KEY, ERP_KINDS, MODES, Settings
 from connectors.errors import ConfigurationError, SettingsError
 from connectors.paytrace.config import PayTraceConfig, PayTraceLayout
 from connectors.sage50.config import Sage50Config
@@ -126,7 +126,6 @@ def read(env: Env) -> Settings:
     for key in RETIRED:
         if key in os.environ:
             problems[key] = [RETIRED[key]]
-    gate = ERP_GATE_DEFAULTS.get(erp, (4, "0"))  # erp is None when PAYSYNC_ERP is refused
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
     report_dir = env.str("RECONCILE_REPORT_DIR", "")
     settings = Settings(
@@ -148,6 +147,8 @@ def read(env: Env) -> Settings:
         task_time_limit=env.int("TASK_TIME_LIMIT", 300, validate=Range(min=1)),
         poll_interval_seconds=env.float("POLL_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         poll_overlap_days=env.int("POLL_OVERLAP_DAYS", 1, validate=Range(min=0, max=31)),
+        poll_older_every_seconds=env.float("POLL_OLDER_EVERY_SECONDS", 600.0, validate=Range(min=0, max=86400)),
+        poll_page_size=env.int("POLL_PAGE_SIZE", 1000, validate=Range(min=10, max=10000)),
         sweep_interval_seconds=env.float("SWEEP_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         sweep_stall_seconds=env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1)),
         merchant_timezone=merchant_timezone,
@@ -180,8 +181,8 @@ def read(env: Env) -> Settings:
         silent_post_token=Secret(env.str("SILENT_POST_TOKEN", "")),
         silent_post_allow=tuple(a.strip() for a in env.list("SILENT_POST_ALLOW", []) if a.strip()),
         silent_post_confirm_seconds=env.float("SILENT_POST_CONFIRM_SECONDS", 120.0, validate=Range(min=0, max=86400)),
-        erp_max_concurrent=env.int("ERP_MAX_CONCURRENT", gate[0], validate=Range(min=0, max=1024)),
-        erp_rate_limit=env.str("ERP_RATE_LIMIT", gate[1]),
+        erp_max_concurrent=env.int("ERP_MAX_CONCURRENT", None, validate=Range(min=0, max=1024)),
+        erp_rate_limit=env.str("ERP_RATE_LIMIT", None),
         paytrace_max_concurrent=env.int("PAYTRACE_MAX_CONCURRENT", 8, validate=Range(min=0, max=1024)),
         paytrace_rate_limit=env.str("PAYTRACE_RATE_LIMIT", "0"),
         gate_max_wait_seconds=env.float("GATE_MAX_WAIT_SECONDS", 30.0, validate=Range(min=0.1, max=600)),

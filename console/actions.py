@@ -1,21 +1,33 @@
 """What an operator may do from the console: replay a dead letter, resolve a review item. Each is audited.
 
-A replay goes to the workers by task name and runs workers.tasks.replay, the function behind
+A replay goes to the workers by task name and runs workers.replay.replay, the function behind
 `paysync dlq replay`: the run resumes at its failed step through the flows the workers use.
 """
 from __future__ import annotations
 
 import logging
+from functools import wraps
 
 from flask import abort, flash, g, redirect, request, url_for
 
 from console import auth, queries
-from console.app import operator_only
 from flows import review
 from schemas.masking import mask_text
 
 log = logging.getLogger("paysync.console")
 MAX_NOTE = 2000
+
+
+def operator_only(view):
+    """Only an operator may do this; a viewer gets a 403 and an audit line."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if g.user.role != "operator":
+            auth.audit(g.db_url, g.user.name, f"denied:{request.endpoint}", request.path, outcome="denied",
+                       remote_addr=request.remote_addr or "")
+            abort(403, "Only an operator may do this.")
+        return view(*args, **kwargs)
+    return guarded
 
 
 def register(app) -> None:

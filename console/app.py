@@ -11,36 +11,23 @@ import hmac
 import logging
 import secrets
 from datetime import timedelta
-from functools import wraps
 from typing import Callable
 
 from flask import Flask, abort, flash, g, redirect, render_template, request, session, url_for
 
 from config.console import ConsoleSettings, get_console_settings, session_key
 from config.settings import Settings, get_settings
-from console import auth, format as fmt, queries
+from console import actions, auth, format as fmt, pages, queries
 
 log = logging.getLogger("paysync.console")
 SendReplay = Callable[[int], None]
 
 
 def celery_replay(letter_id: int) -> None:
-    """Ask a worker to replay the letter with workers.tasks.replay, the function `paysync dlq replay` runs."""
+    """Ask a worker to replay the letter with workers.replay.replay, the function `paysync dlq replay` runs."""
     from config.celery import INGEST_QUEUE, celery_app
 
     celery_app.send_task("paysync.replay_dead_letter", args=[letter_id], queue=INGEST_QUEUE)
-
-
-def operator_only(view):
-    """Only an operator may do this; a viewer gets a 403 and an audit line."""
-    @wraps(view)
-    def guarded(*args, **kwargs):
-        if g.user.role != "operator":
-            auth.audit(g.db_url, g.user.name, f"denied:{request.endpoint}", request.path, outcome="denied",
-                       remote_addr=request.remote_addr or "")
-            abort(403, "Only an operator may do this.")
-        return view(*args, **kwargs)
-    return guarded
 
 
 def create_app(settings: Settings | None = None, console: ConsoleSettings | None = None,
@@ -118,8 +105,6 @@ def create_app(settings: Settings | None = None, console: ConsoleSettings | None
         auth.audit(settings.database_url, g.user.name, "logout", remote_addr=request.remote_addr or "")
         session.clear()
         return redirect(url_for("login"))
-
-    from console import actions, pages
 
     pages.register(app)
     actions.register(app)

@@ -1,9 +1,12 @@
 """Writing inbound events: one row per (pair, source, event id), card data masked before the insert."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from db.models import InboxEvent
@@ -41,3 +44,57 @@ def mark_enqueued(db_url: str, inbox_id: int) -> None:
         row = s.get(InboxEvent, inbox_id)
         if row is not None and row.enqueued_at is None:
             row.enqueued_at = utcnow()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to store in bulk (store_events): its payload is masked only if it turns out to be new."""
+
+    event_id: str
+    event_type: str
+    transaction_id: int | None
+    payload: dict[str, Any]
+
+
+def store_events(db_url: str, *, source: str, pair: str, events: Sequence[NewEvent]) -> tuple[list[int], int]:
+    """Commit the events not stored before; return (the new inbox ids in `events` order, how many were known).
+
+    What store_event promises, for a page at a time: one SELECT finds the known ids (their
+    payloads are never masked or sent), one INSERT ... ON CONFLICT DO NOTHING RETURNING writes the
+    rest, so a row another poller wrote in between is counted as known, never stored twice.
+    """
+    fresh: dict[str, NewEvent] = {}
+    for event in events:  # the same event twice in one page is one row
+        fresh.setdefault(event.event_id[:200], event)
+    if not fresh:
+        return [], 0
+    table = InboxEvent.__table__
+    with session_scope(db_url) as s:
+        known = set(s.scalars(select(InboxEvent.event_id).where(
+            InboxEvent.pair == pair, InboxEvent.source == source, InboxEvent.event_id.in_(list(fresh)))))
+        rows = [{"pair": pair, "source": source, "event_id": key, "event_type": e.event_type[:64],
+                 "transaction_id": e.transaction_id, "payload": mask_payload(e.payload), "status": "received",
+                 "attempts": 0, "received_at": utcnow()} for key, e in fresh.items() if key not in known]
+        new_ids: list[int] = []
+        if rows:
+            dialect = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+            statement = dialect(table).on_conflict_do_nothing(
+                index_elements=["pair", "source", "event_id"]).returning(table.c.id)
+            new_ids = sorted(s.execute(statement, rows).scalars())  # ids follow insertion, so the export's order
+    repeated = len(events) - len(new_ids)
+    if new_ids:
+        EVENTS_IN.labels(source, pair).inc(len(new_ids))
+    if repeated:
+        EVENTS_REPEATED.labels(source, pair).inc(repeated)
+    return new_ids, repeated
+
+
+def mark_enqueued_many(db_url: str, inbox_ids: Sequence[int], chunk: int = 5000) -> None:
+    """Stamp rows just sent to a worker, so the sweeper leaves them alone until they stall: one UPDATE
+    per `chunk` ids (SQLite takes at most 32,766 parameters a statement)."""
+    if inbox_ids:
+        with session_scope(db_url) as s:
+            for start in range(0, len(inbox_ids), chunk):
+                part = list(inbox_ids[start:start + chunk])
+                s.execute(update(InboxEvent).where(InboxEvent.id.in_(part)).values(enqueued_at=utcnow()),
+                          execution_options={"synchronize_session": False})

@@ -197,11 +197,13 @@ class Post:
     `write` may return several documents by name when the ERP's answer made it write another
     (the rest of a payment the invoice could no longer take, claimed with claim_more).
 
-    `after` names the documents of this run this one is only ever written after. When the run
-    wrote one of them into an ERP holding none of its reference, and this is the first attempt at
-    this document (no earlier one can have reached the ERP), this reference cannot be in the ERP
-    yet: the write skips the lookup (`keys.absent`). The proof rests on the ERP's own answer,
-    so it holds even when the ledger was restored from an older backup.
+    `after` names the documents of this stage this one is only ever written after. When this very
+    attempt wrote one of them into an ERP holding none of its reference, no earlier attempt can
+    have got as far as this one, so its reference cannot be in the ERP yet: the write skips the
+    lookup (`keys.absent`). The proof is the ERP's answer within one attempt, never the ledger: a
+    database restored from a backup taken between two stages, or a replica that lost the last
+    commits, says a later stage never ran when the ERP may hold its documents, so a document a
+    later stage writes is always looked up.
     """
 
     document: str
@@ -257,13 +259,13 @@ def run_stage(ctx: FlowContext, run_id: int, stage: str, kinds: AbcMapping[str, 
     except IntegrityError:
         # A concurrent delivery inserted a ledger row between our look and our insert: look again.
         run, kind, plan, attempts = _begin(ctx, run_id, stage, kinds, me)
-    keys, written, created = Keys(run.done), {}, set(run.created)
+    keys, written, created = Keys(run.done), {}, set()  # created: by this attempt, as the ERP answered
     try:
         with ctx.hold(plan.holds if any(p.document not in keys for p in plan.posts) else ()):
             for post in plan.posts:
                 if post.document in keys:
                     continue
-                keys.absent = attempts.get(post.document) == 1 and not created.isdisjoint(post.after)
+                keys.absent = not created.isdisjoint(post.after)
                 result = post.write(keys)
                 keys.absent = False
                 for document, doc in (result.items() if isinstance(result, dict) else ((post.document, result),)):

@@ -17,6 +17,10 @@ EVENTS_IN = Counter("paysync_events_in", "Inbound events stored, by source (webh
                     ["source", "pair"])
 EVENTS_REPEATED = Counter("paysync_events_repeated", "Inbound events already stored (a repeat delivery)",
                           ["source", "pair"])
+POLL_RECORDS = Counter("paysync_poll_records", "Export records the poller read, by feed (cards, checks) and outcome "
+                       "(known: skipped in bulk, new: stored)", ["feed", "outcome"])
+POLL_STATEMENTS = Counter("paysync_poll_statements", "SQL statements the poller ran, by feed (a page costs one or two)",
+                          ["feed"])
 TASKS = Counter("paysync_tasks", "Tasks finished, by task and outcome (success, retry, failure)",
                 ["task", "outcome"])
 TASK_SECONDS = Histogram("paysync_task_seconds", "How long a task ran, by task and queue", ["task", "queue"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from config.celery import celery_app
-from workers.tasks import replay
+from workers.replay import replay
 
 log = logging.getLogger("paysync.console")
 

@@ -68,11 +68,13 @@ def install_gate(settings: Settings) -> None:
             return
         from workers.gate import Limit, RedisGate
 
-        erp = Limit.of(settings.erp_max_concurrent, settings.erp_rate_limit)
-        limits = {kind: erp for kind in {s.erp for s in settings.pairs()}}
+        limits = {kind: Limit.of(*settings.erp_limit(kind)) for kind in {s.erp for s in settings.pairs()}}
         limits["paytrace"] = Limit.of(settings.paytrace_max_concurrent, settings.paytrace_rate_limit)
-        gate.install(RedisGate(settings.redis_url, limits, max_wait=settings.gate_max_wait_seconds,
-                               pad=settings.gate_rate_pad_seconds))
+        # A stage holds its ledger claim and its customer/invoice hold for the lease (TASK_TIME_LIMIT
+        # + 30 s), renewed by nobody, and a thread pool enforces no time limit: its few calls' waits
+        # at the gate together must end well inside the lease, or a second run could take the hold.
+        max_wait = min(settings.gate_max_wait_seconds, (settings.task_time_limit + 30) / 4)
+        gate.install(RedisGate(settings.redis_url, limits, max_wait=max_wait, pad=settings.gate_rate_pad_seconds))
         _gate_pid = os.getpid()
 
 
@@ -130,6 +132,7 @@ def reconcile_context(settings: Settings, enqueue=enqueue_ingest):
     from flows.settlement_run import ReconcileContext
     from workers.locks import DayLock, NoLock
 
+    install_gate(settings)  # its ERP calls share the io workers' cap, rate and pauses
     flow = build_context(settings)
     lock = partial(DayLock, settings.redis_url, ttl=settings.reconcile_lock_ttl) if settings.redis_url else NoLock
     return ReconcileContext(

@@ -100,7 +100,7 @@ class RedisGate(Gate):
 
     def __init__(self, redis_url: str, limits: dict[str, Limit], *, max_wait: float = 30.0, pad: float = 0.1,
                  prefix: str = "paysync:gate") -> None:
-        self.limits = {system: limit for system, limit in limits.items() if limit.concurrency or limit.calls}
+        self.limits = dict(limits)  # a system without a cap or a rate still waits out its pauses
         self.max_wait, self.pad = max_wait, pad
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url)
@@ -109,13 +109,12 @@ class RedisGate(Gate):
 
     @contextmanager
     def slot(self, system: str) -> Iterator[None]:
-        limit = self.limits.get(system)
+        limit = self.limits.get(system) or Limit()
         token = None
-        if limit is not None:
-            try:
-                token = self._wait_for_slot(system, limit)
-            except redis.RedisError as exc:
-                log.warning("gate for %s unavailable (%s); letting the call through", system, type(exc).__name__)
+        try:
+            token = self._wait_for_slot(system, limit)
+        except redis.RedisError as exc:
+            log.warning("gate for %s unavailable (%s); letting the call through", system, type(exc).__name__)
         try:
             yield
         finally:

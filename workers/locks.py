@@ -15,7 +15,7 @@ from typing import Iterator
 import redis
 from redis.exceptions import LockError, LockNotOwnedError
 
-from connectors.errors import StepBusy
+from connectors.errors import RetriableError, StepBusy
 
 log = logging.getLogger("paysync.locks")
 
@@ -93,7 +93,12 @@ class RedisHolds:
             for name in sorted(set(names)):  # one order everywhere: two stages never wait on each other
                 lock = self.client.lock(f"{self.prefix}:{name}", timeout=self.ttl, blocking=True,
                                         blocking_timeout=self.wait, thread_local=False)
-                if not lock.acquire():
+                try:
+                    got = lock.acquire()
+                except redis.RedisError as exc:  # Redis restarting or failing over: nothing written yet, retry
+                    raise RetriableError(f"could not take the hold {name}: Redis {type(exc).__name__}",
+                                         system="redis", operation="hold") from exc
+                if not got:
                     raise StepBusy(f"{name} is being written by another run", retry_after=2.0,
                                    system="paysync", operation="hold")
                 held.callback(_let_go, lock)
@@ -101,8 +106,13 @@ class RedisHolds:
 
 
 def _let_go(lock) -> None:
+    """Give a hold back; the writes are done, so a Redis that cannot be told only delays the next run
+    of this customer or invoice until the hold expires."""
     try:
         lock.release()
     except LockError:
         log.warning("hold %s had expired before its stage finished", lock.name)
+    except redis.RedisError as exc:
+        log.warning("hold %s not given back (Redis %s); it frees itself when it expires", lock.name,
+                    type(exc).__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery.exceptions import SoftTimeLimitExceeded
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, TimeoutError as PoolTimeout
 
 from connectors.errors import PermanentError, RetriableError, RunFinished, SkippableError, StepBusy
 
@@ -24,6 +24,7 @@ POLICY: tuple[tuple[type[BaseException], str, str], ...] = (
     (StepBusy, WAIT, "the other worker"),
     (RetriableError, RETRY, "the other system"),  # network, 5xx, 429, locks, a sale not synced yet
     (OperationalError, RETRY, "the database"),  # a restart, a lost connection
+    (PoolTimeout, RETRY, "the database"),  # every pooled connection busy past DATABASE_POOL_TIMEOUT (a stall)
     (IntegrityError, RETRY, "nobody"),  # a lost insert race: the repeat finds the winner's row
     (SoftTimeLimitExceeded, RETRY, "nobody"),  # the ledger makes the repeat safe
     (PermanentError, DEAD, "a person"),  # validation, unknown item, mapping or settings mistakes (the key named)

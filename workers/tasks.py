@@ -15,6 +15,7 @@ from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
 from config.settings import get_settings
 from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, PermanentError
+from db.inbox import mark_enqueued_many
 from flows import intake, runs, store_events
 from flows.kinds import KINDS
 from workers import deadletter, policy, poller
@@ -160,10 +161,18 @@ def start_run(run_id: int, from_step: str | None = None) -> None:
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.poll_paytrace")
 def poll_paytrace(self) -> int:
     """Read PayTrace's export; a failed poll is not retried or dead-lettered: the next tick is its retry."""
+    return poll_and_send().new
+
+
+def poll_and_send(now=None) -> poller.TickCounts:
+    """The poll task's body: every pair's tick, then an ingest task per new inbox row; what it cost."""
     new_ids: list[int] = []
+    counts = poller.TickCounts()
     for settings in get_settings().pairs():  # each pair's PayTrace account, with its own cursor
         try:
-            new_ids += poller.poll_once(settings, flow_context(settings.pair).gateway)
+            tick = poller.poll_tick(settings, flow_context(settings.pair).gateway, now)
+            new_ids += tick.new_ids
+            counts += tick.counts
         except (ConnectorError, SchemaError, OperationalError) as exc:
             # One alert per tick while PayTrace (or the database) is down or refuses our credentials;
             # the cursor has not moved, so the next poll's window still covers everything.
@@ -175,8 +184,10 @@ def poll_paytrace(self) -> int:
     for inbox_id in new_ids:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if new_ids:
-        poller.touch_events(settings, new_ids)
-    return len(new_ids)
+        with poller.counting_statements(settings.database_url, counts):
+            mark_enqueued_many(settings.database_url, new_ids)  # one UPDATE: the sweeper leaves them alone
+    log.info("poll: %s", counts)
+    return counts
 
 
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.sweep_inbox")
@@ -207,23 +218,6 @@ def dead_letter_notice(letter_id: int) -> int:
                                                  letter.task_name, letter.run_id, letter.reason,
                                                  extra={"alert": {"kind": "dead_letter", "letter_id": letter.id}})
     return letter_id
-
-
-def replay(letter_id: int) -> int | None:
-    """Resume a dead-lettered run at its failed step (or re-ingest its event)."""
-    settings = get_settings()
-    letter = deadletter.prepare_replay(settings.database_url, letter_id)
-    if (letter.context or {}).get("store_status"):  # a status the store refused: owed again (workers/store_tasks.py)
-        from workers.store_tasks import replay_status
-
-        replay_status(letter.context["store_status"])
-        return None
-    if letter.run_id is not None:
-        start_run(letter.run_id, from_step=letter.step)
-        return letter.run_id
-    if letter.inbox_id is not None:
-        ingest_event.apply_async(args=[letter.inbox_id], queue=INGEST_QUEUE)
-    return None
 
 
 # -- nightly reconciliation (flows.settlement) -----------------------------------------------

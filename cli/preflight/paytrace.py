@@ -8,7 +8,7 @@ from itertools import islice
 import requests
 from marshmallow import ValidationError
 
-from cli.preflight import CANNOT_TELL, FAILS, HOLDS, Check, Checks
+from cli.preflight.checks import CANNOT_TELL, FAILS, HOLDS, Check, Checks
 from config.settings import Settings
 from connectors.errors import ConnectorError
 from connectors.paytrace import PayTraceClient, PayTraceGateway

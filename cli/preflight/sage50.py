@@ -1,7 +1,7 @@
 """The Sage 50 bridge agent, read-only: each route paysync uses answers, with the SDK's field names."""
 from __future__ import annotations
 
-from cli.preflight import CANNOT_TELL, FAILS, Check, Checks, missing
+from cli.preflight.checks import CANNOT_TELL, FAILS, Check, Checks, missing
 from config.mapping import account_for, active_mapping, item_for
 from config.settings import Settings
 from connectors.errors import ConnectorError, MappingError

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli.preflight import FAILS, Check, Checks
+from cli.preflight.checks import FAILS, Check, Checks
 from config.settings import Settings
 from connectors.sage_pro.client import build_tables
 from db.session import normalize_url

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cli.preflight import CANNOT_TELL, FAILS, HOLDS, Check, Checks, missing
+from cli.preflight.checks import CANNOT_TELL, FAILS, HOLDS, Check, Checks, missing
 from config.settings import Settings
 from connectors.errors import ConnectorError, NotFoundError
 from connectors.sage_x3 import SageX3Config

@@ -70,12 +70,23 @@ _SOAPENC_XSD = f"""<?xml version="1.0"?>
 
 
 class _Transport(Transport):
-    """zeep's transport with the SOAP-encoding schema served from here, not the internet."""
+    """zeep's transport with the SOAP-encoding schema served from here, not the internet; a 429, or a
+    503 with Retry-After, pauses every worker's X3 calls (connectors/gate.py) and is retried later,
+    as the REST side's are (zeep alone would see an empty body and call it a permanent failure)."""
 
     def load(self, url: str) -> bytes:
         if url.rstrip("/") == _SOAPENC.rstrip("/"):
             return _SOAPENC_XSD
         return super().load(url)
+
+    def post(self, address: str, message: Any, headers: dict) -> requests.Response:
+        response = super().post(address, message, headers)
+        wait = retry_after_seconds(response)
+        if response.status_code == 429 or (response.status_code == 503 and wait):
+            gate.current().pause(SYSTEM, wait if wait else 1.0)
+            raise RateLimitedError(f"HTTP {response.status_code}: X3 asked to slow down", retry_after=wait or 1.0,
+                                   status=response.status_code, system=SYSTEM, operation="soap")
+        return response
 
 
 class SageX3Client:
@@ -291,6 +302,8 @@ def failure(exc: BaseException, *, operation: str) -> ConnectorError:
             else str(exc.content or "")
         if status in (401, 403):
             return ConfigurationError(f"HTTP {status}: check SAGEX3_USERNAME/PASSWORD", status=status, body=body, **kw)
+        if status == 429:
+            return RateLimitedError(f"HTTP 429: {body[:200]}", retry_after=1.0, status=status, body=body, **kw)
         cls = RetriableError if status >= 500 or "no web services accepted" in body.lower() else PermanentError
         return cls(f"HTTP {status}: {body[:200]}", status=status, body=body, **kw)
     # A garbled envelope (a proxy's error page, a cut answer): the outcome is unknown, so retry

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -233,12 +234,15 @@ def _register_admin(app: Flask, state: PayTraceState) -> None:
     @app.post("/_sandbox/generate")
     def admin_generate() -> Response:
         """Bulk settled traffic for benchmarks: `count` sales (every `refund_every`-th a refund of
-        the one before) closed into `batches` batches now, without the per-sale HTTP round trip."""
+        the one before) closed into `batches` batches now (or at `created_at`, ISO 8601 with its
+        zone, e.g. yesterday's day for a poller), without the per-sale HTTP round trip."""
         payload = body()
         try:
+            when = payload.get("created_at")
             return json_response(state.generate(
                 count=int(number(payload, "count", 0)), batches=int(number(payload, "batches", 1)),
-                refund_every=int(number(payload, "refund_every", 0))))
+                refund_every=int(number(payload, "refund_every", 0)),
+                created_at=datetime.fromisoformat(str(when)) if when is not None else None))
         except ValueError as error:
             raise _AdminError(str(error)) from None
 

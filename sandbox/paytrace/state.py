@@ -404,8 +404,10 @@ class PayTraceState:
 
         return Streamed(chunks)
 
-    def generate(self, count: int, batches: int = 1, refund_every: int = 0) -> dict[str, Any]:
-        """Sandbox only: `count` approved, settled transactions in `batches` new batches, created now.
+    def generate(self, count: int, batches: int = 1, refund_every: int = 0,
+                 created_at: datetime | None = None) -> dict[str, Any]:
+        """Sandbox only: `count` approved, settled transactions in `batches` new batches, created now
+        (or at `created_at`, an aware time at or before now: a day that has passed, for a poller bench).
 
         Amounts follow the id (`generated_amount`) so a benchmark can know them without asking.
         Generated sales share their card and address objects, to keep a million of them small.
@@ -421,6 +423,10 @@ class PayTraceState:
         no_extra: dict[str, Any] = {}
         with self._lock:
             now = self.now()
+            if created_at is not None:
+                if created_at.tzinfo is None or created_at > now:
+                    raise ValueError("created_at must be an aware time, not after the sandbox's now")
+                now = created_at
             first_batch = self._next_batch
             per_batch = -(-count // batches)
             made = 0

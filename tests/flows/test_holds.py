@@ -122,3 +122,30 @@ def test_many_sales_of_few_customers_in_threads_land_once_each(world_factory):
     assert state["customers"] == 3
     invoices = [i for i in state["invoices"] if i["reference"].startswith("PT")]
     assert len(invoices) == 18 and all(i["open"] == 0 for i in invoices)
+
+
+def test_a_redis_that_cannot_be_reached_makes_a_hold_a_retry_never_a_dead_letter():
+    # Given the holds pointed at a Redis that refuses connections (restarting, failing over)
+    import socket
+
+    from connectors.errors import RetriableError
+    from workers.locks import RedisHolds
+    from workers.policy import RETRY, action_for
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    holds = RedisHolds(f"redis://127.0.0.1:{port}/0", prefix="paysync:test-holds", ttl=5, wait=0.2)
+    # When a stage asks for its hold, Then nothing is written and the task retries it later
+    with pytest.raises(RetriableError) as refusal:
+        with holds(("customer:C1",)):
+            pytest.fail("the stage ran without its hold")
+    assert action_for(refusal.value) == RETRY
+
+
+def test_every_pooled_database_connection_busy_is_retried_not_dead_lettered():
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from workers.policy import RETRY, action_for
+
+    assert action_for(PoolTimeout("QueuePool limit of size 5 overflow 5 reached")) == RETRY

@@ -93,11 +93,13 @@ def test_each_sale_delivered_three_times_lands_once(stack_factory, erp):
 def test_thirty_percent_faults_everything_lands_once_after_backoff(stack_factory, erp):
     stack = _start(stack_factory, erp, RETRY_MAX_ATTEMPTS="30")  # budget: see test_faults.py
     stack.start_worker("w1", concurrency=2)
-    sales = _sales(40, seed=22)
+    # X3's REST refusals carry Retry-After: 1 and pause every worker (workers/gate.py), so at 30% the
+    # ERP takes about seven sales a minute: a dozen prove the promise within the test's patience.
+    sales = _sales(12 if erp == "sage_x3" else 40, seed=22)
     with faults(stack, 0.3):
         for sale in sales:
             assert push_webhook(stack.ingress_url, stack.webhook_secret, sale).status_code == 202
-        done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=180)
+        done = wait_for_runs(stack.database_url, [s.transaction_id for s in sales], timeout=240)
     assert done == len(sales), f"{done}/{len(sales)}; {run_statuses(stack.database_url)}\n{dump_logs(stack)}"
     assert run_statuses(stack.database_url)["dead"] == 0, (dead_reasons(stack.database_url), dump_logs(stack)[-3000:])
     assert_erp_exactly(stack.erp_summary(), sales)

@@ -115,3 +115,56 @@ def test_a_system_without_a_limit_goes_straight_through(redis_url):
     (gate,) = gates(redis_url, Limit(), n=1)
     with gate.slot("sage50"), gate.slot("paytrace"):
         pass
+
+
+def test_a_pause_holds_a_system_that_has_neither_a_cap_nor_a_rate(redis_url):
+    # Given a system with no limit at all (ERP_MAX_CONCURRENT=0, no rate), told by its ERP to wait
+    one, two = gates(redis_url, Limit())
+    one.pause("sage50", 0.6)
+    started = time.monotonic()
+    # When another worker calls, Then it still waits the pause out
+    inside = Inside()
+    inside.call(two, "sage50", 0)
+    assert inside.entered[0] - started >= 0.5
+
+
+def test_an_x3_soap_429_pauses_every_worker_and_is_retried_not_dead_lettered(redis_url):
+    # Given the X3 sandbox behind a proxy that answers the first SOAP call 429 with Retry-After: 1,
+    # and the gate every worker shares installed in this process
+    from connectors import gate as shared
+    from connectors.secret import Secret
+    from connectors.sage_x3 import SageX3Config
+    from connectors.sage_x3.client import ENDPOINT_PATH, SageX3Client
+    from sandbox.server import SandboxServer
+    from sandbox.sage_x3 import create_app
+
+    app = create_app(username="paysync", password="x3-secret")
+    refused = []
+
+    def proxy(environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == ENDPOINT_PATH and not refused:
+            refused.append(time.monotonic())
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response("429 Too Many Requests", [("Retry-After", "1"), ("Content-Length", "0")])
+            return [b""]
+        return app(environ, start_response)
+
+    (gate,) = gates(redis_url, Limit(concurrency=4), n=1)
+    before = shared.current()
+    shared.install(gate)
+    try:
+        with SandboxServer(proxy) as server:
+            client = SageX3Client(SageX3Config(base_url=server.url, username="paysync", password=Secret("x3-secret"),
+                                               retries=0, timeout=5))
+            # When a read is refused, Then the error is a retriable one carrying the server's wait
+            with pytest.raises(RateLimitedError) as refusal:
+                client.read("WSBPC", {"BPCNUM": "C0001"})
+            assert refusal.value.retry_after == 1.0
+            # And the next call, from any worker, goes in only after the pause
+            try:
+                client.read("WSBPC", {"BPCNUM": "C0001"})
+            except Exception:  # noqa: BLE001 - a missing customer is an answer: the call went in
+                pass
+            assert time.monotonic() - refused[0] >= 0.9
+    finally:
+        shared.install(before)
