@@ -65,11 +65,11 @@ def _created(record: dict[str, Any], location: str) -> tuple[Response, int, dict
 class _DownSwitch:
     """WSGI middleware for the `down` fault: /v1 requests get no HTTP answer at all.
 
-    Under werkzeug's dev server the client socket is in `environ["werkzeug.socket"]`: it is shut
-    down and ConnectionAbortedError raised, which werkzeug treats as a dropped connection and
-    ignores, so the client sees the connection closed with no status line (requests raises
-    ConnectionError). Other WSGI servers (or the Flask test client) get 503 ServiceUnavailable
-    without Retry-After instead.
+    Under SandboxServer (and werkzeug's dev server) the client socket is in
+    `environ["werkzeug.socket"]`: it is shut down and ConnectionAbortedError raised, which the
+    server treats as a dropped connection, so the client sees the connection closed with no status
+    line (requests raises ConnectionError). Other WSGI servers (or the Flask test client) get 503
+    ServiceUnavailable without Retry-After instead.
     """
 
     def __init__(self, app: Flask, wsgi_app: Callable, state: Sage50State, faults: Faults) -> None:

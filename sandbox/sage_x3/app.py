@@ -34,7 +34,7 @@ class _LicenceGate:
     """WSGI middleware: latency, and the exhausted licence that answers slowly, then not at all.
 
     Past the grace calls the request is held for `hang_ms`, then its socket is shut without a
-    status line (werkzeug's dev server exposes it as environ["werkzeug.socket"]), so a client
+    status line (SandboxServer exposes it as environ["werkzeug.socket"]), so a client
     sees a read timeout or a dropped connection, never an answer.
     """
 
@@ -55,7 +55,7 @@ class _LicenceGate:
         elif verdict == "stop":
             self.state.record_fault("licence_stop")
             # Take the whole request in first, as the server does; unread bytes would otherwise be
-            # parsed by werkzeug as a next request on the same socket.
+            # parsed as a next request on the same (kept-alive) socket.
             environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             time.sleep(seconds)
             sock = environ.get("werkzeug.socket")
