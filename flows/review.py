@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, Text, bindparam, insert, select, text, \
+    tuple_
 from sqlalchemy.orm import Session
 
 from db.models import ReviewItem
 from db.session import session_scope
-from db.types import utcnow
+from db.types import JsonDoc, UTCDateTime, utcnow
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,57 @@ def close_unseen(db_url: str, group_key: str, seen: set[tuple[str, str]], note: 
                 row.status, row.resolved_at, row.resolved_by, row.note = "resolved", utcnow(), "paysync", note
                 closed += 1
     return closed
+
+
+# -- the same rules for a whole set at once (the reconciliation's exceptions) -----------------------
+#: Findings staged for `file_staged`: a temporary table of the caller's connection; `n` orders them
+#: (the later of two findings with one key is the one kept, as `file_findings` keeps it).
+STAGED = Table("rc_finding", MetaData(), Column("n", Integer), Column("kind", String(40)),
+               Column("reference", String(80)), Column("reason", Text), Column("context", JsonDoc),
+               prefixes=["TEMPORARY"])
+LATEST = "SELECT MAX(n) FROM rc_finding GROUP BY kind, reference"
+KEY = "f.kind = review_item.kind AND f.reference = review_item.reference"
+
+
+def stage(conn: Connection, findings: Iterable[tuple[int, Finding]], *, fresh: bool = False) -> None:
+    """Add (n, finding) pairs to the staged set (`fresh`: start a new set on this connection)."""
+    if fresh:
+        conn.execute(text("DROP TABLE IF EXISTS rc_finding"))
+        STAGED.create(conn)
+    rows = [{"n": n, "kind": f.kind, "reference": f.reference, "reason": f.reason, "context": f.context}
+            for n, f in findings]
+    if rows:
+        conn.execute(insert(STAGED), rows)
+
+
+def file_staged(conn: Connection, group_key: str, note: str) -> tuple[int, int, int]:
+    """`file_findings` of the staged set, then `close_unseen` of the group, in set-based statements
+    inside the caller's transaction; return (added, seen again, closed).
+
+    The same rules: a finding whose (kind, reference) is on the list refreshes it (its reason and
+    context only while open; a resolved item stays resolved), a new one is added open in the
+    group, and the group's open items not among the findings are resolved by paysync.
+    """
+    now = bindparam("now", utcnow(), type_=UTCDateTime())
+
+    def run(sql: str, **params):
+        return conn.execute(text(sql).bindparams(now, **params))
+
+    refreshed = run(
+        "UPDATE review_item SET last_seen_at = :now, "
+        "reason = CASE WHEN review_item.status = 'open' THEN f.reason ELSE review_item.reason END, "
+        "context = CASE WHEN review_item.status = 'open' THEN f.context ELSE review_item.context END "
+        f"FROM rc_finding f WHERE {KEY} AND f.n IN ({LATEST})").rowcount
+    added = run(
+        "INSERT INTO review_item (kind, reference, reason, group_key, context, status, created_at, last_seen_at) "
+        "SELECT f.kind, f.reference, f.reason, :group_key, f.context, 'open', :now, :now FROM rc_finding f "
+        f"WHERE f.n IN ({LATEST}) AND NOT EXISTS (SELECT 1 FROM review_item r "
+        "WHERE r.kind = f.kind AND r.reference = f.reference) ORDER BY f.n", group_key=group_key).rowcount
+    closed = run(
+        "UPDATE review_item SET status = 'resolved', resolved_at = :now, resolved_by = 'paysync', note = :note "
+        "WHERE group_key = :group_key AND status = 'open' AND NOT EXISTS (SELECT 1 FROM rc_finding f "
+        f"WHERE {KEY})", group_key=group_key, note=note).rowcount
+    return added, refreshed, closed
 
 
 def open_count(db_url: str, group_key: str) -> int:

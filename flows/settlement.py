@@ -292,27 +292,29 @@ def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
 
 
 def file_exceptions(ctx: ReconcileContext, run: RunHandle) -> None:
-    """Put every exception on the review list; close the day's items no longer found."""
-    group = ctx.scope(f"reconcile:{run.day.isoformat()}")
-    seen: set[tuple[str, str]] = set()
-    last_id = 0
-    while True:
-        with session_scope(ctx.db_url) as s:
-            items = s.scalars(select(ReconcileItem).where(ReconcileItem.run_id == run.id, ReconcileItem.is_exception,
-                                                          ReconcileItem.id > last_id)
-                              .order_by(ReconcileItem.id).limit(1000)).all()
-        if not items:
-            break
+    """Put every exception on the review list; close the day's items no longer found.
+
+    The findings are staged on the run's connection and filed by a few set-based statements
+    (`review.file_staged`, the rules of `file_findings` and `close_unseen`), in one transaction.
+    """
+    conn, last_id = run.staging.conn, 0
+    columns = (ReconcileItem.id, ReconcileItem.item_class, ReconcileItem.subject, ReconcileItem.detail,
+               ReconcileItem.action, ReconcileItem.batch_number, ReconcileItem.transaction_id,
+               ReconcileItem.expected_amount, ReconcileItem.found_amount)
+    review.stage(conn, (), fresh=True)
+    while items := conn.execute(select(*columns).where(ReconcileItem.run_id == run.id, ReconcileItem.is_exception,
+                                                       ReconcileItem.id > last_id)
+                                .order_by(ReconcileItem.id).limit(1000)).all():
         last_id = items[-1].id
-        findings = [review.Finding(
+        review.stage(conn, ((i.id, review.Finding(
             kind=f"reconcile.{i.item_class}", reference=subject_reference(i.subject),
             reason=f"{i.detail}; done: {i.action}" if i.action else i.detail,
             context={"day": run.day.isoformat(), "run": run.number, "batch": i.batch_number,
                      "transaction_id": i.transaction_id, "expected": _text(i.expected_amount),
-                     "found": _text(i.found_amount)}) for i in items]
-        review.file_findings(ctx.db_url, group, findings)
-        seen.update((f.kind, f.reference) for f in findings)
-    review.close_unseen(ctx.db_url, group, seen, note=f"no longer found by reconcile run {run.number} of {run.day}")
+                     "found": _text(i.found_amount)})) for i in items))
+    review.file_staged(conn, ctx.scope(f"reconcile:{run.day.isoformat()}"),
+                       note=f"no longer found by reconcile run {run.number} of {run.day}")
+    conn.commit()
 
 
 def _text(amount: Decimal | None) -> str | None:

@@ -8,7 +8,7 @@ left behind, nothing shared between runs or pairs):
   record) made of it, or why it could not be read. PostgreSQL takes the rows by COPY as the export
   streams in; SQLite by executemany.
 - rc_doc: the receipts and journals the ERP lists for the day (`list_documents`), with each
-  amount in cents when it is whole cents; rc_docsum counts them by reference.
+  amount in cents when it is whole cents, counted by reference in the join pass.
 - rc_left: the records not plainly matched (flows/settlement_match.py says what plainly is), and
   rc_leftdoc their documents: the listing's, then what `find_many` answers for the references the
   listing lacks. Each left record is classified in Python by `classify`, the one source of the rules.
@@ -37,7 +37,7 @@ log = logging.getLogger("paysync.reconcile")
 RecordFields = msgspec.defstruct("RecordFields", [(name, Any, None) for name in READ_FIELDS])
 TXN_COLUMNS = ("seq", "batch", "transaction_id", "kind", "cents", "brand", "original_id", "unreadable")
 DOC_COLUMNS = ("n", "kind", "reference", "erp_key", "amount", "cents")
-TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_left", "rc_leftref", "rc_leftdoc", "rc_outside")
+TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_left", "rc_leftref", "rc_leftdoc", "rc_outside", "rc_finding")
 NULL = "\\N"
 BIGINT = 1 << 63
 
