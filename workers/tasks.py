@@ -17,7 +17,7 @@ from connectors.backoff import compute_backoff
 from connectors.errors import ConnectorError, PermanentError
 from flows import intake, runs, store_events
 from flows.kinds import KINDS
-from workers import deadletter, policy, poller
+from workers import deadletter, policy, poller, sweeper
 from workers.context import flow_context
 
 log = logging.getLogger("paysync.tasks")
@@ -175,19 +175,19 @@ def poll_paytrace(self) -> int:
     for inbox_id in new_ids:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if new_ids:
-        poller.touch_events(settings, new_ids)
+        sweeper.touch_events(settings, new_ids)
     return len(new_ids)
 
 
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.sweep_inbox")
 def sweep_inbox(self) -> dict:
     settings = get_settings()
-    events = poller.stalled_events(settings)
+    events = sweeper.stalled_events(settings)
     for inbox_id in events:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
     if events:
-        poller.touch_events(settings, events)
-    runs_ = poller.stalled_runs(settings)
+        sweeper.touch_events(settings, events)
+    runs_ = sweeper.stalled_runs(settings)
     for run_id, step, _kind, pair in runs_:
         if pair not in settings.pair_names:
             log.error("run %s belongs to pair %r, which is no longer configured", run_id, pair)
