@@ -113,6 +113,10 @@ class Settings:
     #: The rate's window is this much longer than it says, so calls that leave a busy worker late
     #: still arrive within the rate at the ERP (workers/gate.py).
     gate_rate_pad_seconds: float = 0.1
+    # -- the sweeper (workers/sweeper.py, workers/live.py) --------------------------------------
+    #: How long a run's live-message marker lasts unless a worker starts or sends its message again:
+    #: longer than VISIBILITY_TIMEOUT (by default by SWEEP_STALL_SECONDS), so a killed worker's message counts.
+    live_message_ttl_seconds: int = 4500
 
     @property
     def pair_names(self) -> tuple[str, ...]:

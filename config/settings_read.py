@@ -127,6 +127,8 @@ def read(env: Env) -> Settings:
         if key in os.environ:
             problems[key] = [RETIRED[key]]
     gate = ERP_GATE_DEFAULTS.get(erp, (4, "0"))  # erp is None when PAYSYNC_ERP is refused
+    visibility = env.int("VISIBILITY_TIMEOUT", 3600, validate=Range(min=5))
+    stall = env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1))
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
     report_dir = env.str("RECONCILE_REPORT_DIR", "")
     settings = Settings(
@@ -144,12 +146,15 @@ def read(env: Env) -> Settings:
         retry_backoff_base=env.float("RETRY_BACKOFF_BASE", 2.0, validate=Range(min=0.01, max=600)),
         retry_backoff_max=env.float("RETRY_BACKOFF_MAX", 300.0, validate=Range(min=0.01, max=3600)),
         http_retries=http_retries,
-        visibility_timeout=env.int("VISIBILITY_TIMEOUT", 3600, validate=Range(min=5)),
+        visibility_timeout=visibility,
         task_time_limit=env.int("TASK_TIME_LIMIT", 300, validate=Range(min=1)),
         poll_interval_seconds=env.float("POLL_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         poll_overlap_days=env.int("POLL_OVERLAP_DAYS", 1, validate=Range(min=0, max=31)),
         sweep_interval_seconds=env.float("SWEEP_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
-        sweep_stall_seconds=env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1)),
+        sweep_stall_seconds=stall,
+        # a marker outlives the visibility timeout (a dead worker's message still counts) by a stall period
+        live_message_ttl_seconds=env.int("LIVE_MESSAGE_TTL_SECONDS", (visibility or 3600) + (stall or 900),
+                                         validate=Range(min=5)),
         merchant_timezone=merchant_timezone,
         currency=env.str("PAYSYNC_CURRENCY", "USD", validate=OneOf(("USD", "CAD"))),
         home=home,
