@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
 from datetime import datetime, timedelta
 
 import redis
@@ -100,10 +101,12 @@ def restore_unacked(app) -> int:
     unacked_restore_throttle seconds (100 s by default); the sweeper runs it on its own beat.
     """
     with app.connection_for_write() as conn:
-        qos = conn.default_channel.qos
-        before = conn.default_channel.client.zcard(qos.unacked_index_key)
-        qos.restore_visible(start=0, num=None, interval=1)
-        return before - conn.default_channel.client.zcard(qos.unacked_index_key)
+        channel = conn.default_channel
+        qos = channel.qos
+        due = channel.client.zcount(qos.unacked_index_key, "-inf", time.time() - qos.visibility_timeout)
+        if due:
+            qos.restore_visible(start=0, num=None, interval=1)
+        return due
 
 
 def stalled_events(settings: Settings, now: datetime | None = None, broker: Broker | None = None) -> list[int]:
