@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import redis
@@ -20,8 +21,9 @@ from cli.traffic import make_sales, push_webhook
 from config.queues import INGEST_QUEUE, erp_queue
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from db.models import StepLedger
+from db.models import InboxEvent, StepLedger, SyncRun
 from db.session import session_scope
+from db.types import utcnow
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import assert_erp_exactly, dead_reasons, run_statuses, wait_for_runs
 
@@ -102,3 +104,64 @@ def test_a_backlog_drains_with_one_message_per_run_and_each_document_once(stack_
     assert sampler.samples > 20 and worst, "the sampler must have seen the backlog"
     several = sorted((k for k, c in worst.items() if c > 1), key=lambda k: -worst[k])
     assert not several, f"{len(several)} with several messages, e.g. {several[:5]}, most {worst[several[0]]}"
+
+
+# -- the sweeper's rule, one case at a time (no worker: the messages stay where they are put) ----------------
+def _runs_and_events(database_url: str, n_runs: int, n_events: int, age: timedelta) -> tuple[list[int], list[int]]:
+    """Runs and inbox events with no sign of life for `age` (runs `running` at their customer stage)."""
+    old = utcnow() - age
+    with session_scope(database_url) as s:
+        runs = [SyncRun(transaction_id=900000 + i, erp="sage50", kind="sale", status="running",
+                        current_step="customer", updated_at=old) for i in range(n_runs)]
+        events = [InboxEvent(source="webhook", event_id=f"evt-{i}", event_type="transaction.sale",
+                             transaction_id=800000 + i, payload={}, status="received", received_at=old)
+                  for i in range(n_events)]
+        s.add_all(runs + events)
+        s.flush()
+        return [r.id for r in runs], [e.id for e in events]
+
+
+def test_the_sweeper_sends_again_only_what_has_no_live_message(stack_factory):
+    from workers import live, sweeper, tasks
+
+    # given runs and events the database calls stalled, each in another state in Redis
+    stack = stack_factory(**SHORT)
+    settings = get_settings()
+    r = redis.Redis.from_url(stack.redis_url)
+    runs, events = _runs_and_events(stack.database_url, 6, 3, timedelta(seconds=3 * STALL))
+    queued, unmarked, leased, lost, routed, superseded = runs
+    tasks.send_stages(queued, "sage50", ("customer", "order"))  # waiting, its marker set as it was sent
+    tasks.send_stages(unmarked, "sage50", ("customer",))  # waiting, its marker expired (or Redis lost it)
+    r.delete(live.marker(live.RUN, unmarked))
+    assert live.start("paysync.customer", [leased], "t-leased", 0)  # a worker is at it (its message taken)
+    r.delete(live.marker(live.RUN, leased))
+    with session_scope(stack.database_url) as s:  # still being prepared: its inbox event carries it
+        s.add(InboxEvent(source="webhook", event_id="evt-routed", event_type="transaction.sale", payload={},
+                         transaction_id=900000 + 4, status="routed", run_id=routed, enqueued_at=utcnow()))
+    tasks.send_stages(superseded, "sage50", ("customer",))
+    first = r.get(live.marker(live.RUN, superseded)).decode()
+    tasks.send_stages(superseded, "sage50", ("customer",))  # sent again: the first copy is superseded
+    waiting, marked, unsent = events
+    tasks.ingest_event.apply_async(args=[waiting], queue=INGEST_QUEUE)
+    r.delete(live.marker(live.INBOX, waiting))  # as the ingress sends it: no marker
+    tasks.ingest_event.apply_async(args=[marked], queue=INGEST_QUEUE)  # its marker set as it was sent
+
+    # when the sweeper looks
+    broker = sweeper.Broker(live.client())
+    again_events = sweeper.stalled_events(settings, broker=broker)
+    again_runs = sweeper.stalled_runs(settings, broker=broker)
+
+    # then only what has no marker, no lease and no message anywhere is sent again
+    assert again_events == [unsent]
+    assert [run for run, *_ in again_runs] == [lost]
+    # and what it found waiting without a marker has its marker back, naming the message it found
+    assert r.get(live.marker(live.RUN, unmarked)) is not None and r.get(live.marker(live.INBOX, waiting)) is not None
+    # and a look a moment later sends nothing again (each candidate waits another stall period)
+    assert sweeper.stalled_runs(settings, broker=sweeper.Broker(live.client())) == []
+    assert sweeper.stalled_events(settings, broker=sweeper.Broker(live.client())) == []
+    # and of two messages of one run only the newer may work: the older acks doing nothing
+    newer = r.get(live.marker(live.RUN, superseded)).decode()
+    task_id, retries = first.rsplit(":", 1)
+    assert not live.start("paysync.customer", [superseded], task_id, int(retries))
+    task_id, retries = newer.rsplit(":", 1)
+    assert live.start("paysync.customer", [superseded], task_id, int(retries))
