@@ -190,7 +190,7 @@ def drain(sales: int, kills: int, threads: int) -> dict:
                               made))
             sampler = Sampler(stack.redis_url)
             stack.start_beat()
-            stack.start_worker("ingest", 2, queues=INGEST_QUEUE)
+            stack.start_worker("ingest", 8, queues=INGEST_QUEUE, pool="threads")
             deadline = time.monotonic() + 60 + sales / 10
             while time.monotonic() < deadline and _prepared(database_url) < sales:
                 time.sleep(0.25)
