@@ -160,3 +160,15 @@ def restore(r: redis.Redis, kind: str, found: dict[int, str]) -> None:
     for id_, tok in found.items():
         pipe.set(marker(kind, id_), tok, ex=ttl(), nx=True)
     pipe.execute()
+
+
+def confirm_lost(r: redis.Redis, kind: str, ids: list[int], ttl: int) -> list[int]:
+    """Of `ids` (no message found now), those already suspected at an earlier look; the others become suspects."""
+    pipe = r.pipeline(transaction=False)
+    for id_ in ids:
+        pipe.set(f"paysync:suspect:{kind}:{id_}", 1, ex=ttl, nx=True)
+    fresh = pipe.execute()
+    lost = [id_ for id_, new in zip(ids, fresh) if not new]
+    if lost:
+        r.delete(*(f"paysync:suspect:{kind}:{id_}" for id_ in lost))
+    return lost

@@ -37,8 +37,10 @@ LIMIT = 1000
 class Broker:
     """What the broker holds, read at most once per sweep: (run|inbox, id) -> token of a message of it."""
 
-    def __init__(self, client: redis.Redis | None) -> None:
+    def __init__(self, client: redis.Redis | None, stall_seconds: float = 900.0) -> None:
         self.client = client
+        #: A suspect is remembered until the next look (one stall period on) has surely happened.
+        self.suspect_ttl = int(3 * stall_seconds) + 60
         self._held: dict[tuple[str, int], str] | None = None
 
     def live(self, kind: str, ids: list[int]) -> set[int]:
@@ -64,6 +66,16 @@ class Broker:
             log.warning("broker unreadable, the stall rule decides: %s", exc)
             return set()
         return set(found)
+
+    def confirmed(self, kind: str, ids: list[int]) -> list[int]:
+        """Of ids found without a message now, those already found so at an earlier look; the rest become suspects."""
+        if self.client is None or not ids:
+            return ids
+        try:
+            return live.confirm_lost(self.client, kind, ids, self.suspect_ttl)
+        except redis.RedisError as exc:
+            log.warning("suspects unreadable, the stall rule decides: %s", exc)
+            return ids
 
     def held(self) -> dict[tuple[str, int], str]:
         if self._held is None:
@@ -154,10 +166,16 @@ def stalled_runs(settings: Settings, now: datetime | None = None,
 
 
 def _without_message(broker: Broker | None, kind: str, ids: list[int]) -> list[int]:
-    """The ids with no marker, no lease and no message in the broker (no broker to ask: all of them)."""
+    """The ids with no marker, no lease and no message in the broker at two looks a stall period apart.
+
+    One look is not enough: kombu takes a message off its list (BRPOP) and only then writes it to
+    `unacked`, so a message a worker is taking right now is in neither place. The first look marks
+    the id suspect; a later one, when the database calls it stalled again, sends it.
+    (No broker to ask: all of them, at once, by the database's rule.)
+    """
     if broker is None or not ids:
         return ids
     alive = broker.live(kind, ids)
     rest = [i for i in ids if i not in alive]
     found = broker.waiting(kind, rest) if rest else set()
-    return [i for i in rest if i not in found]
+    return broker.confirmed(kind, [i for i in rest if i not in found])

@@ -205,7 +205,7 @@ def sweep_inbox(self) -> dict:
     except (RedisError, OSError, KombuOperationalError) as exc:
         log.warning("sweeper could not hand back dead workers' messages: %s", exc)
         restored = 0
-    broker = sweeper.Broker(live.client())
+    broker = sweeper.Broker(live.client(), settings.sweep_stall_seconds)
     events = sweeper.stalled_events(settings, broker=broker)
     for inbox_id in events:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)

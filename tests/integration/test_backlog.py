@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bench.backlog import messages_per_key
 from cli.traffic import make_sales, push_webhook
@@ -146,22 +146,36 @@ def test_the_sweeper_sends_again_only_what_has_no_live_message(stack_factory):
     r.delete(live.marker(live.INBOX, waiting))  # as the ingress sends it: no marker
     tasks.ingest_event.apply_async(args=[marked], queue=INGEST_QUEUE)  # its marker set as it was sent
 
-    # when the sweeper looks
-    broker = sweeper.Broker(live.client())
+    # when the sweeper looks, and again once the database calls them stalled again
+    broker = sweeper.Broker(live.client(), STALL)
+    first_events = sweeper.stalled_events(settings, broker=broker)
+    first_runs = sweeper.stalled_runs(settings, broker=broker)
+    # (a look just after sends nothing again: each candidate waits another stall period)
+    assert sweeper.stalled_events(settings, broker=sweeper.Broker(live.client(), STALL)) == []
+    assert sweeper.stalled_runs(settings, broker=sweeper.Broker(live.client(), STALL)) == []
+    _age(stack.database_url, timedelta(seconds=3 * STALL))
+    broker = sweeper.Broker(live.client(), STALL)
     again_events = sweeper.stalled_events(settings, broker=broker)
     again_runs = sweeper.stalled_runs(settings, broker=broker)
 
-    # then only what has no marker, no lease and no message anywhere is sent again
+    # then nothing is sent at the first look (a message a worker is taking is in no list for a moment),
+    # and at the second only what has no marker, no lease and no message anywhere
+    assert first_events == [] and first_runs == []
     assert again_events == [unsent]
     assert [run for run, *_ in again_runs] == [lost]
-    # and what it found waiting without a marker has its marker back, naming the message it found
+    # and what it found waiting without a marker has its marker back
     assert r.get(live.marker(live.RUN, unmarked)) is not None and r.get(live.marker(live.INBOX, waiting)) is not None
-    # and a look a moment later sends nothing again (each candidate waits another stall period)
-    assert sweeper.stalled_runs(settings, broker=sweeper.Broker(live.client())) == []
-    assert sweeper.stalled_events(settings, broker=sweeper.Broker(live.client())) == []
     # and of two messages of one run only the newer may work: the older acks doing nothing
     newer = r.get(live.marker(live.RUN, superseded)).decode()
     task_id, retries = first.rsplit(":", 1)
     assert not live.start("paysync.customer", [superseded], task_id, int(retries))
     task_id, retries = newer.rsplit(":", 1)
     assert live.start("paysync.customer", [superseded], task_id, int(retries))
+
+
+def _age(database_url: str, age: timedelta) -> None:
+    """Every run and event of the test back to no sign of life for `age` (as a stall period passing)."""
+    old = utcnow() - age
+    with session_scope(database_url) as s:
+        s.execute(update(SyncRun).values(updated_at=old))
+        s.execute(update(InboxEvent).where(InboxEvent.status == "received").values(enqueued_at=old))
