@@ -66,6 +66,10 @@ def _timing_checks(s: Settings) -> dict[str, list[str]]:
         errors["SWEEP_STALL_SECONDS"] = [
             "must exceed RETRY_BACKOFF_MAX + TASK_TIME_LIMIT so the sweeper never races a waiting retry"
         ]
+    if s.live_message_ttl_seconds is not None and s.live_message_ttl_seconds <= s.visibility_timeout:
+        # Shorter, a message a killed worker holds loses its marker before Redis hands it out again.
+        errors["LIVE_MESSAGE_TTL_SECONDS"] = [
+            f"must exceed VISIBILITY_TIMEOUT ({s.visibility_timeout}), got {s.live_message_ttl_seconds}"]
     if s.retry_backoff_base > s.retry_backoff_max:
         errors["RETRY_BACKOFF_BASE"] = ["must not exceed RETRY_BACKOFF_MAX"]
     return errors

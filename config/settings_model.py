@@ -120,6 +120,11 @@ class Settings:
     #: Export records per page: one query finds a page's known ids, one statement writes its new ones.
     poll_page_size: int = 1000
 
+    # -- the sweeper (workers/sweeper.py, workers/live.py) --------------------------------------
+    #: How long a run's live-message marker lasts unless a worker starts or sends its message again:
+    #: longer than VISIBILITY_TIMEOUT (by default by SWEEP_STALL_SECONDS), so a killed worker's message counts.
+    live_message_ttl_seconds: int = 4500
+
     @property
     def pair_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.pair_parts) or (self.pair,)

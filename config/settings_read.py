@@ -126,6 +126,8 @@ def read(env: Env) -> Settings:
     for key in RETIRED:
         if key in os.environ:
             problems[key] = [RETIRED[key]]
+    visibility = env.int("VISIBILITY_TIMEOUT", 3600, validate=Range(min=5))
+    stall = env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1))
     secrets = tuple(Secret(s.strip()) for s in env.list("WEBHOOK_SECRETS", []) if s.strip())
     report_dir = env.str("RECONCILE_REPORT_DIR", "")
     settings = Settings(
@@ -143,14 +145,17 @@ def read(env: Env) -> Settings:
         retry_backoff_base=env.float("RETRY_BACKOFF_BASE", 2.0, validate=Range(min=0.01, max=600)),
         retry_backoff_max=env.float("RETRY_BACKOFF_MAX", 300.0, validate=Range(min=0.01, max=3600)),
         http_retries=http_retries,
-        visibility_timeout=env.int("VISIBILITY_TIMEOUT", 3600, validate=Range(min=5)),
+        visibility_timeout=visibility,
         task_time_limit=env.int("TASK_TIME_LIMIT", 300, validate=Range(min=1)),
         poll_interval_seconds=env.float("POLL_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
         poll_overlap_days=env.int("POLL_OVERLAP_DAYS", 1, validate=Range(min=0, max=31)),
         poll_older_every_seconds=env.float("POLL_OLDER_EVERY_SECONDS", 600.0, validate=Range(min=0, max=86400)),
         poll_page_size=env.int("POLL_PAGE_SIZE", 1000, validate=Range(min=10, max=10000)),
         sweep_interval_seconds=env.float("SWEEP_INTERVAL_SECONDS", 60.0, validate=Range(min=0.5)),
-        sweep_stall_seconds=env.int("SWEEP_STALL_SECONDS", 900, validate=Range(min=1)),
+        sweep_stall_seconds=stall,
+        # a marker outlives the visibility timeout (a dead worker's message still counts) by a stall period
+        live_message_ttl_seconds=env.int("LIVE_MESSAGE_TTL_SECONDS", (visibility or 3600) + (stall or 900),
+                                         validate=Range(min=5)),
         merchant_timezone=merchant_timezone,
         currency=env.str("PAYSYNC_CURRENCY", "USD", validate=OneOf(("USD", "CAD"))),
         home=home,

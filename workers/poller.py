@@ -1,4 +1,4 @@
-"""The poller (PayTrace's export API is the primary feed) and the sweeper (nothing stalls forever).
+"""The poller: PayTrace's export API is the primary feed (the sweeper is workers/sweeper.py).
 
 PayTrace has no webhooks (paytrace.md §7), so every minute beat asks the export API for what was
 created since the cursor's day. Export dates are whole days in the merchant's zone, and a record may
@@ -21,13 +21,13 @@ from datetime import date, datetime, timedelta
 from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, select
 
 from config.settings import Settings
 from connectors.errors import ConnectorError
 from connectors.paytrace import PayTraceGateway
 from db.inbox import NewEvent, store_events
-from db.models import InboxEvent, PollerCursor, SyncRun
+from db.models import PollerCursor
 from db.session import get_engine, session_scope
 from db.types import utcnow
 from flows.runs import ACH_GATEWAY
@@ -210,37 +210,3 @@ def counting_statements(db_url: str, counts: TickCounts) -> Iterator[TickCounts]
         yield counts
     finally:
         _COUNTS.reset(token)
-
-
-
-def stalled_events(settings: Settings, now: datetime | None = None) -> list[int]:
-    """Inbox rows committed but never handed to a worker (enqueue failed, or its task was lost)."""
-    now = now or utcnow()
-    stall = now - timedelta(seconds=settings.sweep_stall_seconds)
-    # Never-enqueued rows get a short grace so the sweeper does not race the ingress's own send.
-    grace = timedelta(seconds=min(30.0, 2 * settings.sweep_interval_seconds))
-    with session_scope(settings.database_url) as s:
-        return list(s.scalars(select(InboxEvent.id).where(
-            InboxEvent.status.in_(("received", "routed")),
-            InboxEvent.received_at < now - grace,
-            or_(InboxEvent.enqueued_at.is_(None), InboxEvent.enqueued_at < stall),
-        ).order_by(InboxEvent.id).limit(1000)))
-
-
-def touch_events(settings: Settings, inbox_ids: list[int]) -> None:
-    with session_scope(settings.database_url) as s:
-        for row in s.scalars(select(InboxEvent).where(InboxEvent.id.in_(inbox_ids))):
-            row.enqueued_at = utcnow()
-
-
-def stalled_runs(settings: Settings, now: datetime | None = None) -> list[tuple[int, str | None, str, str]]:
-    """Runs not finished whose last sign of life is older than the stall limit: (id, step, kind, pair)."""
-    now = now or utcnow()
-    stall = now - timedelta(seconds=settings.sweep_stall_seconds)
-    with session_scope(settings.database_url) as s:
-        rows = s.execute(select(SyncRun.id, SyncRun.current_step, SyncRun.kind, SyncRun.pair).where(
-            SyncRun.status.in_(("pending", "running")), SyncRun.updated_at < stall,
-        ).order_by(SyncRun.id).limit(1000)).all()
-        for run in s.scalars(select(SyncRun).where(SyncRun.id.in_([r[0] for r in rows]))):
-            run.updated_at = now  # one re-kick per stall period, not one per sweep
-        return [(r[0], r[1], r[2], r[3]) for r in rows]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 
 from celery import Task, chain
+from kombu.exceptions import OperationalError as KombuOperationalError
 from marshmallow import ValidationError as SchemaError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 
 from config.celery import DEAD_LETTER_QUEUE, INGEST_QUEUE, celery_app, erp_queue
@@ -18,7 +20,7 @@ from connectors.errors import ConnectorError, PermanentError
 from db.inbox import mark_enqueued_many
 from flows import intake, runs, store_events
 from flows.kinds import KINDS
-from workers import deadletter, policy, poller
+from workers import deadletter, live, policy, poller, sweeper
 from workers.context import flow_context
 
 log = logging.getLogger("paysync.tasks")
@@ -55,6 +57,15 @@ class PaysyncTask(Task):
             raise self.retry(exc=exc, countdown=wait,
                              max_retries=None if action == policy.WAIT else settings.retry_max_attempts)
 
+    def superseded(self, *args) -> bool:
+        """True when a newer message of this run (or event) went out since this one (workers/live.py):
+        this one does nothing and sends no chain. Otherwise its worker now holds the run's lease."""
+        if live.start(self.name, args, self.request.id, self.request.retries):
+            return False
+        log.info("%s%s superseded by a newer message of its run: nothing to do", self.name, args)
+        self.request.chain = None
+        return True
+
     def _dead_letter(self, exc, run_id, inbox_id, step, attempts, *, exhausted: bool) -> None:
         letter_id = deadletter.record(get_settings().database_url, task_name=self.name, exc=exc, run_id=run_id,
                                       inbox_id=inbox_id, step=step, attempts=attempts, exhausted=exhausted)
@@ -65,6 +76,8 @@ class PaysyncTask(Task):
 # -- ingest: route the event, prepare its run (fetch, match, decide), start the chain ----------------
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.ingest_event")
 def ingest_event(self, inbox_id: int) -> int | None:
+    if self.superseded(inbox_id):
+        return None
     base = get_settings()
     if store_events.is_store_event(base.database_url, inbox_id):  # a store's order webhook (flows/store_events.py)
         self.guarded(lambda: store_events.handle(flow_context(intake.event_pair(base.database_url, inbox_id)),
@@ -116,6 +129,8 @@ def run_pair(run_id: int) -> str:
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.prepare")
 def prepare(self, run_id: int) -> int | None:
     """Prepare a run again (a replay or the sweeper, when it died before its stages were sent)."""
+    if self.superseded(run_id):
+        return run_id
     self.guarded(lambda: _prepare(run_pair(run_id), run_id), run_id=run_id, step="prepare")
     return run_id
 
@@ -124,6 +139,8 @@ def prepare(self, run_id: int) -> int | None:
 def _stage_task(stage: str):
     @celery_app.task(bind=True, base=PaysyncTask, name=f"paysync.{stage}")
     def task(self, run_id: int) -> int:
+        if self.superseded(run_id):
+            return run_id
         self.guarded(lambda: runs.run_stage(flow_context(run_pair(run_id)), run_id, stage, KINDS), run_id=run_id,
                      step=stage)
         return run_id
@@ -192,21 +209,27 @@ def poll_and_send(now=None) -> poller.TickCounts:
 
 @celery_app.task(bind=True, base=PaysyncTask, name="paysync.sweep_inbox")
 def sweep_inbox(self) -> dict:
+    """Send again what stalled with no live message (workers/sweeper.py); hand back what dead workers held."""
     settings = get_settings()
-    events = poller.stalled_events(settings)
+    try:
+        restored = sweeper.restore_unacked(celery_app)
+    except (RedisError, OSError, KombuOperationalError) as exc:
+        log.warning("sweeper could not hand back dead workers' messages: %s", exc)
+        restored = 0
+    broker = sweeper.Broker(live.client(), settings.sweep_stall_seconds)
+    events = sweeper.stalled_events(settings, broker=broker)
     for inbox_id in events:
         ingest_event.apply_async(args=[inbox_id], queue=INGEST_QUEUE)
-    if events:
-        poller.touch_events(settings, events)
-    runs_ = poller.stalled_runs(settings)
+    runs_ = sweeper.stalled_runs(settings, broker=broker)
     for run_id, step, _kind, pair in runs_:
         if pair not in settings.pair_names:
             log.error("run %s belongs to pair %r, which is no longer configured", run_id, pair)
             continue
         start_run(run_id, from_step=step)
-    if events or runs_:
-        log.warning("sweeper re-sent %d inbox events and %d stalled runs", len(events), len(runs_))
-    return {"events": len(events), "runs": len(runs_)}
+    if events or runs_ or restored:
+        log.warning("sweeper re-sent %d inbox events and %d stalled runs; %d messages of dead workers handed back",
+                    len(events), len(runs_), restored)
+    return {"events": len(events), "runs": len(runs_), "restored": restored}
 
 
 @celery_app.task(name="paysync.dead_letter_notice")
