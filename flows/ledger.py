@@ -43,14 +43,8 @@ def claimer_dead(claimed_by: str | None) -> bool:
 
 def done_keys(s: Session, run_id: int) -> dict[str, str]:
     """The ERP keys of the run's finished documents, by document."""
-    return dict(done_rows(s, run_id)[0])
-
-
-def done_rows(s: Session, run_id: int) -> tuple[dict[str, str], frozenset[str]]:
-    """The ERP keys of the run's finished documents, and which of them it wrote into an ERP holding none."""
-    rows = s.execute(select(StepLedger.step, StepLedger.erp_ref, StepLedger.created).where(
-        StepLedger.run_id == run_id, StepLedger.status == "done")).all()
-    return {step: key for step, key, _ in rows}, frozenset(step for step, _, created in rows if created)
+    return dict(s.execute(select(StepLedger.step, StepLedger.erp_ref).where(
+        StepLedger.run_id == run_id, StepLedger.status == "done")).all())
 
 
 def claim(s: Session, run_id: int, stage: str, documents: dict[str, str], me: str, lease_seconds: float,

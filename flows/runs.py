@@ -101,8 +101,6 @@ class Run:
     #: For a refund: what the sale's other refunds (posted or posting) took back already.
     sale_refunded: Decimal = Decimal("0.00")
     amount: Decimal | None = None
-    #: The done documents the run wrote into an ERP that held none of them (not found).
-    created: frozenset[str] = frozenset()
     #: The store order a sale pays (joined at ingest, flows/orders.py), read with the run.
     store_order: int | None = None
 
@@ -131,12 +129,12 @@ def _decision(row: SyncRun) -> Decision | None:
 
 
 def _view(s: Session, row: SyncRun, sale: "Run | None" = None, refunded: Decimal = Decimal("0.00")) -> Run:
-    done, created = ledger.done_rows(s, row.id)
+    done = ledger.done_keys(s, row.id)
     store_order = s.scalar(select(StoreOrder.id).where(StoreOrder.run_id == row.id)) if row.kind == "sale" else None
     return Run(row.id, row.pair, row.gateway, row.transaction_id, row.erp, row.kind, row.status, row.hold,
                GatewayTransaction.from_facts(row.facts) if row.facts else None, row.transaction,
                row.fx_rate, _decision(row), row.parent_transaction_id, row.erp_customer, done,
-               sale, refunded, row.amount, created, store_order)
+               sale, refunded, row.amount, store_order)
 
 
 def load(s: Session, run_id: int) -> Run:

@@ -71,7 +71,8 @@ def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
     assert entered[-1] - entered[0] >= 1.4  # 25 calls at 10 a second: the last ones waited their window
 
 
-@pytest.mark.parametrize("limit", [Limit(concurrency=5), Limit.of(0, "100/second")], ids=["cap", "rate only"])
+@pytest.mark.parametrize("limit", [Limit(concurrency=5), Limit.of(0, "100/second"), Limit()],
+                         ids=["cap", "rate only", "neither (ERP_MAX_CONCURRENT=0, no rate)"])
 def test_a_pause_one_worker_was_asked_for_holds_every_worker(redis_url, limit):
     # Given one worker told by the ERP to wait 0.6 s (a 429 with Retry-After)
     one, two = gates(redis_url, limit)
@@ -115,17 +116,6 @@ def test_a_system_without_a_limit_goes_straight_through(redis_url):
     (gate,) = gates(redis_url, Limit(), n=1)
     with gate.slot("sage50"), gate.slot("paytrace"):
         pass
-
-
-def test_a_pause_holds_a_system_that_has_neither_a_cap_nor_a_rate(redis_url):
-    # Given a system with no limit at all (ERP_MAX_CONCURRENT=0, no rate), told by its ERP to wait
-    one, two = gates(redis_url, Limit())
-    one.pause("sage50", 0.6)
-    started = time.monotonic()
-    # When another worker calls, Then it still waits the pause out
-    inside = Inside()
-    inside.call(two, "sage50", 0)
-    assert inside.entered[0] - started >= 0.5
 
 
 def test_an_x3_soap_429_pauses_every_worker_and_is_retried_not_dead_lettered(redis_url):
