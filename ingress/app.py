@@ -15,9 +15,9 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from config.settings import Settings, get_settings
+from db.inbox import mark_enqueued, store_event
 from db.session import get_engine
 from ingress.bodies import UnsupportedBody, json_media_type, parse_json_object, problem as _problem
-from ingress.inbox import mark_enqueued, store_event
 from ingress.signatures import SignatureError, verify
 from ingress.store import register_store_routes
 from schemas.events import ChargebackSchema, SilentPostSchema, WebhookEventSchema, parse_silent_post
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             # Masked before the insert; the paths (never the values) go to the log.
             log.warning("card data masked in %s event %s at %s", source, event_id, ", ".join(hits[:5]))
         try:
-            inbox_id, created = store_event(get_engine(db_url), source=source, event_id=event_id,
+            inbox_id, created = store_event(db_url, source=source, event_id=event_id,
                                             event_type=event_type, transaction_id=transaction_id, payload=payload,
                                             pair=pair)
         except DataError as exc:
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, enqueue: Enqueue | None = None)
             return jsonify({"status": "duplicate", "inbox_id": inbox_id}), 200
         try:
             enqueue(inbox_id)
-            mark_enqueued(get_engine(db_url), inbox_id)
+            mark_enqueued(db_url, inbox_id)
         except Exception:  # the row is committed: the sweeper enqueues it, so the 202 stands
             log.exception("enqueue failed for inbox %s; the sweeper will send it", inbox_id)
         return jsonify({"status": "accepted", "inbox_id": inbox_id}), 202

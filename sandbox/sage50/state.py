@@ -159,6 +159,16 @@ class Sage50State:
             most = max(most, last - first + 1)
         return most
 
+    def calls_each_second(self) -> list[int]:
+        """Calls that arrived in each whole second since the first one kept (caller holds the lock)."""
+        if not self.arrivals:
+            return []
+        first = min(self.arrivals)
+        counts = [0] * (int(max(self.arrivals) - first) + 1)
+        for at in self.arrivals:
+            counts[int(at - first)] += 1
+        return counts
+
     def record_fault(self, kind: str) -> None:
         with self.lock:
             self.faults[kind] += 1
@@ -169,6 +179,7 @@ class Sage50State:
                 "requests": {k: dict(v) for k, v in sorted(self.requests.items())},
                 "most_calls_in_one_second": self.busiest_second(),
                 "most_calls_at_once": self.most_in_flight,
+                "calls_each_second": self.calls_each_second(),
                 # Latency only delays an answer; faults_injected counts answers that were replaced.
                 "faults_injected": sum(n for k, n in self.faults.items() if k != "latency"),
                 "faults_by_kind": dict(self.faults),
