@@ -33,7 +33,7 @@ import requests  # noqa: E402
 from celery import chain  # noqa: E402
 
 from bench.figures import Figure  # noqa: E402
-from bench.stacks import fresh_database, wait_finished  # noqa: E402
+from bench.stacks import fresh_database, kept_environment, wait_finished  # noqa: E402
 from cli import runtime  # noqa: E402
 from cli.stack import Stack  # noqa: E402
 from cli.traffic import make_sales, push_webhook  # noqa: E402
@@ -205,7 +205,8 @@ TARGET = "ratio >= 0.5; tasks, transactions and ERP calls per sale down (were 8 
 
 def measure(quick: bool) -> Figure:
     try:
-        r = run(100 if quick else 300, 0, threads=8)
+        with kept_environment():
+            r = run(100 if quick else 300, 0, threads=8)
     except Exception as exc:  # one broken bench never hides the others
         return Figure.failed("p2", TARGET, f"{type(exc).__name__}: {exc}")
     ratio = r["rate"] / r["baseline"]

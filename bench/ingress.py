@@ -190,7 +190,7 @@ def run(quick: bool) -> dict:
     from cli.stack import Stack
     from db.session import get_engine
 
-    max_seconds, open_seconds = (8.0, 15.0) if quick else (20.0, 60.0)
+    max_seconds, open_seconds = (8.0, 10.0) if quick else (20.0, 60.0)
     home = Path(tempfile.mkdtemp(prefix="paysync-bench-ingress-"))
     with fresh_database(home) as database_url:
         stack = Stack(home=home, database_url=database_url)

@@ -19,6 +19,24 @@ ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.
 
 
 @contextmanager
+def kept_environment() -> Iterator[None]:
+    """Give this process's environment back as it was after a figure that set a stack's in it.
+
+    `make bench` runs every figure in one process: a stack's settings left behind (its poll and
+    sweep intervals of an hour) became the next figure's "defaults" (p5 read an interval of 3,600 s).
+    """
+    from config.settings import get_settings
+
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+
+
+@contextmanager
 def fresh_database(home: Path) -> Iterator[str]:
     """A PostgreSQL database of the bench's own (or a SQLite file when PostgreSQL is not there)."""
     name = f"paysync_bench_{uuid.uuid4().hex[:10]}"
