@@ -37,11 +37,17 @@ import redis
 from config.settings_checks import parse_rate
 from connectors.errors import RateLimitedError
 from connectors.gate import Gate
+from flows.ledger import claimer, claimer_dead
 
 log = logging.getLogger("paysync.gate")
 
-#: How long a slot outlives a holder that never gave it back (a killed process): longer than any one call.
+#: How long a slot outlives a holder that never gave it back (a killed process on another host): longer
+#: than any one call. A holder that died on this host is seen dead at once (its token names its
+#: process) and its slots are freed then: a SIGKILLed io worker's slots used to keep Sage 50's cap of 4
+#: taken for the whole 90 s, for every worker (bench/backlog.py: 2 kills cost 100 s of a 25 s drain).
 SLOT_TTL = 90.0
+#: How often a caller that finds every slot taken looks for slots whose holder died on this host.
+REAP_EVERY = 1.0
 
 # One round trip decides a call. KEYS: slots (zset), pause, send times (zset). ARGV: cap (0: none), slot
 # ttl ms, token, calls per window (0: none), window ms. n > 0: go (slot and send recorded; n is
@@ -182,7 +188,8 @@ class RedisGate(Gate):
     def _wait_for_slot(self, system: str, limit: Limit) -> str | None:
         """Take a slot and a send in the window, in one round trip per try; the slot's token (None: uncapped)."""
         deadline = time.monotonic() + self.max_wait
-        token = uuid.uuid4().hex
+        token = f"{claimer()}:{uuid.uuid4().hex}"  # host:pid:thread:call, so a dead holder can be told
+        reaped = time.monotonic()
         cap = limit.concurrency or 0
         window = int((limit.seconds + self.pad) * 1000)
         backoff = 0.002
@@ -194,11 +201,23 @@ class RedisGate(Gate):
                 self.clock.sample(asked, got, time.monotonic())
                 return token if cap or limit.calls else None
             if got == 0:
+                if time.monotonic() - reaped >= REAP_EVERY:
+                    reaped = time.monotonic()
+                    if self.free_dead_slots(system):
+                        continue
                 wait, why = backoff, "every slot is taken"
                 backoff = min(backoff * 2, 0.05)
             else:
                 wait, why = -got / 1000, f"a pause it was asked for, or its rate limit ({limit})"
             self._sleep(system, wait, deadline, why)
+
+    def free_dead_slots(self, system: str) -> int:
+        """Give back the slots whose holder was a process on this host that no longer exists; how many."""
+        dead = [m for m in self.redis.zrange(self._slots(system), 0, -1) if claimer_dead(m.decode(errors="replace"))]
+        if dead:
+            self.redis.zrem(self._slots(system), *dead)
+            log.warning("freed %d call slot(s) of %s held by a process that died", len(dead), system)
+        return len(dead)
 
     def _sleep(self, system: str, wait: float, deadline: float, why: str) -> None:
         if time.monotonic() + min(wait, 0.05) > deadline:

@@ -190,3 +190,64 @@ def test_an_x3_soap_429_pauses_every_worker_and_is_retried_not_dead_lettered(red
             assert time.monotonic() - refused[0] >= 0.9
     finally:
         shared.install(before)
+
+
+_HOLDER = """
+import sys, threading, time
+from workers.gate import Limit, RedisGate
+from workers.locks import RedisHolds
+url, prefix, what = sys.argv[1], sys.argv[2], sys.argv[3]
+held = []  # entered and never left: what a process killed mid-call holds
+def take(cm):
+    held.append(cm)
+    cm.__enter__()
+if what == "slots":
+    gate = RedisGate(url, {"sage50": Limit(concurrency=2)}, prefix=prefix)
+    for _ in range(2):
+        threading.Thread(target=take, args=(gate.slot("sage50"),), daemon=True).start()
+else:
+    held.append(RedisHolds(url, prefix=prefix, ttl=120)(("customer:C1",)))
+    held[-1].__enter__()
+time.sleep(1)
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def _killed_while_holding(redis_url: str, prefix: str, what: str) -> None:
+    """A worker process that takes what it needs and is SIGKILLed while holding it."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER, redis_url, prefix, what], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "holding"
+    child.kill()
+    child.wait(10)
+
+
+def test_a_killed_workers_call_slots_are_freed_at_once_not_after_their_ttl(redis_url):
+    # Given a worker on this host that held both of Sage 50's call slots when it was SIGKILLed
+    prefix = f"paysync:test-gate:{time.monotonic_ns()}"
+    _killed_while_holding(redis_url, prefix, "slots")
+    gate = RedisGate(redis_url, {"sage50": Limit(concurrency=2)}, prefix=prefix, max_wait=20)
+    assert gate.redis.zcard(gate._slots("sage50")) == 2  # its slots would stay taken for SLOT_TTL (90 s)
+    # When another worker needs a call
+    started = time.monotonic()
+    with gate.slot("sage50"):
+        waited = time.monotonic() - started
+    # Then it got one within a couple of seconds: the dead holder's slots were given back
+    assert waited < 5
+    assert gate.redis.zcard(gate._slots("sage50")) == 0
+
+
+def test_a_killed_workers_hold_on_a_customer_is_taken_over_at_once(redis_url):
+    from workers.locks import RedisHolds
+
+    # Given a worker on this host that held customer C1 (a 120 s lease) when it was SIGKILLed
+    prefix = f"paysync:test-holds:{time.monotonic_ns()}"
+    _killed_while_holding(redis_url, prefix, "hold")
+    holds = RedisHolds(redis_url, prefix=prefix, ttl=60, wait=3)
+    # When another stage of that customer runs, Then it has the hold at once (not StepBusy after 3 s)
+    started = time.monotonic()
+    with holds(("customer:C1",)):
+        assert time.monotonic() - started < 2
