@@ -23,7 +23,8 @@ beside. Peak memory is the child's VmHWM.
 The ERP is an in-process stand-in (bench/reconcile_erp.py) that lists the day's receipts and journals
 and answers `find` from the generator's rule (one receipt in 997 has the wrong amount): the figures
 measure paysync's side, not an ERP's latency. What the stand-in itself spends making its listings
-(0.4 s at 100k) is measured alone before the clock and taken off paysync's CPU. Not a test: nothing
+(0.4 s at 100k) is measured alone before the clock and taken off paysync's CPU: an estimate of
+what it costs inside the run (a warm process, each document freed at once). Not a test: nothing
 here asserts a time.
 """
 from __future__ import annotations

@@ -74,7 +74,10 @@ def install_gate(settings: Settings) -> None:
         # + 30 s), renewed by nobody, and a thread pool enforces no time limit: its few calls' waits
         # at the gate together must end well inside the lease, or a second run could take the hold.
         max_wait = min(settings.gate_max_wait_seconds, (settings.task_time_limit + 30) / 4)
-        gate.install(RedisGate(settings.redis_url, limits, max_wait=max_wait, pad=settings.gate_rate_pad_seconds))
+        # A dead worker's slot is freed once it has been held as long as any call of ours may take.
+        grace = max(settings.paytrace.timeout, settings.sage50.timeout, settings.sage_x3.timeout) + 5
+        gate.install(RedisGate(settings.redis_url, limits, max_wait=max_wait, pad=settings.gate_rate_pad_seconds,
+                               dead_grace=grace))
         _gate_pid = os.getpid()
 
 

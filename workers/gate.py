@@ -2,7 +2,8 @@
 limit and a pause the far side can ask for (connectors/gate.py is what the connectors call).
 
 - Concurrency: a sorted set of slot tokens, each with an expiry, taken and given back in one Lua
-  script; a slot whose holder died frees itself after SLOT_TTL seconds.
+  script; a slot whose holder died frees itself after SLOT_TTL seconds, or sooner (`free_dead_slots`)
+  when its holder was a process on this host that no longer exists.
 - Rate: a moving window of send times in Redis, on Redis's own clock: at most N calls in any window
   of the rate's length plus `pad`. Not `limits` (the kept library) for a measured reason: its windows
   are whole seconds, and calls sent exactly within 100 a second arrived at the ERP up to 105 in one
@@ -41,12 +42,9 @@ from flows.ledger import claimer, claimer_dead
 
 log = logging.getLogger("paysync.gate")
 
-#: How long a slot outlives a holder that never gave it back (a killed process on another host): longer
-#: than any one call. A holder that died on this host is seen dead at once (its token names its
-#: process) and its slots are freed then: a SIGKILLed io worker's slots used to keep Sage 50's cap of 4
-#: taken for the whole 90 s, for every worker (bench/backlog.py: 2 kills cost 100 s of a 25 s drain).
+#: How long a slot outlives a holder that never gave it back (a killed process): longer than any one call.
 SLOT_TTL = 90.0
-#: How often a caller that finds every slot taken looks for slots whose holder died on this host.
+#: How often a caller that finds every slot taken looks for slots of holders that died on this host.
 REAP_EVERY = 1.0
 
 # One round trip decides a call. KEYS: slots (zset), pause, send times (zset). ARGV: cap (0: none), slot
@@ -81,13 +79,20 @@ end
 return now
 """
 # One round trip gives a call back. KEYS: slots, send times. ARGV: token, when it was sent (ms on
-# Redis's clock, 0: not known). The slot is freed; the send is moved later, never earlier.
+# Redis's clock, 0: not known), the window ms. The slot is freed; the send is moved later, never
+# earlier and never past now (a wrong offset must not fill the window with sends from the future),
+# and the window's key lives a window past it.
 _GIVE_BACK = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 local sent = tonumber(ARGV[2])
 if sent > 0 then
+  local t = redis.call('TIME')
+  sent = math.min(sent, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
   local was = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if was and tonumber(was) < sent then redis.call('ZADD', KEYS[2], 'XX', sent, ARGV[1]) end
+  if was and tonumber(was) < sent then
+    redis.call('ZADD', KEYS[2], 'XX', sent, ARGV[1])
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  end
 end
 return 1
 """
@@ -130,28 +135,28 @@ class RedisClock:
 
     def __init__(self, keep: float = 30.0) -> None:
         self.keep = keep
-        self.offset_ms: float | None = None
-        self.trip = float("inf")
-        self.taken = 0.0
+        # (offset ms, its round trip s, when it was taken): one tuple, so threads never mix two samples
+        self.best: tuple[float, float, float] | None = None
 
     def sample(self, asked: float, redis_ms: int, answered: float) -> None:
-        trip = answered - asked
-        if trip <= self.trip or answered - self.taken > self.keep:
-            self.offset_ms = redis_ms - (asked + answered) / 2 * 1000
-            self.trip, self.taken = trip, answered
+        trip, best = answered - asked, self.best
+        if best is None or trip <= best[1] or answered - best[2] > self.keep:
+            self.best = (redis_ms - (asked + answered) / 2 * 1000, trip, answered)
 
     def redis_ms(self, monotonic: float) -> int:
         """`monotonic` on Redis's clock in ms (0: not known yet)."""
-        return 0 if self.offset_ms is None else int(monotonic * 1000 + self.offset_ms)
+        best = self.best
+        return 0 if best is None else int(monotonic * 1000 + best[0])
 
 
 class RedisGate(Gate):
     """Slots, rate and pauses per system, shared by every process that uses the same Redis."""
 
     def __init__(self, redis_url: str, limits: dict[str, Limit], *, max_wait: float = 30.0, pad: float = 0.1,
-                 prefix: str = "paysync:gate") -> None:
+                 prefix: str = "paysync:gate", dead_grace: float = 30.0) -> None:
         self.limits = dict(limits)  # a system without a cap or a rate still waits out its pauses
         self.max_wait, self.pad = max_wait, pad
+        self.dead_grace = min(dead_grace, SLOT_TTL)
         self.prefix = prefix
         self.redis = redis.Redis.from_url(redis_url)
         self._take = self.redis.register_script(_TAKE)
@@ -173,8 +178,9 @@ class RedisGate(Gate):
         finally:
             if token is not None:
                 sent = self.clock.redis_ms(left) if limit.calls else 0
+                window = int((limit.seconds + self.pad) * 1000) * 2
                 try:
-                    self._give_back(keys=[self._slots(system), self._sent(system)], args=[token, sent])
+                    self._give_back(keys=[self._slots(system), self._sent(system)], args=[token, sent, window])
                 except redis.RedisError:
                     pass  # the slot expires by itself after SLOT_TTL; the send stays counted from its turn
 
@@ -212,8 +218,19 @@ class RedisGate(Gate):
             self._sleep(system, wait, deadline, why)
 
     def free_dead_slots(self, system: str) -> int:
-        """Give back the slots whose holder was a process on this host that no longer exists; how many."""
-        dead = [m for m in self.redis.zrange(self._slots(system), 0, -1) if claimer_dead(m.decode(errors="replace"))]
+        """Give back the slots taken more than `dead_grace` seconds ago by a process on this host that no
+        longer exists; how many.
+
+        A SIGKILLed io worker's slots kept Sage 50's cap of 4 taken for the whole SLOT_TTL, for every
+        worker on every host (bench/backlog.py: two kills cost 100 s of a 25 s drain). Not at once:
+        the dead process's last request may still be running at the ERP, so its slot is kept as long
+        as a live caller's could be (its HTTP timeout and a margin), and a holder judged dead wrongly
+        (another pid namespace under the same host name) loses only a slot it held that long.
+        """
+        seconds, micros = self.redis.time()
+        taken_before = (seconds * 1000 + micros // 1000) + int((SLOT_TTL - self.dead_grace) * 1000)
+        old = self.redis.zrangebyscore(self._slots(system), "-inf", taken_before)
+        dead = [m for m in old if claimer_dead(m.decode(errors="replace"))]
         if dead:
             self.redis.zrem(self._slots(system), *dead)
             log.warning("freed %d call slot(s) of %s held by a process that died", len(dead), system)

@@ -9,7 +9,6 @@ next attempt takes over. And one writer per customer and per invoice across ever
 from __future__ import annotations
 
 import logging
-import uuid
 from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
@@ -17,7 +16,6 @@ import redis
 from redis.exceptions import LockError, LockNotOwnedError
 
 from connectors.errors import RetriableError, StepBusy
-from flows.ledger import claimer, claimer_dead
 
 log = logging.getLogger("paysync.locks")
 
@@ -82,9 +80,7 @@ class RedisHolds:
     """flows/holds.py's holds for every process on every host: `with holds(("customer:C1",)):`.
 
     A hold lasts at most `ttl` seconds (the stage's lease), so one whose holder died frees itself;
-    one whose holder was a process on this host that no longer exists is taken over at once (its
-    token names the process); one not had within `wait` seconds raises StepBusy, and the stage
-    comes back later.
+    one not had within `wait` seconds raises StepBusy, and the stage comes back later.
     """
 
     def __init__(self, redis_url: str, *, prefix: str, ttl: float, wait: float = 10.0) -> None:
@@ -97,12 +93,8 @@ class RedisHolds:
             for name in sorted(set(names)):  # one order everywhere: two stages never wait on each other
                 lock = self.client.lock(f"{self.prefix}:{name}", timeout=self.ttl, blocking=True,
                                         blocking_timeout=self.wait, thread_local=False)
-                token = f"{claimer()}:{uuid.uuid4().hex}"  # host:pid:thread:hold, so a dead holder can be told
                 try:
-                    got = lock.acquire(blocking=False, token=token)
-                    if not got:
-                        self._free_if_dead(lock.name)
-                        got = lock.acquire(token=token)
+                    got = lock.acquire()
                 except redis.RedisError as exc:  # Redis restarting or failing over: nothing written yet, retry
                     raise RetriableError(f"could not take the hold {name}: Redis {type(exc).__name__}",
                                          system="redis", operation="hold") from exc
@@ -111,16 +103,6 @@ class RedisHolds:
                                    system="paysync", operation="hold")
                 held.callback(_let_go, lock)
             yield
-
-    def _free_if_dead(self, key: str) -> None:
-        """Delete the hold if its holder was a process on this host that no longer exists (and still holds it)."""
-        holder = self.client.get(key)
-        if holder and claimer_dead(holder.decode(errors="replace")) and self.client.eval(_DELETE_IF, 1, key, holder):
-            log.warning("took over hold %s from a process that died", key)
-
-
-# KEYS: the hold. ARGV: the token seen. Deleted only if it still holds that token.
-_DELETE_IF = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 def _let_go(lock) -> None:

@@ -72,13 +72,13 @@ def test_the_rate_is_never_exceeded_in_any_one_second_window(redis_url):
 
 
 def test_a_send_held_up_after_its_turn_is_counted_from_when_it_left_the_gate(redis_url):
-    # Given a rate-limited gate whose caller is held up 0.3 s between being given its turn and leaving
+    # Given a rate-limited gate whose caller is held up 0.6 s between being given its turn and leaving
     # the gate (a busy process: the thread waits for the interpreter after Redis answered)
     (gate,) = gates(redis_url, Limit.of(0, "10/second"), n=1)
     with gate.slot("sage50"):  # a first turn: the gate learns its clock's offset to Redis's
         pass
     given = gate._wait_for_slot
-    gate._wait_for_slot = lambda system, limit: (given(system, limit), time.sleep(0.3))[0]
+    gate._wait_for_slot = lambda system, limit: (given(system, limit), time.sleep(0.6))[0]
     seconds, micros = gate.redis.time()
     asked_ms = seconds * 1000 + micros // 1000
     # When it calls
@@ -86,7 +86,7 @@ def test_a_send_held_up_after_its_turn_is_counted_from_when_it_left_the_gate(red
         pass
     # Then the send is counted from when it left, not from its turn, so later turns allow for it
     newest = gate.redis.zrange(gate._sent("sage50"), -1, -1, withscores=True)[0][1]
-    assert newest - asked_ms >= 290
+    assert newest - asked_ms >= 350  # at least 0.6 s less the clock offset's error (half a round trip)
 
 
 def test_the_clock_offset_is_taken_from_the_quickest_recent_round_trip():
@@ -195,59 +195,44 @@ def test_an_x3_soap_429_pauses_every_worker_and_is_retried_not_dead_lettered(red
 _HOLDER = """
 import sys, threading, time
 from workers.gate import Limit, RedisGate
-from workers.locks import RedisHolds
-url, prefix, what = sys.argv[1], sys.argv[2], sys.argv[3]
+url, prefix = sys.argv[1], sys.argv[2]
 held = []  # entered and never left: what a process killed mid-call holds
 def take(cm):
     held.append(cm)
     cm.__enter__()
-if what == "slots":
-    gate = RedisGate(url, {"sage50": Limit(concurrency=2)}, prefix=prefix)
-    for _ in range(2):
-        threading.Thread(target=take, args=(gate.slot("sage50"),), daemon=True).start()
-else:
-    held.append(RedisHolds(url, prefix=prefix, ttl=120)(("customer:C1",)))
-    held[-1].__enter__()
-time.sleep(1)
+gate = RedisGate(url, {"sage50": Limit(concurrency=2)}, prefix=prefix)
+for _ in range(2):
+    threading.Thread(target=take, args=(gate.slot("sage50"),), daemon=True).start()
+while gate.redis.zcard(f"{prefix}:sage50:slots") < 2:
+    time.sleep(0.01)
 print("holding", flush=True)
 time.sleep(600)
 """
 
 
-def _killed_while_holding(redis_url: str, prefix: str, what: str) -> None:
-    """A worker process that takes what it needs and is SIGKILLed while holding it."""
+def _killed_while_holding(redis_url: str, prefix: str) -> None:
+    """A worker process that takes both call slots and is SIGKILLed while holding them."""
     import subprocess
     import sys
 
-    child = subprocess.Popen([sys.executable, "-c", _HOLDER, redis_url, prefix, what], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER, redis_url, prefix], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "holding"
     child.kill()
     child.wait(10)
 
 
-def test_a_killed_workers_call_slots_are_freed_at_once_not_after_their_ttl(redis_url):
-    # Given a worker on this host that held both of Sage 50's call slots when it was SIGKILLed
+def test_a_killed_workers_call_slots_are_freed_after_a_calls_timeout_not_their_ttl(redis_url):
+    # Given a worker on this host that held both of Sage 50's call slots when it was SIGKILLed, and a
+    # gate that lets a dead holder's slot go once held longer than a call may take (here 2 s)
     prefix = f"paysync:test-gate:{time.monotonic_ns()}"
-    _killed_while_holding(redis_url, prefix, "slots")
-    gate = RedisGate(redis_url, {"sage50": Limit(concurrency=2)}, prefix=prefix, max_wait=20)
+    _killed_while_holding(redis_url, prefix)
+    gate = RedisGate(redis_url, {"sage50": Limit(concurrency=2)}, prefix=prefix, max_wait=30, dead_grace=2)
     assert gate.redis.zcard(gate._slots("sage50")) == 2  # its slots would stay taken for SLOT_TTL (90 s)
     # When another worker needs a call
     started = time.monotonic()
     with gate.slot("sage50"):
         waited = time.monotonic() - started
-    # Then it got one within a couple of seconds: the dead holder's slots were given back
-    assert waited < 5
+    # Then it got one after the grace, not before (the dead call may still be running at the ERP),
+    # and long before the slots' own expiry
+    assert 1.5 <= waited < 15
     assert gate.redis.zcard(gate._slots("sage50")) == 0
-
-
-def test_a_killed_workers_hold_on_a_customer_is_taken_over_at_once(redis_url):
-    from workers.locks import RedisHolds
-
-    # Given a worker on this host that held customer C1 (a 120 s lease) when it was SIGKILLed
-    prefix = f"paysync:test-holds:{time.monotonic_ns()}"
-    _killed_while_holding(redis_url, prefix, "hold")
-    holds = RedisHolds(redis_url, prefix=prefix, ttl=60, wait=3)
-    # When another stage of that customer runs, Then it has the hold at once (not StepBusy after 3 s)
-    started = time.monotonic()
-    with holds(("customer:C1",)):
-        assert time.monotonic() - started < 2
