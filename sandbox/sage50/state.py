@@ -159,14 +159,17 @@ class Sage50State:
             most = max(most, last - first + 1)
         return most
 
-    def calls_each_second(self) -> list[int]:
-        """Calls that arrived in each whole second since the first one kept (caller holds the lock)."""
+    def calls_each_second(self, span: int = 3600) -> list[int]:
+        """Calls that arrived in each whole second of the last `span` seconds of arrivals kept (caller holds
+        the lock): a sandbox left running for days must not answer with a list as long as its life."""
         if not self.arrivals:
             return []
-        first = min(self.arrivals)
-        counts = [0] * (int(max(self.arrivals) - first) + 1)
+        last = max(self.arrivals)
+        first = max(min(self.arrivals), last - span)
+        counts = [0] * (int(last - first) + 1)
         for at in self.arrivals:
-            counts[int(at - first)] += 1
+            if at >= first:
+                counts[int(at - first)] += 1
         return counts
 
     def record_fault(self, kind: str) -> None:

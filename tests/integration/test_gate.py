@@ -89,6 +89,28 @@ def test_a_send_held_up_after_its_turn_is_counted_from_when_it_left_the_gate(red
     assert newest - asked_ms >= 350  # at least 0.6 s less the clock offset's error (half a round trip)
 
 
+def test_a_wrong_clock_offset_never_dates_a_send_in_the_future(redis_url):
+    # Given a gate whose offset to Redis's clock is a minute off into the future (a failover, a slow
+    # first sample): a send dated by it would keep the window full for a minute
+    (gate,) = gates(redis_url, Limit.of(0, "10/second"), n=1)
+    with gate.slot("sage50"):
+        pass
+    offset, trip, taken = gate.clock.best
+    gate.clock.best = (offset + 60_000, 0.0, taken)
+    # When a call gives its turn back
+    with gate.slot("sage50"):
+        pass
+    # Then its send is dated no later than Redis's own clock said then, and the next turns still go
+    seconds, micros = gate.redis.time()
+    newest = gate.redis.zrange(gate._sent("sage50"), -1, -1, withscores=True)[0][1]
+    assert newest <= seconds * 1000 + micros // 1000
+    started = time.monotonic()
+    for _ in range(3):
+        with gate.slot("sage50"):
+            pass
+    assert time.monotonic() - started < 1
+
+
 def test_the_clock_offset_is_taken_from_the_quickest_recent_round_trip():
     from workers.gate import RedisClock
 
