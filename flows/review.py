@@ -108,6 +108,12 @@ def file_staged(conn: Connection, group_key: str, note: str) -> tuple[int, int, 
     def run(sql: str, **params):
         return conn.execute(text(sql).bindparams(now, **params))
 
+    # The staged set indexed by key and, on PostgreSQL, with statistics (a temporary table has none
+    # until asked): without them each statement below held every review item against every finding,
+    # a nested loop that took 6 s for 12,000 findings against 0.07 s for 1,200.
+    conn.execute(text("CREATE INDEX IF NOT EXISTS rc_finding_key ON rc_finding (kind, reference)"))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE rc_finding"))
     refreshed = run(
         "UPDATE review_item SET last_seen_at = :now, "
         "reason = CASE WHEN review_item.status = 'open' THEN f.reason ELSE review_item.reason END, "
