@@ -113,7 +113,7 @@ class Settings:
     gate_max_wait_seconds: float = 30.0
     #: The rate's window is this much longer than it says, so calls that leave a busy worker late
     #: still arrive within the rate at the ERP (workers/gate.py).
-    gate_rate_pad_seconds: float = 0.1
+    gate_rate_pad_seconds: float = 0.15
     # -- the poller (workers/poller.py, docs/scaling.md) -------------------------------------
     #: How often a tick also re-reads the overlap's older days (POLL_OVERLAP_DAYS); every tick reads today.
     poll_older_every_seconds: float = 600.0

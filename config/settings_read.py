@@ -191,7 +191,7 @@ def read(env: Env) -> Settings:
         paytrace_max_concurrent=env.int("PAYTRACE_MAX_CONCURRENT", 8, validate=Range(min=0, max=1024)),
         paytrace_rate_limit=env.str("PAYTRACE_RATE_LIMIT", "0"),
         gate_max_wait_seconds=env.float("GATE_MAX_WAIT_SECONDS", 30.0, validate=Range(min=0.1, max=600)),
-        gate_rate_pad_seconds=env.float("GATE_RATE_PAD_SECONDS", 0.1, validate=Range(min=0, max=10)),
+        gate_rate_pad_seconds=env.float("GATE_RATE_PAD_SECONDS", 0.15, validate=Range(min=0, max=10)),
     )
     errors: dict[str, list[str]] = {}
     try:
