@@ -167,9 +167,15 @@ def story(db_url: str, pair: str, gateway: str, transaction_id: int) -> Story | 
 
 
 def _settlement(s, pair: str, transaction_id: int) -> list[dict[str, Any]]:
-    """What the nightly reconciliation found for the payment, newest run first, with its batch journal."""
+    """What the nightly reconciliation found for the payment, newest run first, with its batch journal.
+
+    Found by (run, subject), the index every run writes, one look per run of the pair: by
+    transaction id alone it was a scan of every item ever written (6M items, 60 nights of 100k:
+    440 ms against 0.7 ms), growing by a night's volume every night.
+    """
     rows = s.execute(select(ReconcileItem, ReconcileRun).join(ReconcileRun, ReconcileItem.run_id == ReconcileRun.id)
-                     .where(ReconcileItem.transaction_id == transaction_id, ReconcileRun.pair == pair)
+                     .where(ReconcileItem.subject == f"T{transaction_id}",
+                            ReconcileItem.transaction_id == transaction_id, ReconcileRun.pair == pair)
                      .order_by(ReconcileRun.id.desc()).limit(5)).all()
     out = []
     for item, run in rows:

@@ -19,3 +19,30 @@ def test_search_story_and_day_read_the_same_on_postgresql(pg_url):
     [day] = queries.day_summary(pg_url, DAY, "America/Los_Angeles")
     assert (day.counts["in"], day.counts["failed"], str(day.not_in_erp)) == (3, 1, "80.00")
     assert queries.dead_letter(pg_url, ids["letter"])[1].transaction_id == 1002
+
+
+def test_a_payments_settlement_is_looked_up_per_night_not_read_from_every_item(pg_url):
+    """The story's settlement part probes each night's run by the payment's subject: what it reads does
+    not grow with the items every night adds (a scan of every item ever, before: 440 ms at 6M)."""
+    from sqlalchemy import text
+
+    from db.session import get_engine, session_scope
+
+    upgrade(pg_url)
+    with get_engine(pg_url).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO reconcile_run (id, pair, day, number, run_key, trigger, erp, status, started_at, totals, "
+            "counts, changes, exceptions) SELECT r, 'default', DATE '2026-11-01' + r, 1, 'k' || r, 'beat', 'sage50', "
+            "'done', now(), '{}', '{}', '{}', 0 FROM generate_series(1, 3) r"))
+        conn.execute(text(
+            "INSERT INTO reconcile_item (run_id, subject, batch_number, transaction_id, transaction_type, item_class, "
+            "is_exception, expected_amount, found_amount, action, detail) SELECT r, 'T' || (r * 100000 + g), r, "
+            "r * 100000 + g, 'SALE', 'matched', false, 1.00, 1.00, '', '' "
+            "FROM generate_series(1, 3) r, generate_series(1, 10000) g"))
+        conn.execute(text("ANALYZE reconcile_item"))
+    with session_scope(pg_url) as s:
+        found = story._settlement(s, "default", 200_123)
+        read = s.execute(text("SELECT pg_stat_get_xact_tuples_returned('reconcile_item'::regclass) + "
+                              "pg_stat_get_xact_tuples_fetched('reconcile_item'::regclass)")).scalar()
+    assert [(f["run_id"], f["batch"], f["class"]) for f in found] == [(2, 2, "matched")]
+    assert read <= 10, f"{read:,} items read to find one payment's among 30,000"
