@@ -22,6 +22,8 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("pair", "source", "event_id", name="uq_inbox_pair_source_event"),
         Index("ix_inbox_status_received", "status", "received_at"),
+        Index("ix_inbox_run", "run_id"),  # 0012: a run's events (the console's story, hints)
+        Index("ix_inbox_transaction", "transaction_id"),  # 0012: a transaction's events (chargebacks)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -247,6 +249,7 @@ class ReviewItem(Base):
     __table_args__ = (
         Index("ix_review_item_status_kind", "status", "kind"),
         Index("ix_review_item_group", "group_key", "status"),
+        Index("ix_review_item_key", "kind", "reference"),  # 0012: every filing looks its key up
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -32,6 +32,7 @@ class StoreOrder(Base):
         Index("ix_store_order_status_deadline", "status", "deadline_at"),
         Index("ix_store_order_transaction", "pair", "transaction_id"),
         Index("ix_store_order_run", "run_id"),  # each sale stage asks for its run's order
+        Index("ix_store_order_number", "pair", "order_number"),  # 0012: found by number without its store
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

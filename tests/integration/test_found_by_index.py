@@ -1,0 +1,110 @@
+"""Lookups that run per payment read what they find, not every row ever written (PostgreSQL).
+
+A year at 5,000 sales a day puts millions of rows in sync_run, step_ledger, inbox and review_item;
+an audit found lookups that scanned them whole (migration 0012, docs/scaling.md "Lookups"). Each
+test seeds 20,000 rows, lets the planner know (ANALYZE), runs the code as a worker or the console
+runs it, replays its SELECTs in one transaction, and counts the rows PostgreSQL read from the big
+table there (pg_stat_get_xact_tuples_returned + _fetched): a handful, where a scan reads them all.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, text
+
+from db.migrate import upgrade
+from db.session import get_engine, session_scope
+
+N = 20_000
+SEED = (
+    # sync_run: sales 1..N, matched to an invoice of their own; the last two pending on invoice INVKEY7
+    "INSERT INTO sync_run (id, pair, gateway, transaction_id, erp, kind, status, created_at, updated_at, amount, "
+    "match_outcome, match_invoice_key, match_applied) SELECT g, 'default', 'paytrace', 100000000 + g, 'sage50', "
+    "'sale', CASE WHEN g > :n - 2 THEN 'pending' ELSE 'succeeded' END, now(), now(), 12.34, 'matched', "
+    "CASE WHEN g > :n - 2 THEN 'INVKEY7' ELSE 'INVKEY' || g END, 12.34 FROM generate_series(1, :n) g",
+    "SELECT setval('sync_run_id_seq', :n)",
+    # a receipt written for every finished sale
+    "INSERT INTO step_ledger (run_id, step, stage, idempotency_key, status, attempts, started_at) "
+    "SELECT g, 'payment', 'payment', (100000000 + g) || '-payment', 'done', 1, now() "
+    "FROM generate_series(1, :n - 2) g",
+    # an inbox event per run
+    "INSERT INTO inbox (pair, source, event_id, event_type, transaction_id, payload, status, run_id, attempts, "
+    "received_at) SELECT 'default', 'poller', (100000000 + g) || '-SALE', 'export.sale', 100000000 + g, '{}', "
+    "'done', g, 1, now() FROM generate_series(1, :n) g",
+    # a review item per run
+    "INSERT INTO review_item (kind, reference, reason, group_key, context, status, created_at, last_seen_at) "
+    "SELECT 'declined', 'PT' || (100000000 + g), 'declined', 'declined', '{}', 'open', now(), now() "
+    "FROM generate_series(1, :n) g",
+)
+
+
+@pytest.fixture
+def year_url(pg_url):
+    upgrade(pg_url)
+    with get_engine(pg_url).begin() as conn:
+        for statement in SEED:
+            conn.execute(text(statement), {"n": N})
+        for table in ("sync_run", "step_ledger", "inbox", "review_item"):
+            conn.execute(text(f"ANALYZE {table}"))
+    return pg_url
+
+
+@contextmanager
+def selects(url: str):
+    """The SELECTs the code sends through the project's engine, with their parameters."""
+    engine, seen = get_engine(url), []
+
+    def hook(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+
+
+def rows_read(url: str, table: str, statements: list) -> int:
+    """What the statements read from `table`, replayed in one transaction (rolled back)."""
+    assert statements, "the code sent no SELECT"
+    raw = get_engine(url).raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+        cursor.execute("SELECT pg_stat_get_xact_tuples_returned(%s::regclass) + "
+                       "pg_stat_get_xact_tuples_fetched(%s::regclass)", (table, table))
+        return cursor.fetchone()[0]
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+def test_what_other_runs_will_apply_to_an_invoice_reads_their_receipts_not_every_receipt(year_url):
+    from flows.runs import other_runs_pending_on
+
+    with selects(year_url) as seen, session_scope(year_url) as s:
+        pending = other_runs_pending_on(s, "INVKEY7", N - 1, "sage50", "default")
+    assert pending == Decimal("12.34")  # the other pending run's, once
+    assert rows_read(year_url, "step_ledger", seen) <= 10
+
+
+def test_a_runs_inbox_events_are_found_by_run(year_url):
+    from flows.hints import drop_unconfirmed
+
+    with selects(year_url) as seen:
+        assert drop_unconfirmed(year_url, 1234) is False  # a poller row, not a silent post only
+    assert rows_read(year_url, "inbox", seen) <= 10
+
+
+def test_filing_a_decline_looks_its_key_up_not_every_review_item(year_url):
+    from flows.review import Finding, file_in
+
+    with selects(year_url) as seen, session_scope(year_url) as s:
+        added, refreshed = file_in(s, "declined", [Finding("declined", "PT100000042", "declined again", {})])
+        s.rollback()
+    assert (added, refreshed) == (0, 1)
+    assert rows_read(year_url, "review_item", seen) <= 10
