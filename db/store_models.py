@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models import Base
@@ -16,6 +16,8 @@ from db.types import BigId, UTCDateTime, utcnow
 
 MONEY = Numeric(14, 2)
 QTY = Numeric(12, 3)
+#: A live order the ERP holds no sales order of yet: what its lines hold is still the store's (flows/stock.py).
+UNPOSTED = "allocation = 'none' AND sales_order_key IS NULL AND cancelled_at IS NULL"
 
 
 class StoreOrder(Base):
@@ -33,6 +35,8 @@ class StoreOrder(Base):
         Index("ix_store_order_transaction", "pair", "transaction_id"),
         Index("ix_store_order_run", "run_id"),  # each sale stage asks for its run's order
         Index("ix_store_order_number", "pair", "order_number"),  # 0012: found by number without its store
+        # 0013: the orders whose quantities the ERP has not taken yet (the stock tick's), and only those
+        Index("ix_store_order_unposted", "pair", postgresql_where=text(UNPOSTED), sqlite_where=text(UNPOSTED)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -118,6 +122,16 @@ class StoreStatus(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StoreSku(Base):
+    """A SKU some store order of the pair named (0013): what the stock tick reads, kept as orders
+    arrive, so the tick costs the catalogue, not every order line ever received."""
+
+    __tablename__ = "store_sku"
+
+    pair: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class StoreInventory(Base):

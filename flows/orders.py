@@ -22,12 +22,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import PartnerPending, PermanentError
 from db.models import SyncRun
 from db.session import session_scope
-from db.store_models import StoreOrder, StoreOrderLine, StoreStatus
+from db.store_models import StoreOrder, StoreOrderLine, StoreSku, StoreStatus
 from db.types import utcnow
 from flows import order_documents as documents
 from flows.review import Finding, file_findings
@@ -109,6 +111,11 @@ def _lines(s, row: StoreOrder, d: StoreOrderData) -> None:
     for n, line in enumerate(d.lines, 1):
         s.add(StoreOrderLine(order_id=row.id, position=n, sku=line.sku, title=line.title, quantity=line.quantity,
                              unit_price=line.unit_price, discount=line.discount, tax=line.tax))
+    skus = sorted({line.sku for line in d.lines if line.sku})
+    if skus:  # the pair's known SKUs, what the stock tick reads (flows/stock.py known_skus)
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        s.execute(insert(StoreSku).values([{"pair": row.pair, "sku": sku} for sku in skus])
+                  .on_conflict_do_nothing(index_elements=["pair", "sku"]))
 
 
 def order_data(db_url: str, order_id: int) -> tuple[StoreOrder, StoreOrderData]:

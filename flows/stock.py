@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import RateLimitedError
 from db.session import session_scope
-from db.store_models import StoreInventory, StoreOrder, StoreOrderLine
+from db.store_models import StoreInventory, StoreOrder, StoreOrderLine, StoreSku
 from db.types import utcnow
 from schemas.store_mapping import StoreRules
 
@@ -36,19 +36,24 @@ class StockOutcome:
 
 
 def known_skus(db_url: str, pair: str, rules: StoreRules) -> list[str]:
+    """The mapping's SKUs and every SKU a store order of the pair named (kept as orders arrive,
+    flows/orders.py): joining every order line ever took 0.75 to 0.9 s a tick at a year of orders."""
     with session_scope(db_url) as s:
-        seen = set(s.scalars(select(StoreOrderLine.sku).join(StoreOrder, StoreOrder.id == StoreOrderLine.order_id)
-                             .where(StoreOrder.pair == pair, StoreOrderLine.sku != "").distinct()))
+        seen = set(s.scalars(select(StoreSku.sku).where(StoreSku.pair == pair, StoreSku.sku != "")))
     return sorted(seen | set(rules.skus))
 
 
 def _held_by_store(db_url: str, pair: str) -> dict[str, Decimal]:
-    """Quantities store orders hold that the ERP has not allocated yet, per SKU."""
+    """Quantities store orders hold that the ERP has not allocated yet, per SKU: the live orders
+    without a sales order in the ERP. Once it holds one, it allocated the stocked lines or the order
+    had none (flows/orders.ensure_order), so a year of posted orders is not read every tick (a
+    partial index of the unposted ones: 170 to 760 ms before)."""
     with session_scope(db_url) as s:
         rows = s.execute(select(StoreOrderLine.sku, func.sum(StoreOrderLine.quantity))
                          .join(StoreOrder, StoreOrder.id == StoreOrderLine.order_id)
-                         .where(StoreOrder.pair == pair, StoreOrder.allocation == "none",
-                                StoreOrder.cancelled_at.is_(None), StoreOrder.status.in_(("waiting", "joined")))
+                         .where(StoreOrder.pair == pair, StoreOrder.allocation == "none",  # UNPOSTED
+                                StoreOrder.sales_order_key.is_(None), StoreOrder.cancelled_at.is_(None),
+                                StoreOrder.status.in_(("waiting", "joined")))
                          .group_by(StoreOrderLine.sku)).all()
     return {sku: Decimal(total) for sku, total in rows}
 

@@ -108,3 +108,41 @@ def test_filing_a_decline_looks_its_key_up_not_every_review_item(year_url):
         s.rollback()
     assert (added, refreshed) == (0, 1)
     assert rows_read(year_url, "review_item", seen) <= 10
+
+
+STORE = (
+    # 20,000 orders: posted in the ERP (a quarter had nothing stocked, so nothing was allocated); the
+    # last three not posted yet, one of them cancelled
+    "INSERT INTO store_order (pair, store, store_order_id, order_number, name, status, financial_status, currency, "
+    "subtotal, total_discounts, total_tax, total_shipping, total_price, email, customer_name, phone, bill_line1, "
+    "bill_line2, bill_city, bill_state, bill_postal_code, bill_country, ship_name, ship_line1, ship_city, ship_state, "
+    "ship_postal_code, ship_country, placed_at, store_updated_at, received_at, deadline_at, sales_order_key, "
+    "allocation, cancelled_at, reviewed) SELECT 'default', 'shopify', 'gid' || g, (1000 + g)::text, '#' || g, "
+    "CASE WHEN g > :n - 3 THEN 'waiting' ELSE 'joined' END, 'paid', 'USD', 10, 0, 0, 0, 10, '', '', '', '', '', "
+    "'', '', '', '', '', '', '', '', '', '', now(), now(), now(), now(), CASE WHEN g > :n - 3 THEN NULL ELSE "
+    "'SO' || g END, CASE WHEN g > :n - 3 OR g % 4 = 0 THEN 'none' ELSE 'allocated' END, "
+    "CASE WHEN g = :n THEN now() END, false FROM generate_series(1, :n) g",
+    "INSERT INTO store_order_line (order_id, position, sku, title, quantity, unit_price, discount, tax) "
+    "SELECT o.id, 1, 'SKU-' || (o.id % 50), '', 2, 5, 0, 0 FROM store_order o",
+    "INSERT INTO store_sku (pair, sku) SELECT DISTINCT 'default', sku FROM store_order_line",
+)
+
+
+def test_the_stock_tick_reads_the_catalogue_and_the_unposted_orders_not_every_order(year_url):
+    from flows.stock import _held_by_store, known_skus
+    from schemas.store_mapping import StoreRules
+
+    with get_engine(year_url).begin() as conn:
+        for statement in STORE:
+            conn.execute(text(statement), {"n": N})
+        conn.execute(text("ANALYZE store_order"))
+        conn.execute(text("ANALYZE store_order_line"))
+    with selects(year_url) as seen:
+        held = _held_by_store(year_url, "default")
+    # the two live unposted orders hold their lines; posted ones (allocated or with nothing stocked) do not
+    assert held == {f"SKU-{(N - 2) % 50}": Decimal("2"), f"SKU-{(N - 1) % 50}": Decimal("2")}
+    assert rows_read(year_url, "store_order", seen) <= 10
+    with selects(year_url) as seen:
+        skus = known_skus(year_url, "default", StoreRules("TAX", "SHIPPING", skus={"MAPPED-1": "ITEM-1"}))
+    assert skus == sorted([f"SKU-{i}" for i in range(50)] + ["MAPPED-1"])
+    assert rows_read(year_url, "store_order_line", seen) == 0
