@@ -8,6 +8,8 @@ in a command or a test, every call goes straight through.
 """
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -24,6 +26,18 @@ class Gate:
 
 
 _installed: Gate = Gate()
+_sent = threading.local()  # .at: when this thread's last request left (time.monotonic)
+
+
+def note_sent() -> None:
+    """This thread's request leaves now: the HTTP layer calls it as it hands the request to its connection."""
+    _sent.at = time.monotonic()
+
+
+def sent_after(moment: float) -> float:
+    """When this thread's last request left, if that was after `moment` (a request of this slot); else `moment`."""
+    at = getattr(_sent, "at", 0.0)
+    return at if at > moment else moment
 
 
 def install(gate: Gate) -> Gate:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from connectors import gate
 from connectors.backoff import compute_backoff
@@ -91,6 +92,16 @@ class HttpClient:
         self.session.close()
 
 
+class _StampedAdapter(HTTPAdapter):
+    """Notes when each request is handed to its connection (connectors/gate.py `note_sent`): the gate
+    counts a send in its rate window from then, not from when its caller left the gate, since in a
+    process of 48 busy threads building the request can take tens of milliseconds."""
+
+    def send(self, request, *args, **kwargs):
+        gate.note_sent()
+        return super().send(request, *args, **kwargs)
+
+
 def environment_session(base_url: str) -> requests.Session:
     """A session that reads the environment's proxy and CA settings once, for `base_url`, not per request.
 
@@ -102,6 +113,8 @@ def environment_session(base_url: str) -> requests.Session:
     client here sends its own.
     """
     session = requests.Session()
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, _StampedAdapter())
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(base_url))
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -9,10 +9,11 @@ limit and a pause the far side can ask for (connectors/gate.py is what the conne
   are whole seconds, and calls sent exactly within 100 a second arrived at the ERP up to 105 in one
   second (bench/latency.py), because a call leaves a busy worker some milliseconds after its turn.
   So each send is recorded twice: when its turn is given (Redis's clock), and again when the call
-  is given back, moved to when its caller left the gate (its own clock, read through an offset to
-  Redis's clock that every turn measures from the quickest recent round trip), so later turns count
-  it from when it left, not from when it was allowed to: in a process of 48 busy threads the two can
-  be tens of milliseconds apart. The pad (GATE_RATE_PAD_SECONDS, 0.15 s) absorbs the rest (the HTTP
+  is given back, moved to when its request was handed to its connection (connectors/http.py notes
+  it; else when its caller left the gate), on its own clock read through an offset to Redis's clock
+  that every turn measures from the quickest recent round trip, so later turns count it from when
+  it left, not from when it was allowed to: in a process of 48 busy threads the two can be tens of
+  milliseconds apart, and building the request can add as many. The pad (GATE_RATE_PAD_SECONDS, 0.15 s) absorbs the rest (the HTTP
   client's own work, the ERP's side); it costs the same fraction of the rate (about 13%). Without the
   correction, 3 of 6 runs of 300 sales at 100 a second saw 101 or 102 arrive within one second;
   with it and a 0.1 s pad, 3 of 15 saw 101 or 102; with 0.15 s, none of 6 (docs/scaling.md "The gate").
@@ -37,6 +38,7 @@ import redis
 
 from config.settings_checks import parse_rate
 from connectors.errors import RateLimitedError
+from connectors import gate
 from connectors.gate import Gate
 from flows.ledger import claimer, claimer_dead
 
@@ -178,7 +180,7 @@ class RedisGate(Gate):
             yield
         finally:
             if token is not None:
-                sent = self.clock.redis_ms(left) if limit.calls else 0
+                sent = self.clock.redis_ms(gate.sent_after(left)) if limit.calls else 0
                 window = int((limit.seconds + self.pad) * 1000) * 2
                 try:
                     self._give_back(keys=[self._slots(system), self._sent(system)], args=[token, sent, window])

@@ -89,6 +89,44 @@ def test_a_send_held_up_after_its_turn_is_counted_from_when_it_left_the_gate(red
     assert newest - asked_ms >= 350  # at least 0.6 s less the clock offset's error (half a round trip)
 
 
+def test_a_request_built_slowly_after_the_gate_is_counted_from_when_it_was_sent(redis_url):
+    # Given a rate-limited gate, a loopback HTTP server, and a caller whose request leaves 0.6 s after
+    # it left the gate (in a process of 48 busy threads, building a request can wait that long)
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from connectors.http import environment_session
+
+    class Ok(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    session = environment_session(url)
+    (gate,) = gates(redis_url, Limit.of(0, "10/second"), n=1)
+    try:
+        with gate.slot("sage50"):  # a first turn: the gate learns its clock's offset to Redis's
+            session.get(url, timeout=5)
+        seconds, micros = gate.redis.time()
+        asked_ms = seconds * 1000 + micros // 1000
+        # When it calls
+        with gate.slot("sage50"):
+            time.sleep(0.6)
+            session.get(url, timeout=5)
+    finally:
+        server.shutdown()
+        session.close()
+    # Then the send is counted from when the request was handed to its connection
+    newest = gate.redis.zrange(gate._sent("sage50"), -1, -1, withscores=True)[0][1]
+    assert newest - asked_ms >= 350  # at least 0.6 s less the clock offset's error
+
+
 def test_a_wrong_clock_offset_never_dates_a_send_in_the_future(redis_url):
     # Given a gate whose offset to Redis's clock is a minute off into the future (a failover, a slow
     # first sample): a send dated by it would keep the window full for a minute
