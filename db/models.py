@@ -22,8 +22,8 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("pair", "source", "event_id", name="uq_inbox_pair_source_event"),
         Index("ix_inbox_status_received", "status", "received_at"),
-        Index("ix_inbox_run", "run_id"),  # 0012: a run's events (the console's story, hints)
-        Index("ix_inbox_transaction", "transaction_id"),  # 0012: a transaction's events (chargebacks)
+        Index("ix_inbox_run", "run_id"),  # 0012: a run's events (the console's story, hints, chargebacks)
+        Index("ix_inbox_transaction", "transaction_id"),  # 0012: a transaction's events (the console's story)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -16,15 +16,16 @@ from db.types import BigId, UTCDateTime, utcnow
 
 MONEY = Numeric(14, 2)
 QTY = Numeric(12, 3)
-#: A live order the ERP holds no sales order of yet: what its lines hold is still the store's (flows/stock.py).
-UNPOSTED = "allocation = 'none' AND sales_order_key IS NULL AND cancelled_at IS NULL"
+#: A live order whose stocked lines the ERP has not reserved: what they hold is still the store's (flows/stock.py).
+HOLDING = "allocation = 'none' AND cancelled_at IS NULL"
 
 
 class StoreOrder(Base):
     """One order from an online store, as its newest webhook told it, and what paysync did with it.
 
     `status`: waiting (for its payment), joined (a PayTrace sale pays it), unpaid (the window
-    passed; on the review list), cancelled. `allocation`: none, allocated, released.
+    passed; on the review list), cancelled. `allocation`: none, allocated, released, or nothing (its
+    sales order is in the ERP and no line of it is stocked: there was nothing to reserve).
     """
 
     __tablename__ = "store_order"
@@ -35,8 +36,8 @@ class StoreOrder(Base):
         Index("ix_store_order_transaction", "pair", "transaction_id"),
         Index("ix_store_order_run", "run_id"),  # each sale stage asks for its run's order
         Index("ix_store_order_number", "pair", "order_number"),  # 0012: found by number without its store
-        # 0013: the orders whose quantities the ERP has not taken yet (the stock tick's), and only those
-        Index("ix_store_order_unposted", "pair", postgresql_where=text(UNPOSTED), sqlite_where=text(UNPOSTED)),
+        # 0013: the orders whose quantities the ERP has not reserved (the stock tick's), and only those
+        Index("ix_store_order_holding", "pair", postgresql_where=text(HOLDING), sqlite_where=text(HOLDING)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -254,6 +254,8 @@ def ensure_order(ctx: "FlowContext", order_id: int | None, txn: GatewayTransacti
         row.sales_order_key, row.sales_order_ref = doc.key, doc.reference
         if row.allocation == "none" and parts and parts[1]:
             row.allocation, row.allocated_at = "allocated", utcnow()
+        elif row.allocation == "none" and parts is not None:
+            row.allocation = "nothing"  # posted, and no line of it stocked: it holds nothing (flows/stock.py)
     # Cancelled while we reserved? The cancel task wrote cancelled_at before it read `allocation`,
     # and we wrote `allocation` before reading cancelled_at: one of the two sees the other.
     release_if_cancelled(ctx, order_id)

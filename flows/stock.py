@@ -44,16 +44,16 @@ def known_skus(db_url: str, pair: str, rules: StoreRules) -> list[str]:
 
 
 def _held_by_store(db_url: str, pair: str) -> dict[str, Decimal]:
-    """Quantities store orders hold that the ERP has not allocated yet, per SKU: the live orders
-    without a sales order in the ERP. Once it holds one, it allocated the stocked lines or the order
-    had none (flows/orders.ensure_order), so a year of posted orders is not read every tick (a
-    partial index of the unposted ones: 170 to 760 ms before)."""
+    """Quantities store orders hold that the ERP has not allocated yet, per SKU. Read through a partial
+    index of the live unallocated orders (db/store_models.py HOLDING): an order leaves it when the ERP
+    reserves its stocked lines, or, posted with none stocked, as `nothing` (flows/orders.ensure_order),
+    so a year of orders is not read every tick (170 to 760 ms before). An order posted as one line
+    of its payment (its total was not the money paid; on the review list) is still held."""
     with session_scope(db_url) as s:
         rows = s.execute(select(StoreOrderLine.sku, func.sum(StoreOrderLine.quantity))
                          .join(StoreOrder, StoreOrder.id == StoreOrderLine.order_id)
-                         .where(StoreOrder.pair == pair, StoreOrder.allocation == "none",  # UNPOSTED
-                                StoreOrder.sales_order_key.is_(None), StoreOrder.cancelled_at.is_(None),
-                                StoreOrder.status.in_(("waiting", "joined")))
+                         .where(StoreOrder.pair == pair, StoreOrder.allocation == "none",  # HOLDING
+                                StoreOrder.cancelled_at.is_(None), StoreOrder.status.in_(("waiting", "joined")))
                          .group_by(StoreOrderLine.sku)).all()
     return {sku: Decimal(total) for sku, total in rows}
 

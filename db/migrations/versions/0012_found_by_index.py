@@ -1,8 +1,8 @@
 """Indexes for lookups that read every row ever written (an audit at a year of 5,000 sales a day).
 
-- inbox by run and by transaction: a payment's story in the console (399 ms -> 0.04 ms), a retry
-  waiting for PayTrace to show its transaction (flows/hints.py, 318 ms), a chargeback's case
-  (flows/chargebacks.py, 590 ms);
+- inbox by run and by transaction: a payment's story in the console, which asks for both (399 ms
+  -> 0.04 ms); by run, a retry waiting for PayTrace to show its transaction (flows/hints.py,
+  318 ms) and a chargeback's case (flows/chargebacks.py, 590 ms);
 - store_order by (pair, order number): each store sale's join and each decline's, refund's or
   void's order, which name no store (the unique key has the store in the middle: 34 ms);
 - review_item by (kind, reference): every decline, park and anomaly files one item and looks its
