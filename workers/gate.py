@@ -13,10 +13,11 @@ limit and a pause the far side can ask for (connectors/gate.py is what the conne
   it; else when its caller left the gate), on its own clock read through an offset to Redis's clock
   that every turn measures from the quickest recent round trip, so later turns count it from when
   it left, not from when it was allowed to: in a process of 48 busy threads the two can be tens of
-  milliseconds apart, and building the request can add as many. The pad (GATE_RATE_PAD_SECONDS, 0.15 s) absorbs the rest (the HTTP
-  client's own work, the ERP's side); it costs the same fraction of the rate (about 13%). Without the
-  correction, 3 of 6 runs of 300 sales at 100 a second saw 101 or 102 arrive within one second;
-  with it and a 0.1 s pad, 3 of 15 saw 101 or 102; with 0.15 s, none of 6 (docs/scaling.md "The gate").
+  milliseconds apart, and building the request can add as many. The pad (GATE_RATE_PAD_SECONDS,
+  0.15 s) absorbs the rest (the ERP's side); it costs the same fraction of the rate (about 13%).
+  Counted from the turn only, 3 of 6 runs of 300 sales at 100 a second saw 101 or 102 arrive within
+  one second; from when the caller left the gate, 3 of 15 at a 0.1 s pad and 2 of 11 at 0.15 s (one
+  saw 108 beside a busy loop); from when the request left, none of 7 (docs/scaling.md "The gate").
 - Pause: a 429 or Retry-After anywhere sets one key with that expiry; every caller waits it out.
 
 A call that finds no slot within `max_wait` raises RateLimitedError: its task retries later and
