@@ -51,6 +51,8 @@ class SyncRun(Base):
         UniqueConstraint("pair", "gateway", "transaction_id", "erp", "kind", name="uq_sync_run_pair_txn_kind"),
         Index("ix_sync_run_status_updated", "status", "updated_at"),
         Index("ix_sync_run_paid_at", "paid_at"),  # the console's day page reads one day of payments
+        Index("ix_sync_run_transaction", "transaction_id"),  # 0014: the console's search by id or reference
+        Index("ix_sync_run_amount", "amount"),  # 0014: and by amount
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -68,8 +68,12 @@ def selects(url: str):
 
 
 def read_so_far(cursor, table: str) -> int:
+    """Rows of `table` read so far in this transaction, and entries of its indexes (a scan of a whole
+    index that filters its entries fetches few rows, but reads every entry)."""
     cursor.execute("SELECT pg_stat_get_xact_tuples_returned(%s::regclass) + "
-                   "pg_stat_get_xact_tuples_fetched(%s::regclass)", (table, table))
+                   "pg_stat_get_xact_tuples_fetched(%s::regclass) + "
+                   "(SELECT COALESCE(SUM(pg_stat_get_xact_tuples_returned(indexrelid)), 0) FROM pg_index "
+                   "WHERE indrelid = %s::regclass)", (table, table, table))
     return cursor.fetchone()[0]
 
 
@@ -158,3 +162,19 @@ def test_the_stock_tick_reads_the_catalogue_and_the_unreserved_orders_not_every_
         skus = known_skus(year_url, "default", StoreRules("TAX", "SHIPPING", skus={"MAPPED-1": "ITEM-1"}))
     assert skus == sorted([f"SKU-{i}" for i in range(50)] + ["MAPPED-1"])
     assert rows_read(year_url, "store_order_line", seen) == 0
+
+
+@pytest.mark.parametrize("query, found", [
+    ("100000123", [123]),  # a PayTrace id
+    ("PT100000123-RCP", [123]),  # one of our references
+    ("$20,000.00", [555]),  # an amount
+])
+def test_the_consoles_search_by_id_reference_or_amount_reads_an_index_not_every_run(year_url, query, found):
+    from console.story import search
+
+    with get_engine(year_url).begin() as conn:
+        conn.execute(text("UPDATE sync_run SET amount = 20000.00 WHERE id = 555"))
+    with selects(year_url) as seen:
+        runs = search(year_url, query)
+    assert [r.transaction_id - 100000000 for r in runs] == found
+    assert rows_read(year_url, "sync_run", seen) <= 20
