@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from db.models import (DeadLetter, InboxEvent, ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting, StepLedger,
                        SyncRun)
 from db.session import session_scope
+from flows import settlement_items
 
 CARD, ACH = "paytrace", "paytrace_ach"
 PREFIX = {CARD: "PT", ACH: "PTA"}
@@ -172,14 +173,17 @@ def story(db_url: str, pair: str, gateway: str, transaction_id: int) -> Story | 
 def _settlement(s, pair: str, transaction_id: int) -> list[dict[str, Any]]:
     """What the nightly reconciliation found for the payment, newest run first, with its batch journal.
 
-    Found by (run, subject), the index every run writes, one look per run of the pair: by
-    transaction id alone it was a scan of every item ever written (6M items, 60 nights of 100k:
-    440 ms against 0.7 ms), growing by a night's volume every night.
+    Its findings are found by (run, subject), the index every run writes, one look per run of the
+    pair: by transaction id alone it was a scan of every item ever written (6M items, 60 nights of
+    100k: 440 ms against 0.7 ms), growing by a night's volume every night. Its plain matches, kept
+    a few rows per batch since 0015, by the range of ids each row holds (flows/settlement_items.py).
     """
-    rows = s.execute(select(ReconcileItem, ReconcileRun).join(ReconcileRun, ReconcileItem.run_id == ReconcileRun.id)
-                     .where(ReconcileItem.subject == f"T{transaction_id}",
-                            ReconcileItem.transaction_id == transaction_id, ReconcileRun.pair == pair)
-                     .order_by(ReconcileRun.id.desc()).limit(5)).all()
+    found = s.execute(select(ReconcileItem, ReconcileRun).join(ReconcileRun, ReconcileItem.run_id == ReconcileRun.id)
+                      .where(ReconcileItem.subject == f"T{transaction_id}",
+                             ReconcileItem.transaction_id == transaction_id, ReconcileRun.pair == pair)
+                      .order_by(ReconcileRun.id.desc()).limit(5)).all()
+    rows = sorted([*found, *settlement_items.matches_of(s, pair, transaction_id)],
+                  key=lambda row: row[1].id, reverse=True)[:5]
     out = []
     for item, run in rows:
         posting = None

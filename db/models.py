@@ -225,6 +225,31 @@ class ReconcileItem(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class ReconcileMatch(Base):
+    """A run's plain matches (0015): sales of one batch and type the ERP holds exactly one receipt and one
+    journal for at the settled amount, up to ten thousand a row, as comma-separated ids and amounts in
+    cents (in the same order). flows/settlement_items.py reads them back as items."""
+
+    __tablename__ = "reconcile_match"
+    __table_args__ = (
+        Index("ix_reconcile_match_run", "run_id"),
+        # One transaction's rows: those whose range holds it, among those that end at or after it.
+        Index("ix_reconcile_match_last", "last_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigId)
+    batch_number: Mapped[int] = mapped_column(BigId)
+    transaction_type: Mapped[str] = mapped_column(String(20))
+    synced: Mapped[bool] = mapped_column(Boolean)  # whether we have a sync run of them (it picks `detail`)
+    detail: Mapped[str] = mapped_column(Text)
+    first_id: Mapped[int] = mapped_column(BigId)
+    last_id: Mapped[int] = mapped_column(BigId)
+    count: Mapped[int] = mapped_column(Integer)
+    transaction_ids: Mapped[str] = mapped_column(Text)
+    cents: Mapped[str] = mapped_column(Text)
+
+
 class SettlementPosting(Base):
     """The settlement journal of one batch in one ERP, claimed before the ERP is touched."""
 

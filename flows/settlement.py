@@ -18,9 +18,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from connectors.errors import NotFoundError
 from db.inbox import mark_enqueued, store_event
@@ -28,6 +27,7 @@ from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import review
+from flows import settlement_items
 from flows import settlement_match as match
 from flows.settlement_journal import check_batch_totals, post_settlements
 from flows.settlement_report import write_reports as write_report_files
@@ -99,7 +99,7 @@ def open_run(ctx: ReconcileContext, day: date, trigger: str, run_key: str | None
                 if row is not None:
                     if row.status == "done":
                         return None
-                    s.execute(delete(ReconcileItem).where(ReconcileItem.run_id == row.id))
+                    settlement_items.delete_run(s, row.id)
                     row.status, row.started_at, row.error, row.finished_at = "running", utcnow(), None, None
                     row.totals, row.counts, row.changes, row.exceptions = {}, {}, {}, 0
                     return RunHandle(row.id, row.day, row.number)
@@ -179,16 +179,6 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
     for number, batch in totals.items():
         batch["items"] = sums.get(int(number), BatchSums()).as_dict()
     update_run(ctx, run.id, totals=totals)
-    _refresh_statistics(ctx)
-
-
-def _refresh_statistics(ctx: ReconcileContext) -> None:
-    """A run may have added a million items: let PostgreSQL's planner know before the next steps
-    look items up by subject (autovacuum would, but not within the run)."""
-    with session_scope(ctx.db_url) as s:
-        conn = s.connection()
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE reconcile_item")
 
 
 def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
@@ -204,6 +194,8 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
         receipts = _receipts_our_ledger_wrote(ctx, run.day)
         source = "ledger"
     ours = ((txn_id, d) for d in receipts if (txn_id := ctx.transaction_of(d.reference)) is not None)
+    # Looked for among the run's findings only: a plain match (reconcile_match) has its receipt under its
+    # own reference, which keeps that receipt out of rc_outside; and with no listing there are none.
     seen: set[str] = set()
     for chunk in chunked(ours, ctx.chunk_size):
         subjects = {f"T{txn_id}" for txn_id, _ in chunk}
@@ -274,16 +266,18 @@ def compare_with_previous(ctx: ReconcileContext, run: RunHandle) -> None:
         changes: dict[str, Any] = {"previous_run": previous.number if previous else None,
                                    "transitions": [], "posted": posted}
         if previous is not None:
-            cur, prev = aliased(ReconcileItem), aliased(ReconcileItem)
-            moved = s.execute(
-                select(prev.item_class, cur.item_class, func.count(), func.min(cur.subject))
-                .select_from(cur).outerjoin(prev, (prev.run_id == previous.id) & (prev.subject == cur.subject))
-                .where(cur.run_id == run.id, (prev.id.is_(None)) | (prev.item_class != cur.item_class))
-                .group_by(prev.item_class, cur.item_class)).all()
-            gone = s.execute(
-                select(prev.item_class, func.count(), func.min(prev.subject))
-                .select_from(prev).outerjoin(cur, (cur.run_id == run.id) & (cur.subject == prev.subject))
-                .where(prev.run_id == previous.id, cur.id.is_(None)).group_by(prev.item_class)).all()
+            # Both runs' items, plain matches (reconcile_match) included, held against each other by subject.
+            dialect = s.get_bind().dialect.name
+            cur, prev = (settlement_items.subjects_sql(dialect, name) for name in ("cur", "prev"))
+            runs = {"cur": run.id, "prev": previous.id}
+            moved = s.execute(text(
+                f"SELECT p.item_class, c.item_class, COUNT(*), MIN(c.subject) FROM ({cur}) c "
+                f"LEFT JOIN ({prev}) p ON p.subject = c.subject WHERE p.subject IS NULL OR p.item_class <> c.item_class "
+                "GROUP BY p.item_class, c.item_class"), runs).all()
+            gone = s.execute(text(
+                f"SELECT p.item_class, COUNT(*), MIN(p.subject) FROM ({prev}) p "
+                f"LEFT JOIN ({cur}) c ON c.subject = p.subject WHERE c.subject IS NULL GROUP BY p.item_class"),
+                runs).all()
             changes["transitions"] = sorted(
                 [{"from": a or "absent", "to": b, "count": n, "example": subject_reference(x)} for a, b, n, x in moved]
                 + [{"from": a, "to": "absent", "count": n, "example": subject_reference(x)} for a, n, x in gone],
@@ -324,8 +318,7 @@ def _text(amount: Decimal | None) -> str | None:
 def finish_run(ctx: ReconcileContext, run: RunHandle) -> None:
     """Count the items by class, close the run, and raise the alert if exceptions remain open."""
     with session_scope(ctx.db_url) as s:
-        counts = dict(s.execute(select(ReconcileItem.item_class, func.count()).where(ReconcileItem.run_id == run.id)
-                                .group_by(ReconcileItem.item_class)).all())
+        counts = settlement_items.counts(s, run.id)
     exceptions = sum(n for cls, n in counts.items() if cls in EXCEPTIONS)
     open_items = review.open_count(ctx.db_url, ctx.scope(f"reconcile:{run.day.isoformat()}"))
     update_run(ctx, run.id, counts=counts, exceptions=exceptions, status="done", finished_at=utcnow())

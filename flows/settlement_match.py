@@ -3,7 +3,8 @@
 A sale is *plainly matched* when the ERP holds exactly one receipt and exactly one journal under its
 references, each at the settled amount to the cent. `classify` (flows/settlement_rules.py) calls
 that matched, with the detail it gives a sale with or without a sync run of ours; SQL writes those
-items in one statement, with `classify`'s own words (`matched_details`), and
+in one statement, a few reconcile_match rows per batch (flows/settlement_items.py), with `classify`'s
+own words (`matched_details`), and
 tests/integration/test_reconcile_sets.py holds the SQL's verdicts against `classify`'s on both
 databases. Everything else (refunds, voids, missing, extra or other-amount documents, unreadable
 records) goes to `classify` record by record: rc_left.
@@ -16,6 +17,7 @@ from decimal import Decimal
 from typing import Callable, Iterator
 
 from connectors.errors import UnmappableError
+from flows.settlement_items import MATCH_ROW_SIZE
 from flows.settlement_rules import MATCHED, BatchSums, LedgerView, Settled, asks_on_account, classify
 from schemas.domain import ErpDocument
 from schemas.mapping import Mapping
@@ -101,6 +103,9 @@ def gather_left_documents(st, find_many: Callable[[str, list[str]], dict], chunk
         f"SELECT l.seq, l.transaction_id, '{step}' AS step, '{kind}' AS kind, {st.ref[step](column)} AS reference "
         f"FROM rc_left l WHERE {SALE.replace('t.', 'l.')}" + (" AND l.paid = 0" if step == "on_account" else "")
         for step, kind in STEPS))
+    # Statistics first: without them PostgreSQL took the few left references for many and hashed
+    # every listed document instead of them (100k: 65 ms).
+    st.analyze("rc_leftref")
     st.run("CREATE TEMP TABLE rc_leftdoc AS SELECT r.seq, d.n, r.step, d.reference, d.erp_key, d.amount "
            "FROM rc_leftref r JOIN rc_doc d ON d.kind = r.kind AND d.reference = r.reference")
     st.index("rc_leftref", "seq")
@@ -116,18 +121,24 @@ def gather_left_documents(st, find_many: Callable[[str, list[str]], dict], chunk
 
 
 def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
-    """One item per plainly matched sale, in one statement: `classify`'s verdict, written by SQL."""
-    # Whether we have a sync run of it is a join (a hash of our runs' ids), never a lookup per sale.
+    """The plainly matched sales, in one statement: `classify`'s verdict, written by SQL as reconcile_match
+    rows (a batch, a type, whether we synced them, up to MATCH_ROW_SIZE records a row), which
+    flows/settlement_items.py reads back as items. A row per sale cost 0.37 s of 2.3 s at 100k."""
+    # Whether we have a sync run of it is one hash of our runs' ids (an IN list), never a lookup per sale.
+    # Ids and amounts are concatenated in the same pass over a group's rows, so in the same order.
+    concat = "string_agg(CAST({} AS VARCHAR(20)), ',')" if st.pg else "group_concat(CAST({} AS VARCHAR(20)), ',')"
     st.run(
-        "INSERT INTO reconcile_item (run_id, subject, batch_number, transaction_id, transaction_type, item_class, "
-        "is_exception, expected_amount, found_amount, action, detail) "
-        "SELECT :run_id, 'T' || CAST(t.transaction_id AS VARCHAR(20)), t.batch, t.transaction_id, t.kind, :matched, "
-        ":no, t.cents / 100.0, t.cents / 100.0, '', CASE WHEN r.transaction_id IS NULL THEN :unsynced "
-        "ELSE :synced END FROM rc_txn t LEFT JOIN (SELECT DISTINCT transaction_id FROM sync_run WHERE pair = :pair "
-        "AND gateway = 'paytrace' AND erp = :erp) r ON r.transaction_id = t.transaction_id "
-        "WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq)",
-        run_id=run_id, matched=MATCHED, no=False, pair=st.ctx.pair, erp=st.ctx.erp_kind,
-        synced=details[0], unsynced=details[1])
+        "INSERT INTO reconcile_match (run_id, batch_number, transaction_type, synced, detail, first_id, last_id, "
+        "count, transaction_ids, cents) "
+        "SELECT :run_id, batch, kind, synced, CASE WHEN synced THEN :synced ELSE :unsynced END, "
+        f"MIN(transaction_id), MAX(transaction_id), COUNT(*), {concat.format('transaction_id')}, "
+        f"{concat.format('cents')} FROM (SELECT t.seq, t.batch, t.kind, t.transaction_id, t.cents, "
+        "t.transaction_id IN (SELECT transaction_id FROM sync_run WHERE pair = :pair AND gateway = 'paytrace' "
+        "AND erp = :erp) AS synced FROM rc_txn t "
+        "WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq)) x "
+        "GROUP BY batch, kind, synced, seq / :size",
+        run_id=run_id, pair=st.ctx.pair, erp=st.ctx.erp_kind, synced=details[0], unsynced=details[1],
+        size=MATCH_ROW_SIZE)
     st.conn.commit()
 
 

@@ -22,7 +22,7 @@ from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
 from db.models import ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting
 from db.session import session_scope
-from flows import settlement
+from flows import settlement, settlement_items
 from tests.inprocess import poll_record
 from tests.conftest import dump_logs
 from tests.integration.erp_checks import wait_for_runs
@@ -81,9 +81,10 @@ def run_day(day: date, **kw) -> ReconcileRun:
         return s.get(ReconcileRun, outcome.run_id)
 
 
-def items(run: ReconcileRun) -> dict[str, ReconcileItem]:
+def items(run: ReconcileRun) -> dict[str, settlement_items.Item]:
+    """Every item of the run, its plain matches (reconcile_match) included."""
     with session_scope(get_settings().database_url) as s:
-        return {i.subject: i for i in s.scalars(select(ReconcileItem).where(ReconcileItem.run_id == run.id))}
+        return {i.subject: i for i in settlement_items.run_items(s, run.id)}
 
 
 def settlement_journals(stack) -> list[dict]:

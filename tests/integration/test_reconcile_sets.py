@@ -21,16 +21,15 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 
 from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError
 from connectors.paytrace.blocks import NotBlockShaped, record_blocks
 from db.migrate import upgrade
-from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
+from db.models import ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
-from flows import documents, settlement
+from flows import documents, settlement, settlement_items
 from flows.settlement_rules import (CLASSES, SALE_DOCUMENTS, BatchSums, asks_on_account, classify, settled_from)
 from schemas.domain import ErpDocument
 from workers.locks import NoLock
@@ -217,7 +216,7 @@ def reconcile(db_url, tmp_path, erp, gateway, sent):
     outcome = settlement.reconcile(ctx, DAY, trigger="test")
     with session_scope(db_url) as s:
         run = s.get(ReconcileRun, outcome.run_id)
-        items = s.scalars(select(ReconcileItem).where(ReconcileItem.run_id == run.id)).all()
+        items = list(settlement_items.run_items(s, run.id))
     return ctx, run, {i.subject: i for i in items}
 
 

@@ -20,9 +20,9 @@ from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
 from connectors.sage50 import Sage50Config, Sage50Connector
 from db.migrate import upgrade
-from db.models import ReconcileItem, SettlementPosting
+from db.models import SettlementPosting
 from db.session import session_scope
-from flows import settlement
+from flows import settlement, settlement_items
 from sandbox.paytrace import create_app as paytrace_app
 from sandbox.sage50 import create_app as sage50_app
 from sandbox.server import SandboxServer
@@ -71,8 +71,7 @@ class Day:
         outcome = settlement.reconcile(self.ctx, day)
         with session_scope(self.db) as s:
             run = s.get(settlement.ReconcileRun, outcome.run_id)
-            found = {i.subject: (i.item_class, i.detail) for i in
-                     s.scalars(select(ReconcileItem).where(ReconcileItem.run_id == run.id))}
+            found = {i.subject: (i.item_class, i.detail) for i in settlement_items.run_items(s, run.id)}
             return run, found
 
     def journals(self) -> dict[str, dict]:
