@@ -290,9 +290,9 @@ def child(args) -> None:
             run = s.get(ReconcileRun, outcome.run_id)
             figures = {"exceptions": run.exceptions, "counts": run.counts}
     print(json.dumps({"mode": args.child, "size": args.size, "wall_s": round(elapsed, 1),
-                      "child_cpu_s": round(child_cpu, 1), "pg_cpu_s": round(pg_cpu, 1),
+                      "child_cpu_s": round(child_cpu, 2), "pg_cpu_s": round(pg_cpu, 2),
                       "standin_cpu_s": round(standin, 2),
-                      "cpu_s": round(child_cpu + pg_cpu, 1), "peak_rss_mib": round(peak_kb / 1024, 1),
+                      "cpu_s": round(child_cpu + pg_cpu, 2), "peak_rss_mib": round(peak_kb / 1024, 1),
                       "rss_before_mib": round(baseline_kb / 1024, 1), "repairs_sent": len(sent), **figures}))
 
 

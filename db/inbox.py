@@ -81,30 +81,48 @@ def store_events(db_url: str, *, source: str, pair: str, events: Sequence[NewEve
     payloads are never masked or sent), one INSERT ... ON CONFLICT DO NOTHING RETURNING writes the
     rest, so a row another poller wrote in between is counted as known, never stored twice.
     """
+    stored = store_events_keyed(db_url, source=source, pair=pair, events=events)
+    new_ids = sorted(inbox_id for inbox_id, created in stored.values() if created)  # ids follow insertion
+    return new_ids, len(events) - len(new_ids)
+
+
+def store_events_keyed(db_url: str, *, source: str, pair: str,
+                       events: Sequence[NewEvent]) -> dict[str, tuple[int, bool]]:
+    """`store_events` for callers that answer per event: event id -> (inbox id, True if stored now).
+
+    An event another writer stored between the SELECT and the INSERT is looked up again and
+    reported as known (False), as store_event does.
+    """
     fresh: dict[str, NewEvent] = {}
     for event in events:  # the same event twice in one page is one row
         fresh.setdefault(event.event_id[:200], event)
     if not fresh:
-        return [], 0
+        return {}
     table = InboxEvent.__table__
+    out: dict[str, tuple[int, bool]] = {}
     with session_scope(db_url) as s:
-        known = set(s.scalars(select(InboxEvent.event_id).where(
-            InboxEvent.pair == pair, InboxEvent.source == source, InboxEvent.event_id.in_(list(fresh)))))
+        def ids_of(keys: list[str]) -> dict[str, int]:
+            return dict(s.execute(select(InboxEvent.event_id, InboxEvent.id).where(
+                InboxEvent.pair == pair, InboxEvent.source == source, InboxEvent.event_id.in_(keys))).all())
+
+        out.update((key, (inbox_id, False)) for key, inbox_id in ids_of(list(fresh)).items())
         rows = [{"pair": pair, "source": source, "event_id": key, "event_type": e.event_type[:64],
                  "transaction_id": e.transaction_id, "payload": mask_payload(e.payload), "status": "received",
-                 "attempts": 0, "received_at": utcnow()} for key, e in fresh.items() if key not in known]
-        new_ids: list[int] = []
+                 "attempts": 0, "received_at": utcnow()} for key, e in fresh.items() if key not in out]
         if rows:
             dialect = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             statement = dialect(table).on_conflict_do_nothing(
-                index_elements=["pair", "source", "event_id"]).returning(table.c.id)
-            new_ids = sorted(s.execute(statement, rows).scalars())  # ids follow insertion, so the export's order
-    repeated = len(events) - len(new_ids)
-    if new_ids:
-        EVENTS_IN.labels(source, pair).inc(len(new_ids))
-    if repeated:
-        EVENTS_REPEATED.labels(source, pair).inc(repeated)
-    return new_ids, repeated
+                index_elements=["pair", "source", "event_id"]).returning(table.c.event_id, table.c.id)
+            out.update((key, (inbox_id, True)) for key, inbox_id in s.execute(statement, rows).all())
+            raced = [key for key in fresh if key not in out]
+            if raced:
+                out.update((key, (inbox_id, False)) for key, inbox_id in ids_of(raced).items())
+    created = sum(1 for _, new in out.values() if new)
+    if created:
+        EVENTS_IN.labels(source, pair).inc(created)
+    if len(events) - created:
+        EVENTS_REPEATED.labels(source, pair).inc(len(events) - created)
+    return out
 
 
 def mark_enqueued_many(db_url: str, inbox_ids: Sequence[int], chunk: int = 5000) -> None:

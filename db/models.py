@@ -53,6 +53,7 @@ class SyncRun(Base):
         Index("ix_sync_run_paid_at", "paid_at"),  # the console's day page reads one day of payments
         Index("ix_sync_run_transaction", "transaction_id"),  # 0014: the console's search by id or reference
         Index("ix_sync_run_amount", "amount"),  # 0014: and by amount
+        Index("ix_sync_run_created", "created_at", "id"),  # 0016: a day's runs, in pages (reconciliation)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -18,11 +18,11 @@ from decimal import Decimal
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from connectors.errors import NotFoundError
-from db.inbox import mark_enqueued, store_event
+from db.inbox import NewEvent, mark_enqueued_many, store_events_keyed
 from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
 from db.types import utcnow
@@ -64,23 +64,39 @@ def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
 ACTIONS = {"nothing": "", "wait": "sync in progress; re-checked next run", "review": "on the review list"}
 
 
-def _repair(ctx: ReconcileContext, run: RunHandle, t: Settled) -> str:
-    """Send a transaction missing from the ERP through its normal sync; return what was done."""
-    inbox_id, created = store_event(
-        ctx.db_url, source="reconcile", event_id=f"{t.transaction_id}:{t.kind}",
-        event_type=f"reconcile.{t.kind.lower()}", transaction_id=t.transaction_id,
-        payload={"day": run.day.isoformat(), "batch": t.batch, "reason": "settled but missing in the ERP"},
-        pair=ctx.pair)
-    if not created:
-        return f"repair already requested (inbox {inbox_id}); re-checked next run"
-    try:
-        ctx.enqueue(inbox_id)
-        mark_enqueued(ctx.db_url, inbox_id)
-    except Exception as exc:  # the row is committed: the sweeper sends it
-        log.warning("enqueue of repair %s failed (%s: %s); the sweeper will send it", inbox_id,
-                    type(exc).__name__, exc)
-        return f"repair stored (inbox {inbox_id}); the sweeper sends it"
-    return f"repair: sync sent (inbox {inbox_id}); re-checked next run"
+def repair_key(t: Settled) -> str:
+    """The inbox event id of a settled transaction's repair: one per transaction and kind, ever."""
+    return f"{t.transaction_id}:{t.kind}"
+
+
+def _repairs(ctx: ReconcileContext, run: RunHandle, missing: list[Settled]) -> dict[str, str]:
+    """Send transactions missing from the ERP through their normal sync; repair key -> what was done.
+
+    A chunk's repairs are stored in one transaction (db/inbox.store_events_keyed), each sent, and
+    the sent ones marked in one UPDATE: at a million sales, 1,000 repairs cost 1.7 s one by one.
+    """
+    if not missing:
+        return {}
+    payload = {"day": run.day.isoformat(), "reason": "settled but missing in the ERP"}
+    events = [NewEvent(repair_key(t), f"reconcile.{t.kind.lower()}", t.transaction_id, {**payload, "batch": t.batch})
+              for t in missing]
+    stored = store_events_keyed(ctx.db_url, source="reconcile", pair=ctx.pair, events=events)
+    done, sent = {}, []
+    for key, (inbox_id, created) in stored.items():
+        if not created:
+            done[key] = f"repair already requested (inbox {inbox_id}); re-checked next run"
+            continue
+        try:
+            ctx.enqueue(inbox_id)
+        except Exception as exc:  # the row is committed: the sweeper sends it
+            log.warning("enqueue of repair %s failed (%s: %s); the sweeper will send it", inbox_id,
+                        type(exc).__name__, exc)
+            done[key] = f"repair stored (inbox {inbox_id}); the sweeper sends it"
+            continue
+        sent.append(inbox_id)
+        done[key] = f"repair: sync sent (inbox {inbox_id}); re-checked next run"
+    mark_enqueued_many(ctx.db_url, sent)
+    return done
 
 
 # -- the steps, in the order they run --------------------------------------------------------
@@ -160,17 +176,23 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
     run.renew()
     for rows, docs in match.left_rows(st, ctx.chunk_size):
         ledger = _ledger(ctx, [r.transaction_id for r in rows if r.transaction_id is not None])
-        items = []
+        found = []
         for r in rows:
             if r.unreadable is not None:
-                items.append(item(run.id, f"R{r.batch}:{r.seq}", STATUS, batch=r.batch, action=ACTIONS["review"],
-                                  detail=r.unreadable))
+                found.append((r, None, None))
                 continue
             t = Settled(r.transaction_id, r.kind, match.money_of(r.cents), r.batch,
                         None if r.original_id is None else int(r.original_id), r.brand)
-            verdict = classify(t, ledger.get(t.transaction_id), match.documents(t, docs.get(r.seq, [])),
-                               ctx.reference)
-            action = _repair(ctx, run, t) if verdict.then == "repair" else ACTIONS[verdict.then]
+            found.append((r, t, classify(t, ledger.get(t.transaction_id), match.documents(t, docs.get(r.seq, [])),
+                                         ctx.reference)))
+        repaired = _repairs(ctx, run, [t for _, t, verdict in found if verdict and verdict.then == "repair"])
+        items = []
+        for r, t, verdict in found:
+            if t is None:
+                items.append(item(run.id, f"R{r.batch}:{r.seq}", STATUS, batch=r.batch, action=ACTIONS["review"],
+                                  detail=r.unreadable))
+                continue
+            action = repaired[repair_key(t)] if verdict.then == "repair" else ACTIONS[verdict.then]
             items.append(item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
                               expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
         write_items(ctx, items)
@@ -235,21 +257,27 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
 
 
 def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[ErpDocument]:
-    """Fallback for an ERP that cannot list by date: our runs of that day, each looked up."""
+    """Fallback for an ERP that cannot list by date: our runs of that day, each looked up.
+
+    Paged by (created_at, id) through ix_sync_run_created (0016), so a night reads that day's runs:
+    paged by id alone, each night walked every run ever written to reach the day's. (The bound is
+    compared with a plain tuple, which SQLAlchemy binds through the columns' types: SQLite keeps
+    times as UTC text, and a `tuple_` of values would be bound in the merchant's zone.)
+    """
     zone = ZoneInfo(ctx.mapping.dates.timezone)
     start = datetime.combine(day, time(0), zone)
     end = start + timedelta(days=1)
-    last_id = 0
+    after = (start, 0)
     while True:
         with session_scope(ctx.db_url) as s:
-            rows = s.execute(select(SyncRun.id, SyncRun.transaction_id).where(
-                SyncRun.pair == ctx.pair, SyncRun.gateway == "paytrace",
-                SyncRun.erp == ctx.erp_kind, SyncRun.status == "succeeded", SyncRun.created_at >= start,
-                SyncRun.created_at < end, SyncRun.id > last_id).order_by(SyncRun.id).limit(ctx.chunk_size)).all()
+            rows = s.execute(select(SyncRun.created_at, SyncRun.id, SyncRun.transaction_id).where(
+                tuple_(SyncRun.created_at, SyncRun.id) > after, SyncRun.created_at < end,
+                SyncRun.pair == ctx.pair, SyncRun.gateway == "paytrace", SyncRun.erp == ctx.erp_kind,
+                SyncRun.status == "succeeded").order_by(SyncRun.created_at, SyncRun.id).limit(ctx.chunk_size)).all()
         if not rows:
             return
-        last_id = rows[-1].id
-        for _, txn_id in rows:
+        after = (rows[-1].created_at, rows[-1].id)
+        for _, _, txn_id in rows:
             yield from ctx.erp.find("payment", ctx.reference(txn_id, "payment"))
 
 

@@ -27,7 +27,7 @@ from connectors.base import ErpConnector
 from connectors.errors import NotFoundError
 from connectors.paytrace.blocks import NotBlockShaped, record_blocks
 from db.migrate import upgrade
-from db.models import ReconcileRun, StepLedger, SyncRun
+from db.models import InboxEvent, ReconcileRun, StepLedger, SyncRun
 from db.session import session_scope
 from flows import documents, settlement, settlement_items
 from flows.settlement_rules import (CLASSES, SALE_DOCUMENTS, BatchSums, asks_on_account, classify, settled_from)
@@ -287,3 +287,40 @@ def test_every_item_is_what_classify_says_and_a_second_run_reports_no_change(db_
     assert again.counts == run.counts and len(sent) == 1
     assert {s: i.item_class for s, i in items2.items()} == {s: i.item_class for s, i in items.items()}
     assert "already requested" in items2["T1010"].action
+
+
+def test_a_repair_that_cannot_be_sent_is_kept_for_the_sweeper(db_url, tmp_path):
+    # Given the day of every shape, and a broker that refuses the repair's message
+    erp = Erp()
+    batches, known, ledger = build_day(erp)
+    seed_ledger(db_url, ledger)
+
+    class Refused(list):
+        def append(self, inbox_id):
+            raise ConnectionError("broker down")
+
+    # When it is reconciled
+    _, run, items = reconcile(db_url, tmp_path, erp, Gateway(batches, known), Refused())
+    # Then the never-synced sale's repair is stored, unsent, and says the sweeper sends it
+    inbox_id = int(items["T1010"].action.split("inbox ")[1].split(")")[0])
+    assert items["T1010"].action == f"repair stored (inbox {inbox_id}); the sweeper sends it"
+    with session_scope(db_url) as s:
+        event = s.get(InboxEvent, inbox_id)
+        assert (event.source, event.event_id, event.transaction_id, event.enqueued_at) == (
+            "reconcile", "1010:SALE", 1010, None)
+    # and a second run, with the broker back, finds it requested already
+    sent: list[int] = []
+    _, _, items2 = reconcile(db_url, tmp_path, erp, Gateway(batches, known), sent)
+    assert items2["T1010"].action == f"repair already requested (inbox {inbox_id}); re-checked next run"
+    assert sent == []
+
+
+def test_a_sent_repair_is_marked_sent(db_url, tmp_path):
+    erp = Erp()
+    batches, known, ledger = build_day(erp)
+    seed_ledger(db_url, ledger)
+    sent: list[int] = []
+    _, _, items = reconcile(db_url, tmp_path, erp, Gateway(batches, known), sent)
+    assert items["T1010"].action == f"repair: sync sent (inbox {sent[0]}); re-checked next run"
+    with session_scope(db_url) as s:
+        assert s.get(InboxEvent, sent[0]).enqueued_at is not None  # the sweeper leaves it alone
