@@ -130,6 +130,9 @@ def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
     # Ids and amounts are concatenated in the same pass over a group's rows, so in the same order.
     lowest, highest = st.run("SELECT MIN(transaction_id), MAX(transaction_id) FROM rc_txn").one()
     concat = "string_agg(CAST({} AS VARCHAR(20)), ',')" if st.pg else "group_concat(CAST({} AS VARCHAR(20)), ',')"
+    # OFFSET 0 keeps PostgreSQL from pulling the subquery up, which copied the IN list into the
+    # grouping and the CASE: two hashes of the runs instead of one (1M: 2.1 s).
+    fence = " OFFSET 0" if st.pg else ""
     st.run(
         "INSERT INTO reconcile_match (run_id, batch_number, transaction_type, synced, detail, first_id, last_id, "
         "count, transaction_ids, cents) "
@@ -138,7 +141,7 @@ def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
         f"{concat.format('cents')} FROM (SELECT t.seq, t.batch, t.kind, t.transaction_id, t.cents, "
         "t.transaction_id IN (SELECT transaction_id FROM sync_run WHERE pair = :pair AND gateway = 'paytrace' "
         "AND erp = :erp AND transaction_id BETWEEN :lowest AND :highest) AS synced FROM rc_txn t "
-        "WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq)) x "
+        f"WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq){fence}) x "
         "GROUP BY batch, kind, synced, seq / :size",
         run_id=run_id, pair=st.ctx.pair, erp=st.ctx.erp_kind, synced=details[0], unsynced=details[1],
         size=MATCH_ROW_SIZE, lowest=lowest or 0, highest=highest or 0)
