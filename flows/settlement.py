@@ -216,14 +216,18 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
         receipts = _receipts_our_ledger_wrote(ctx, run.day)
         source = "ledger"
     ours = ((txn_id, d) for d in receipts if (txn_id := ctx.transaction_of(d.reference)) is not None)
-    # Looked for among the run's findings only: a plain match (reconcile_match) has its receipt under its
-    # own reference, which keeps that receipt out of rc_outside; and with no listing there are none.
+    # A receipt whose transaction the run already holds is not outside the batches: looked for among
+    # the run's findings, and (with a listing) among the day's staged records, since a plain match
+    # keeps no finding of its own and a receipt under its reference in another case or with leading
+    # zeros is outside by reference alone. (Without a listing nothing is plainly matched.)
     seen: set[str] = set()
     for chunk in chunked(ours, ctx.chunk_size):
         subjects = {f"T{txn_id}" for txn_id, _ in chunk}
         with session_scope(ctx.db_url) as s:
             seen.update(s.scalars(select(ReconcileItem.subject).where(ReconcileItem.run_id == run.id,
                                                                       ReconcileItem.subject.in_(subjects))))
+        if run.staging.listed:
+            seen.update(f"T{txn_id}" for txn_id in match.staged(run.staging, {txn_id for txn_id, _ in chunk}))
         rows = []
         for txn_id, doc in chunk:
             subject = f"T{txn_id}"

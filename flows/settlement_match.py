@@ -16,6 +16,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Callable, Iterator
 
+from sqlalchemy import bindparam, text
+
 from connectors.errors import UnmappableError
 from flows.settlement_items import MATCH_ROW_SIZE
 from flows.settlement_rules import MATCHED, BatchSums, LedgerView, Settled, asks_on_account, classify
@@ -124,27 +126,32 @@ def insert_plain_matches(st, run_id: int, details: tuple[str, str]) -> None:
     """The plainly matched sales, in one statement: `classify`'s verdict, written by SQL as reconcile_match
     rows (a batch, a type, whether we synced them, up to MATCH_ROW_SIZE records a row), which
     flows/settlement_items.py reads back as items. A row per sale cost 0.37 s of 2.3 s at 100k."""
-    # Whether we have a sync run of it is one hash of our runs' ids (an IN list), never a lookup per sale;
-    # of the runs whose ids lie within the day's (ix_sync_run_transaction), not of every run ever:
-    # PayTrace's ids grow with time, and beside 3M older runs the hash of them all took 870 ms, 45 ms so.
+    # Whether we have a sync run of it: a probe of ix_sync_run_transaction per plain match (100k: about
+    # 0.15 s beside 5M older runs), which grows with the day, never with the runs of every day before.
+    # Hashing the pair's runs read them all (beside 3M older runs, 870 ms a night); bounded by the day's
+    # lowest and highest id, one authorization captured weeks later widened that to weeks of runs;
+    # as an IN list or EXISTS, PostgreSQL still chose to hash every run (5M: 1.9 to 4 s at 100k). A
+    # LATERAL ... LIMIT 1 cannot be hashed; SQLite probes a correlated EXISTS by the index anyway.
     # Ids and amounts are concatenated in the same pass over a group's rows, so in the same order.
-    lowest, highest = st.run("SELECT MIN(transaction_id), MAX(transaction_id) FROM rc_txn").one()
-    concat = "string_agg(CAST({} AS VARCHAR(20)), ',')" if st.pg else "group_concat(CAST({} AS VARCHAR(20)), ',')"
-    # OFFSET 0 keeps PostgreSQL from pulling the subquery up, which copied the IN list into the
-    # grouping and the CASE: two hashes of the runs instead of one (1M: 2.1 s).
-    fence = " OFFSET 0" if st.pg else ""
+    if st.pg:
+        concat = "string_agg(CAST({} AS VARCHAR(20)), ',')"
+        synced = ("r.found IS NOT NULL AS synced FROM rc_txn t LEFT JOIN LATERAL (SELECT 1 AS found FROM sync_run r "
+                  "WHERE r.transaction_id = t.transaction_id AND r.pair = :pair AND r.gateway = 'paytrace' "
+                  "AND r.erp = :erp LIMIT 1) r ON true")
+    else:
+        concat = "group_concat(CAST({} AS VARCHAR(20)), ',')"
+        synced = ("EXISTS (SELECT 1 FROM sync_run r WHERE r.transaction_id = t.transaction_id AND r.pair = :pair "
+                  "AND r.gateway = 'paytrace' AND r.erp = :erp) AS synced FROM rc_txn t")
     st.run(
         "INSERT INTO reconcile_match (run_id, batch_number, transaction_type, synced, detail, first_id, last_id, "
         "count, transaction_ids, cents) "
         "SELECT :run_id, batch, kind, synced, CASE WHEN synced THEN :synced ELSE :unsynced END, "
         f"MIN(transaction_id), MAX(transaction_id), COUNT(*), {concat.format('transaction_id')}, "
-        f"{concat.format('cents')} FROM (SELECT t.seq, t.batch, t.kind, t.transaction_id, t.cents, "
-        "t.transaction_id IN (SELECT transaction_id FROM sync_run WHERE pair = :pair AND gateway = 'paytrace' "
-        "AND erp = :erp AND transaction_id BETWEEN :lowest AND :highest) AS synced FROM rc_txn t "
-        f"WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq){fence}) x "
+        f"{concat.format('cents')} FROM (SELECT t.seq, t.batch, t.kind, t.transaction_id, t.cents, {synced} "
+        "WHERE t.unreadable IS NULL AND NOT EXISTS (SELECT 1 FROM rc_left l WHERE l.seq = t.seq)) x "
         "GROUP BY batch, kind, synced, seq / :size",
         run_id=run_id, pair=st.ctx.pair, erp=st.ctx.erp_kind, synced=details[0], unsynced=details[1],
-        size=MATCH_ROW_SIZE, lowest=lowest or 0, highest=highest or 0)
+        size=MATCH_ROW_SIZE)
     st.conn.commit()
 
 
@@ -214,6 +221,26 @@ def outside_receipts(st, chunk: int) -> Iterator[list]:
         yield [ErpDocument("payment", r.erp_key, r.reference, None if r.amount is None else Decimal(r.amount))
                for r in rows]
         after = rows[-1].n
+
+
+def staged(st, txn_ids: set[int]) -> set[int]:
+    """Which of these transactions are readable records of the day's batches.
+
+    A receipt outside the batches by reference may still be a staged sale's: `transaction_of` reads
+    references as the ERP keeps them (any case, leading zeros) and rc_outside compares them exactly.
+    A scan of rc_txn the first time (a good day has a handful of such receipts); from the second, an
+    index of its transaction ids.
+    """
+    if not txn_ids:
+        return set()
+    st.staged_asked += 1
+    if st.staged_asked == 2:
+        st.index("rc_txn", "transaction_id")
+    found = st.conn.execute(text("SELECT DISTINCT transaction_id FROM rc_txn WHERE unreadable IS NULL "
+                                 "AND transaction_id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                            {"ids": sorted(txn_ids)}).scalars().all()
+    st.conn.commit()
+    return set(found)
 
 
 def _keyset(st, sql: str, chunk: int) -> Iterator[list[tuple[int, int]]]:

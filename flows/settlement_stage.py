@@ -50,7 +50,7 @@ class Staging:
         self.null = NULL if self.pg else None
         self.ref = {step: (lambda column, step=step: reference_sql(ctx.mapping, step, column))
                     for step in ("payment", "journal", "on_account")}
-        self.seq = self.docs = self.indexes = 0
+        self.seq = self.docs = self.indexes = self.staged_asked = 0
         self.listed = False  # whether the ERP listed the day's receipts (else the ledger's are checked)
         if self.pg:
             # A day of a million records takes longer than a web request's statement timeout; and

@@ -2,7 +2,7 @@
 
 Given a day of every shape (tests/integration/test_reconcile_sets.py) and 20,000 sync runs of other
 days (PayTrace's ids grow with time: theirs lie outside the day's), when the day is reconciled, then
-the items are those of a database with no other days, and PostgreSQL read a few hundred sync_run
+the items are those of a database with no other days, and PostgreSQL read a few dozen sync_run
 rows in the whole run, not the 20,000 (the plain matches asked "do we have a run of it" of every
 run the pair ever had: beside 3M older runs, 870 ms of a night, growing every night).
 
@@ -24,11 +24,12 @@ from db.migrate import upgrade
 from db.models import ReconcileMatch, SyncRun
 from db.session import get_engine, session_scope
 from flows import settlement
-from tests.integration.test_reconcile_sets import (DAY, MAPPING, Erp, Gateway, build_day, reconcile, ref,
+from tests.integration.test_reconcile_sets import (DAY, MAPPING, Erp, Gateway, build_day, reconcile, ref, sale,
                                                    seed_ledger)
 from workers.locks import NoLock
 
 OTHER_DAYS = 20_000
+OLD_CAPTURE = 500  # an id among the other days' runs (1..999 and 100,001..)
 
 
 def sync_run_rows_read(url: str) -> int:
@@ -51,6 +52,10 @@ def day_items(url, tmp_path, history: bool, can_list: bool = True) -> dict:
     upgrade(url)
     erp = Erp(can_list)
     batches, known, ledger = build_day(erp)
+    if history:  # and an authorization PayTrace numbered weeks ago, captured today: its id among theirs
+        batches[8].append(sale(OLD_CAPTURE, "70.00", "AUTHORIZATION"))  # last: no record moves
+        for kind in ("payment", "journal"):
+            erp.add(kind, ref(OLD_CAPTURE, kind), Decimal("70.00"))
     seed_ledger(url, ledger)
     if history:
         with get_engine(url).begin() as conn:
@@ -71,11 +76,16 @@ def test_a_night_reads_the_days_runs_not_every_run_ever(pg_factory, tmp_path, ca
     # with an ERP that lists its day, and one that cannot (its receipts are then found from our runs)
     alone, _ = day_items(pg_factory(), tmp_path / "alone", history=False, can_list=can_list)
     beside, read = day_items(pg_factory(), tmp_path / "beside", history=True, can_list=can_list)
-    # Then the verdicts are the same, plain matches included
+    # Then the verdicts are the same, plain matches included, and the old capture is matched too
+    # (by the run of ours its id has among the other days')
+    old = beside.pop(f"T{OLD_CAPTURE}")
     assert beside == alone
+    assert old[0] == "matched" and (not can_list or old[1] == alone["T1000"][1])
     assert sum(1 for cls, _, _ in beside.values() if cls == "matched") >= 5
-    # And the run read a few hundred sync_run rows, not the other days' 20,000
-    assert read < 2_000, f"{read} sync_run rows read for a day of about 40 transactions"
+    # And the run read a few dozen sync_run rows (8 and 17 when written), not the other days' 20,000,
+    # though the old capture's id lies among theirs (a window from the day's lowest id to its highest,
+    # tried, read 1,019 here)
+    assert read < 200, f"{read} sync_run rows read for a day of about 40 transactions"
 
 
 def test_plain_matches_know_whether_we_synced_them_beside_other_days(pg_factory, tmp_path):

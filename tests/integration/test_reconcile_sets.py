@@ -324,3 +324,21 @@ def test_a_sent_repair_is_marked_sent(db_url, tmp_path):
     assert items["T1010"].action == f"repair: sync sent (inbox {sent[0]}); re-checked next run"
     with session_scope(db_url) as s:
         assert s.get(InboxEvent, sent[0]).enqueued_at is not None  # the sweeper leaves it alone
+
+
+@pytest.mark.parametrize("stray", ["pt1000-rcp", "PT01000-RCP"])
+def test_a_receipt_keyed_differently_for_a_plain_match_is_not_outside_the_batches(db_url, tmp_path, stray):
+    # Given the day of every shape, and the ERP also listing a receipt for the plainly matched 1000
+    # keyed by hand in lower case, or with a leading zero (its transaction read the same)
+    erp = Erp()
+    batches, known, ledger = build_day(erp)
+    seed_ledger(db_url, ledger)
+    erp.add("payment", stray, D("10.00"))
+    known[1000] = {"status_code": "GB7", "transaction_type": "SALE", "amount": D("10.00")}
+    # When the day is reconciled
+    _, run, items = reconcile(db_url, tmp_path, erp, Gateway(batches, known), [])
+    # Then 1000 is one item, matched, and not a second time "settles later"
+    with session_scope(db_url) as s:
+        of_1000 = [i for i in settlement_items.run_items(s, run.id) if i.subject == "T1000"]
+    assert [i.item_class for i in of_1000] == ["matched"]
+    assert run.counts["settles_later"] == 1  # 3001 only, as without the stray receipt
