@@ -62,6 +62,8 @@ def _ledger(ctx: ReconcileContext, txn_ids: list[int]) -> dict[int, LedgerView]:
 
 
 ACTIONS = {"nothing": "", "wait": "sync in progress; re-checked next run", "review": "on the review list"}
+#: A repair whose inbox row could be neither stored nor found again (removed in between): the next run asks again.
+NOT_STORED = "repair not stored; re-checked next run"
 
 
 def repair_key(t: Settled) -> str:
@@ -95,7 +97,10 @@ def _repairs(ctx: ReconcileContext, run: RunHandle, missing: list[Settled]) -> d
             continue
         sent.append(inbox_id)
         done[key] = f"repair: sync sent (inbox {inbox_id}); re-checked next run"
-    mark_enqueued_many(ctx.db_url, sent)
+    try:
+        mark_enqueued_many(ctx.db_url, sent)
+    except Exception as exc:  # sent, not marked: the sweeper may send them once more; ingest drops a repeat
+        log.warning("marking %d repairs sent failed (%s: %s)", len(sent), type(exc).__name__, exc)
     return done
 
 
@@ -192,7 +197,7 @@ def match_transactions(ctx: ReconcileContext, run: RunHandle) -> None:
                 items.append(item(run.id, f"R{r.batch}:{r.seq}", STATUS, batch=r.batch, action=ACTIONS["review"],
                                   detail=r.unreadable))
                 continue
-            action = repaired[repair_key(t)] if verdict.then == "repair" else ACTIONS[verdict.then]
+            action = repaired.get(repair_key(t), NOT_STORED) if verdict.then == "repair" else ACTIONS[verdict.then]
             items.append(item(run.id, f"T{t.transaction_id}", verdict.item_class, batch=t.batch, txn=t,
                               expected=t.amount, found=verdict.found, action=action, detail=verdict.detail))
         write_items(ctx, items)

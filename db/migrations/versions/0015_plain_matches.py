@@ -7,6 +7,8 @@ reconcile_match keeps them as lists of ids and amounts, a row per batch, type an
 records, with the lowest and highest id a row holds so that one transaction's rows are found by
 range (console/story.py). Every other finding stays a reconcile_item row. Items written before this
 stay where they are; everything that reads a run's items reads both (flows/settlement_items.py).
+Downgrading drops the table and with it every plain match written since: the runs keep their
+counts, but their stories and the next comparison with them no longer see those sales.
 
 Revision ID: 0015_plain_matches
 Revises: 0014_search_by_index
