@@ -178,3 +178,28 @@ def test_the_consoles_search_by_id_reference_or_amount_reads_an_index_not_every_
         runs = search(year_url, query)
     assert [r.transaction_id - 100000000 for r in runs] == found
     assert rows_read(year_url, "sync_run", seen) <= 20
+
+
+@pytest.mark.parametrize("query, found", [
+    ("Nobody Here", []),  # a name that matches nothing: every run, before
+    ("INV-123", [123]),  # an invoice id in the stored record
+    ("cust-77", [77]),  # a customer id, any case
+    ("ada lovelace", [4321]),  # part of the payer's name, any case
+])
+def test_the_consoles_free_text_search_reads_indexes_not_every_run(year_url, query, found):
+    from console.story import search
+
+    # Given a year of runs whose stored export records carry an invoice id, a customer id and a name
+    with get_engine(year_url).begin() as conn:
+        conn.execute(text(
+            "UPDATE sync_run SET transaction = jsonb_build_object('invoice_id', 'INV-' || id, "
+            "'customer_id', 'CUST-' || id, 'billing_address', jsonb_build_object('name', 'Payer ' || md5(id::text)))"))
+        conn.execute(text("UPDATE sync_run SET transaction = jsonb_set(transaction, '{billing_address,name}', "
+                          "'\"Dr. Ada Lovelace\"') WHERE id = 4321"))
+        conn.execute(text("ANALYZE sync_run"))
+    # When a person searches the console by free text
+    with selects(year_url) as seen:
+        runs = search(year_url, query)
+    # Then the runs found are the ones, and a handful of rows and index entries were read, not 20,000
+    assert [r.transaction_id - 100000000 for r in runs] == found
+    assert rows_read(year_url, "sync_run", seen) <= 50
