@@ -35,7 +35,8 @@ log = logging.getLogger("paysync.reconcile")
 RecordFields = msgspec.defstruct("RecordFields", [(name, Any, None) for name in READ_FIELDS])
 TXN_COLUMNS = ("seq", "batch", "transaction_id", "kind", "cents", "brand", "original_id", "unreadable")
 DOC_COLUMNS = ("n", "kind", "reference", "erp_key", "amount", "cents")
-TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_left", "rc_leftref", "rc_leftdoc", "rc_outside", "rc_finding")
+TABLES = ("rc_txn", "rc_doc", "rc_docsum", "rc_pass", "rc_left", "rc_outref", "rc_leftref", "rc_leftdoc", "rc_outside",
+          "rc_finding")
 NULL = "\\N"
 BIGINT = 1 << 63
 
