@@ -31,7 +31,7 @@ from flows import settlement_items
 from flows import settlement_match as match
 from flows.settlement_journal import check_batch_totals, post_settlements
 from flows.settlement_report import write_reports as write_report_files
-from flows.settlement_stage import Staging
+from flows.settlement_stage import BIGINT, Staging
 from flows.settlement_rules import (EXCEPTIONS, SALE_DOCUMENTS, SETTLES_LATER, STATUS, UNKNOWN, BatchSums,
                                     LedgerView, Settled, classify, money, subject_reference)
 from flows.settlement_run import (Outcome, ReconcileContext, RunHandle, chunked, item, run_row, update_run,
@@ -221,22 +221,33 @@ def find_unsettled_receipts(ctx: ReconcileContext, run: RunHandle) -> None:
         receipts = _receipts_our_ledger_wrote(ctx, run.day)
         source = "ledger"
     ours = ((txn_id, d) for d in receipts if (txn_id := ctx.transaction_of(d.reference)) is not None)
+    # A reference keyed by hand can read as a number no transaction id can be (no BIGINT holds it).
+    ours = ((txn_id, d) if 0 < txn_id < BIGINT else (None, d) for txn_id, d in ours)
     # A receipt whose transaction the run already holds is not outside the batches: looked for among
     # the run's findings, and (with a listing) among the day's staged records, since a plain match
-    # keeps no finding of its own and a receipt under its reference in another case or with leading
-    # zeros is outside by reference alone. (Without a listing nothing is plainly matched.)
+    # keeps no finding of its own. Without a listing, such a receipt is the one found under the
+    # transaction's own reference: nothing more to say. With one, the listing's receipts under a
+    # staged record's own reference never get here, so one that does is a second receipt for the
+    # payment under another spelling (another case, leading zeros): an exception of its own.
     seen: set[str] = set()
     for chunk in chunked(ours, ctx.chunk_size):
-        subjects = {f"T{txn_id}" for txn_id, _ in chunk}
+        subjects = {f"T{txn_id}" for txn_id, _ in chunk if txn_id is not None}
         with session_scope(ctx.db_url) as s:
             seen.update(s.scalars(select(ReconcileItem.subject).where(ReconcileItem.run_id == run.id,
                                                                       ReconcileItem.subject.in_(subjects))))
         if run.staging.listed:
-            seen.update(f"T{txn_id}" for txn_id in match.staged(run.staging, {txn_id for txn_id, _ in chunk}))
+            seen.update(f"T{txn_id}" for txn_id in match.staged(run.staging, {t for t, _ in chunk if t is not None}))
         rows = []
         for txn_id, doc in chunk:
+            if txn_id is None:
+                rows.append(item(run.id, f"E{doc.key}"[:40], UNKNOWN, found=doc.amount, action=ACTIONS["review"],
+                                 detail=f"receipt {doc.reference} ({doc.key}) in the ERP reads as a transaction id "
+                                        "no PayTrace transaction can have"))
+                continue
             subject = f"T{txn_id}"
             if subject in seen:
+                if run.staging.listed:
+                    rows.append(_second_receipt(ctx, run, txn_id, doc))
                 continue
             seen.add(subject)
             rows.append(_outside_batches(ctx, run, txn_id, doc, source))
@@ -263,6 +274,17 @@ def _outside_batches(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: Er
                  action="on the review list",
                  detail=f"receipt {doc.reference} in the ERP, but PayTrace reports {kind or 'it'} as "
                         f"{record.get('status_message') or status}")
+
+
+def _second_receipt(ctx: ReconcileContext, run: RunHandle, txn_id: int, doc: ErpDocument) -> dict:
+    """A receipt listed for the day that reads as a transaction the run holds already, under another
+    spelling of its reference: possibly the payment posted twice. Its subject is the ERP's document
+    key (E<key>), so the payment's own finding stays one."""
+    return item(run.id, f"E{doc.key}"[:40], STATUS, transaction_id=txn_id, found=doc.amount,
+                action=ACTIONS["review"],
+                detail=f"receipt {doc.reference} ({doc.key}, {'no amount' if doc.amount is None else doc.amount}) in "
+                       f"the ERP reads as transaction {txn_id}, whose own reference is "
+                       f"{ctx.reference(txn_id, 'payment')}: a second receipt for one payment?")
 
 
 def _receipts_our_ledger_wrote(ctx: ReconcileContext, day: date) -> Iterator[ErpDocument]:

@@ -268,9 +268,9 @@ def settlement_reference(batch: int) -> str:
 
 
 def subject_reference(subject: str) -> str:
-    """The reference a person searches for: PT<txn>, PTB<batch>, PTB<batch>-SET."""
+    """The reference a person searches for: PT<txn>, PTB<batch>, PTB<batch>-SET, or an ERP document's key."""
     tag, rest = subject[0], subject[1:]
-    return {"T": f"PT{rest}", "B": f"PTB{rest}", "J": f"PTB{rest}-SET"}.get(tag, subject)
+    return {"T": f"PT{rest}", "B": f"PTB{rest}", "J": f"PTB{rest}-SET", "E": rest}.get(tag, subject)
 
 
 def day_for(now: datetime, timezone: str, hour: int, minute: int, days_back: int = 0) -> date:

@@ -127,3 +127,45 @@ def test_a_claim_left_by_a_process_on_another_host_is_taken_over_when_its_lease_
     run_stage(ctx, run_id, "order", kinds)
     with session_scope(db_url) as s:
         assert s.query(StepLedger).one().erp_ref == "K2"
+
+
+def test_the_search_migration_finds_pg_trgm_in_a_schema_of_its_own(pg_factory):
+    # Given a server that keeps its extensions in a schema of their own (as managed servers do)
+    url = pg_factory()
+    with get_engine(url).begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA extensions")
+        conn.exec_driver_sql("CREATE EXTENSION pg_trgm SCHEMA extensions")
+    # When the migrations run, then they finish with the name's trigram index on that schema's class
+    upgrade(url)
+    with get_engine(url).connect() as conn:
+        made = conn.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_sync_run_name_trgm'").scalar()
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert "extensions.gin_trgm_ops" in made and version >= "0017"
+
+
+def test_the_search_migration_goes_on_without_pg_trgm_where_it_cannot_be_created(pg_factory):
+    # Given a role that owns nothing and may not create extensions in its database
+    url = pg_factory()
+    admin = get_engine(url)
+    role = "paysync_nocreate"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN")
+        conn.exec_driver_sql(f"GRANT CONNECT ON DATABASE {conn.engine.url.database} TO {role}")
+        conn.exec_driver_sql(f"REVOKE CREATE ON DATABASE {conn.engine.url.database} FROM PUBLIC")
+        conn.exec_driver_sql(f"GRANT ALL ON SCHEMA public TO {role}")
+    try:
+        # When it runs the migrations, then they finish, the two plain indexes made and the name's left out
+        as_role = url.replace("postgres@", f"{role}@")
+        upgrade(as_role)
+        with get_engine(as_role).connect() as conn:
+            names = {row[0] for row in conn.exec_driver_sql(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'sync_run'")}
+        assert {"ix_sync_run_invoice_text", "ix_sync_run_customer_text"} <= names
+        assert "ix_sync_run_name_trgm" not in names
+    finally:
+        get_engine(url.replace("postgres@", f"{role}@")).dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"REASSIGN OWNED BY {role} TO postgres")
+            conn.exec_driver_sql(f"DROP OWNED BY {role}")
+            conn.exec_driver_sql(f"DROP ROLE {role}")

@@ -21,13 +21,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError
 from connectors.paytrace.blocks import NotBlockShaped, record_blocks
 from db.migrate import upgrade
-from db.models import InboxEvent, ReconcileRun, StepLedger, SyncRun
+from db.models import InboxEvent, ReconcileRun, ReviewItem, StepLedger, SyncRun
 from db.session import session_scope
 from flows import documents, settlement, settlement_items
 from flows.settlement_rules import (CLASSES, SALE_DOCUMENTS, BatchSums, asks_on_account, classify, settled_from)
@@ -326,19 +327,46 @@ def test_a_sent_repair_is_marked_sent(db_url, tmp_path):
         assert s.get(InboxEvent, sent[0]).enqueued_at is not None  # the sweeper leaves it alone
 
 
-@pytest.mark.parametrize("stray", ["pt1000-rcp", "PT01000-RCP"])
-def test_a_receipt_keyed_differently_for_a_plain_match_is_not_outside_the_batches(db_url, tmp_path, stray):
-    # Given the day of every shape, and the ERP also listing a receipt for the plainly matched 1000
-    # keyed by hand in lower case, or with a leading zero (its transaction read the same)
+@pytest.mark.parametrize("stray, sale", [("pt1000-rcp", 1000), ("PT01000-RCP", 1000), ("pt1010-rcp", 1010)])
+def test_a_second_receipt_keyed_differently_is_an_exception_of_its_own(db_url, tmp_path, stray, sale):
+    # Given the day of every shape, and the ERP also listing a receipt of 999.00 keyed by hand in lower
+    # case or with a leading zero, for the plainly matched 1000 or the missing 1010 (its transaction
+    # read the same)
     erp = Erp()
     batches, known, ledger = build_day(erp)
     seed_ledger(db_url, ledger)
-    erp.add("payment", stray, D("10.00"))
-    known[1000] = {"status_code": "GB7", "transaction_type": "SALE", "amount": D("10.00")}
+    erp.add("payment", stray, D("999.00"))
+    key = erp.docs[-1][1].key
+    known[sale] = {"status_code": "GB7", "transaction_type": "SALE", "amount": D("10.00")}
+    alone_erp = Erp()
+    _, alone, _ = reconcile(db_url, tmp_path / "alone", alone_erp, Gateway(*build_day(alone_erp)[:2]), [])
     # When the day is reconciled
     _, run, items = reconcile(db_url, tmp_path, erp, Gateway(batches, known), [])
-    # Then 1000 is one item, matched, and not a second time "settles later"
+    # Then the sale keeps its one finding, as without the receipt, not a second one "settles later"
     with session_scope(db_url) as s:
-        of_1000 = [i for i in settlement_items.run_items(s, run.id) if i.subject == "T1000"]
-    assert [i.item_class for i in of_1000] == ["matched"]
+        of_sale = [i.item_class for i in settlement_items.run_items(s, run.id) if i.subject == f"T{sale}"]
+    assert of_sale == ["matched" if sale == 1000 else "missing_in_erp"]
     assert run.counts["settles_later"] == 1  # 3001 only, as without the stray receipt
+    # and the receipt is an exception of its own, under its ERP key, on the review list
+    second = items[f"E{key}"]
+    assert (second.item_class, second.transaction_id, second.found_amount, second.is_exception) == (
+        "status_mismatch", sale, D("999.00"), True)
+    assert stray in second.detail and "second receipt" in second.detail
+    assert run.exceptions == alone.exceptions + 1
+    with session_scope(db_url) as s:
+        filed = s.scalars(select(ReviewItem).where(ReviewItem.reference == key)).all()
+    assert len(filed) == 1 and filed[0].status == "open"
+
+
+def test_a_receipt_whose_reference_reads_as_no_possible_id_is_reported_not_fatal(db_url, tmp_path):
+    # Given the day, and a receipt keyed by hand whose reference reads as a 20-digit transaction id
+    erp = Erp()
+    batches, known, ledger = build_day(erp)
+    seed_ledger(db_url, ledger)
+    erp.add("payment", "PT99999999999999999999-RCP", D("5.00"))
+    key = erp.docs[-1][1].key
+    # When the day is reconciled, then the night finishes and the receipt is on the review list
+    _, run, items = reconcile(db_url, tmp_path, erp, Gateway(batches, known), [])
+    assert run.status == "done"
+    odd = items[f"E{key}"]
+    assert (odd.item_class, odd.transaction_id, odd.found_amount) == ("unknown_to_paytrace", None, D("5.00"))

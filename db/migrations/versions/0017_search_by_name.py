@@ -41,13 +41,18 @@ def upgrade() -> None:
     op.execute("SAVEPOINT trgm")
     try:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except Exception as exc:  # not installed, or no privilege: the search reads names as before
+        # Where it was created before, perhaps in a schema of its own (managed servers keep one for
+        # extensions), its operator class is named with that schema.
+        schema = op.get_bind().exec_driver_sql(
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'pg_trgm'").scalar_one()
+        op.execute(f'CREATE INDEX ix_sync_run_name_trgm ON sync_run USING gin ({NAME} "{schema}".gin_trgm_ops)')
+    except Exception as exc:  # not installed, no privilege, ...: the search reads names as before
         op.execute("ROLLBACK TO SAVEPOINT trgm")
-        log.warning("pg_trgm could not be created (%s); the console's search by name stays unindexed",
+        log.warning("the console's search by name stays unindexed: pg_trgm could not serve it (%s)",
                     str(exc).splitlines()[0])
-        return
-    op.execute("RELEASE SAVEPOINT trgm")
-    op.execute(f"CREATE INDEX ix_sync_run_name_trgm ON sync_run USING gin ({NAME} gin_trgm_ops)")
+    else:
+        op.execute("RELEASE SAVEPOINT trgm")
 
 
 def downgrade() -> None:
