@@ -25,6 +25,10 @@ from flows.settlement_rules import EXCEPTIONS, Fees, Settled
 from schemas.mapping import Mapping
 
 
+#: What was done about a finding, by classify's `then` (a repair says what became of it: flows/settlement.py).
+ACTIONS = {"nothing": "", "wait": "sync in progress; re-checked next run", "review": "on the review list"}
+
+
 @dataclass
 class ReconcileContext:
     """What a reconciliation needs: the database, both systems, the accounts, and its plumbing."""

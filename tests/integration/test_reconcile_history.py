@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from db.migrate import upgrade
 from db.models import ReconcileMatch, SyncRun
 from db.session import get_engine, session_scope
-from flows import settlement
+from flows import settlement, settlement_outside
 from tests.integration.test_reconcile_sets import (DAY, MAPPING, Erp, Gateway, build_day, reconcile, ref, sale,
                                                    seed_ledger)
 from workers.locks import NoLock
@@ -126,6 +126,6 @@ def test_the_receipts_our_runs_wrote_are_the_merchants_days_in_pages(db_url, tmp
                                       enqueue=[].append, lock=NoLock, reports_dir=tmp_path, chunk_size=1,
                                       erp_concurrency=1)
     # When the day's receipts are gathered from our runs, a page of one at a time
-    found = [d.reference for d in settlement._receipts_our_ledger_wrote(ctx, DAY)]
+    found = [d.reference for d in settlement_outside._receipts_our_ledger_wrote(ctx, DAY)]
     # Then they are the two runs of that day, in the order they were created
     assert found == [ref(5002, "payment"), ref(5003, "payment")]
