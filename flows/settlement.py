@@ -4,10 +4,9 @@ For one day: claim the run (a beat tick runs once), read the day's batches, stre
 transactions into the database with the ERP's documents of the day (flows/settlement_stage.py) and
 match every one to its sync run and its ERP documents by reference, in SQL where the match is plain
 and through `classify` where it is not (flows/settlement_match.py), sending what is missing through
-the normal sync; look for receipts of the day that PayTrace never settled
-(flows/settlement_outside.py), check each batch's
-totals, post each batch's settlement journal once, compare with the previous run of the day, put
-the exceptions on the review list and write the reports.
+the normal sync; look for receipts of the day that PayTrace never settled (flows/settlement_outside.py),
+check each batch's totals, post each batch's settlement journal once, compare with the previous run
+of the day, put the exceptions on the review list and write the reports.
 The steps run in that order (STEPS); `reconcile` runs them under the day's lock.
 """
 from __future__ import annotations
