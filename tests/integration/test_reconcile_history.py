@@ -21,7 +21,8 @@ import pytest
 from sqlalchemy import select, text
 
 from db.migrate import upgrade
-from db.models import ReconcileMatch, SyncRun
+from db.models import SyncRun
+from db.reconcile_models import ReconcileMatch
 from db.session import get_engine, session_scope
 from flows import settlement, settlement_outside
 from tests.integration.test_reconcile_sets import (DAY, MAPPING, Erp, Gateway, build_day, reconcile, ref, sale,
@@ -99,13 +100,6 @@ def test_plain_matches_know_whether_we_synced_them_beside_other_days(pg_factory,
     # 1000 and 1002 have runs of ours (one succeeded, one dead); 1001 has none, though runs of other
     # days hold ids below and above it
     assert {1000, 1002} <= synced and 1001 in unsynced and not synced & unsynced
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def db_url(request, tmp_path):
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'h.sqlite3'}"
-    upgrade(url)
-    return url
 
 
 def test_the_receipts_our_runs_wrote_are_the_merchants_days_in_pages(db_url, tmp_path):

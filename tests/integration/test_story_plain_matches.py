@@ -17,24 +17,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, text
 
 from console import story
 from db.migrate import upgrade
-from db.models import ReconcileItem, ReconcileMatch, ReconcileRun, SettlementPosting, SyncRun
+from db.models import SyncRun
+from db.reconcile_models import ReconcileItem, ReconcileMatch, ReconcileRun, SettlementPosting
 from db.session import get_engine, session_scope
 from tests.integration.test_reconcile_sets import DAY, Erp, Gateway, build_day, reconcile, seed_ledger
 
 BATCH = 7  # the first batch of build_day: 1000 (a sync run of ours) and 1001 (none) plainly matched in it
 SYNCED, UNSYNCED = 1000, 1001
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def db_url(request, tmp_path):
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    upgrade(url)
-    return url
 
 
 def _reconciled_day(db_url, tmp_path):
