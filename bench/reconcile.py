@@ -283,7 +283,7 @@ def child(args) -> None:
     pg_cpu = database_cpu_seconds(settings.database_url) - pg_before
     peak_kb = memory_kb("VmHWM")
     if args.child != "bare":
-        from db.models import ReconcileRun
+        from db.reconcile_models import ReconcileRun
         from db.session import session_scope
 
         with session_scope(settings.database_url) as s:

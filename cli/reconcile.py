@@ -47,7 +47,7 @@ def reconcile(day, pair) -> None:
 
 def show_reconcile_run(database_url: str, run_id: int) -> None:
     """The run as rich tables: batches, findings by class, changes since the previous run."""
-    from db.models import ReconcileRun
+    from db.reconcile_models import ReconcileRun
     from db.session import session_scope
     from flows.settlement import EXCEPTIONS
     from flows.settlement_report import batch_rows

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from db.models import DeadLetter, ReconcileRun, ReviewItem, SyncRun
+from db.models import DeadLetter, ReviewItem, SyncRun
+from db.reconcile_models import ReconcileRun
 from db.session import session_scope
 
 PAGE = 200

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from db.models import (DeadLetter, InboxEvent, ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting, StepLedger,
-                       SyncRun)
+from db.models import DeadLetter, InboxEvent, ReviewItem, StepLedger, SyncRun
+from db.reconcile_models import ReconcileItem, ReconcileRun, SettlementPosting
 from db.session import session_scope
 from flows import settlement_items
 

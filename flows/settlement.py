@@ -21,7 +21,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from db.inbox import NewEvent, mark_enqueued_many, store_events_keyed
-from db.models import ReconcileItem, ReconcileRun, StepLedger, SyncRun
+from db.models import StepLedger, SyncRun
+from db.reconcile_models import ReconcileItem, ReconcileRun
 from db.session import session_scope
 from db.types import utcnow
 from flows import review

@@ -15,7 +15,7 @@ from typing import Iterator
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from db.models import ReconcileItem, ReconcileMatch, ReconcileRun
+from db.reconcile_models import ReconcileItem, ReconcileMatch, ReconcileRun
 from flows.settlement_rules import MATCHED
 
 #: Ids a reconcile_match row holds at most: a payment's story reads one such row (about 110 kB).

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from config.mapping import account_for
 from connectors.errors import ConnectorError
-from db.models import SettlementPosting
+from db.reconcile_models import SettlementPosting
 from db.session import session_scope
 from db.types import utcnow
 from flows.settlement_rules import (SETTLEMENT, TOTALS, BatchSums, derived_totals, money, settlement_entry,

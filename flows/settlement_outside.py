@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, tuple_
 
 from connectors.errors import NotFoundError
-from db.models import ReconcileItem, SyncRun
+from db.models import SyncRun
+from db.reconcile_models import ReconcileItem
 from db.session import session_scope
 from flows import settlement_match as match
 from flows.settlement_rules import SETTLES_LATER, STATUS, UNKNOWN, money

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from jinja2 import Environment
 
-from db.models import ReconcileItem, ReconcileRun
+from db.reconcile_models import ReconcileItem, ReconcileRun
 from db.session import session_scope
 from flows.settlement_rules import subject_reference
 from sqlalchemy import select

@@ -18,7 +18,7 @@ from sqlalchemy import insert
 
 from connectors.base import ErpConnector
 from connectors.paytrace import PayTraceGateway
-from db.models import ReconcileItem, ReconcileRun
+from db.reconcile_models import ReconcileItem, ReconcileRun
 from db.session import session_scope
 from flows import documents
 from flows.settlement_rules import EXCEPTIONS, Fees, Settled

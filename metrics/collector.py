@@ -10,7 +10,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from db.models import DeadLetter, InboxEvent, PollerCursor, ReconcileRun, SyncRun
+from db.models import DeadLetter, InboxEvent, PollerCursor, SyncRun
+from db.reconcile_models import ReconcileRun
 from db.session import session_scope
 from db.types import utcnow
 from flows.runs import TERMINAL

@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from db.models import MIGRATION_ONLY_INDEXES, Base
+import db.reconcile_models  # noqa: F401,E402  (the reconciliation tables join Base.metadata)
 import db.store_models  # noqa: F401,E402  (the e-commerce tables join Base.metadata)
 
 config = context.config

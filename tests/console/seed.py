@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from db.models import (DeadLetter, InboxEvent, ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting, StepLedger,
-                       SyncRun)
+from db.models import DeadLetter, InboxEvent, ReviewItem, StepLedger, SyncRun
+from db.reconcile_models import ReconcileItem, ReconcileRun, SettlementPosting
 from db.session import session_scope
 
 NOON = datetime(2026, 11, 21, 20, 0, tzinfo=timezone.utc)  # 12:00 in Los Angeles

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from connectors.errors import RetriableError
 from db.migrate import upgrade
 from db.models import MIGRATION_ONLY_INDEXES, Base, InboxEvent, SyncRun
+import db.reconcile_models  # noqa: F401  (their tables join Base.metadata, as in db/migrations/env.py)
+import db.store_models  # noqa: F401
 from db.session import get_engine, session_scope
 from db.models import StepLedger
 from flows.runs import run_stage

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from cli.traffic import make_sale
 from config.settings import get_settings
 from connectors.paytrace import PayTraceClient
-from db.models import ReconcileItem, ReconcileRun, ReviewItem, SettlementPosting
+from db.models import ReviewItem
+from db.reconcile_models import ReconcileItem, ReconcileRun, SettlementPosting
 from db.session import session_scope
 from flows import settlement, settlement_items
 from tests.inprocess import poll_record

@@ -27,8 +27,8 @@ from config.mapping import DEFAULT_MAPPINGS_DIR, load_mapping
 from connectors.base import ErpConnector
 from connectors.errors import NotFoundError
 from connectors.paytrace.blocks import NotBlockShaped, record_blocks
-from db.migrate import upgrade
-from db.models import InboxEvent, ReconcileRun, ReviewItem, StepLedger, SyncRun
+from db.models import InboxEvent, ReviewItem, StepLedger, SyncRun
+from db.reconcile_models import ReconcileRun
 from db.session import session_scope
 from flows import documents, settlement, settlement_items
 from flows.settlement_rules import (CLASSES, SALE_DOCUMENTS, BatchSums, asks_on_account, classify, settled_from)
@@ -201,13 +201,6 @@ def seed_ledger(db_url: str, ledger: dict[int, tuple]) -> None:
             for name, key in steps.items():
                 s.add(StepLedger(run_id=run.id, step=name, idempotency_key=f"{txn_id}:{name}", status="done",
                                  erp_ref=key))
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def db_url(request, tmp_path):
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'r.sqlite3'}"
-    upgrade(url)
-    return url
 
 
 def reconcile(db_url, tmp_path, erp, gateway, sent):

@@ -20,7 +20,7 @@ from connectors.paytrace import PayTraceClient, PayTraceGateway
 from connectors.paytrace.config import PayTraceConfig
 from connectors.sage50 import Sage50Config, Sage50Connector
 from db.migrate import upgrade
-from db.models import SettlementPosting
+from db.reconcile_models import SettlementPosting
 from db.session import session_scope
 from flows import settlement, settlement_items
 from sandbox.paytrace import create_app as paytrace_app
